@@ -1,0 +1,573 @@
+//! The envelope: `{"$schema": url, "<key>": body}` to and from typed messages.
+
+use std::{any::Any, fmt};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de, ser::SerializeMap};
+use serde_json::{Map, Value, value::RawValue};
+
+use super::{
+    AitpCapability, CapabilityId, CapabilityIdError, CapabilityMessage, data_request, decisions,
+    evm_wallet, near_wallet, payments, transactions,
+};
+use crate::validate::{ValidationErrors, Validator};
+
+/// Why a text is not a (well-formed) capability message.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Not JSON at all.
+    #[error("not JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// JSON, but not an AITP message: not an object, no string `$schema`, or no message key
+    /// whose value is an object.
+    #[error("not an AITP message: {0}")]
+    NotAitp(&'static str),
+    /// An AITP message of a known type whose body does not have that type's shape.
+    #[error("`{key}` message ({capability}) does not match its schema at `{path}`: {error}")]
+    Body {
+        /// The message key.
+        key: String,
+        /// The capability the message was read as (its slug).
+        capability: &'static str,
+        /// The JSON path of the offending value, from the message root.
+        path: String,
+        /// What serde said.
+        #[source]
+        error: serde_json::Error,
+    },
+}
+
+impl ParseError {
+    /// Whether the text was an AITP message at all (if not, it is plain content).
+    pub fn is_aitp(&self) -> bool {
+        matches!(self, Self::Body { .. })
+    }
+}
+
+macro_rules! payloads {
+    ($( $(#[$doc:meta])* $variant:ident => $ty:ty, $cap:ident; )*) => {
+        /// The body of a capability message: one typed variant per message type this crate
+        /// implements, and [`Payload::Unknown`] for every other capability.
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub enum Payload {
+            $( $(#[$doc])* $variant($ty), )*
+            /// A message of a capability (or a message type) this crate does not know; kept as
+            /// received so it can be passed through unchanged.
+            Unknown {
+                /// The message key.
+                key: String,
+                /// The body.
+                body: Value,
+            },
+        }
+
+        impl Payload {
+            /// The message key, such as `request_decision`.
+            pub fn key(&self) -> &str {
+                match self {
+                    $( Self::$variant(_) => <$ty as CapabilityMessage>::KEY, )*
+                    Self::Unknown { key, .. } => key,
+                }
+            }
+
+            /// The AITP capability of a typed variant; `None` for [`Payload::Unknown`].
+            pub fn aitp_capability(&self) -> Option<AitpCapability> {
+                match self {
+                    $( Self::$variant(_) => Some(AitpCapability::$cap), )*
+                    Self::Unknown { .. } => None,
+                }
+            }
+
+            /// The canonical schema URL of a typed variant.
+            fn canonical_url(&self) -> Option<&'static str> {
+                match self {
+                    $( Self::$variant(_) => Some(<$ty as CapabilityMessage>::SCHEMA_URL), )*
+                    Self::Unknown { .. } => None,
+                }
+            }
+
+            /// Checks the body against its schema (typed variants only).
+            pub fn validate(&self) -> Result<(), ValidationErrors> {
+                match self {
+                    $( Self::$variant(m) => CapabilityMessage::validate(m), )*
+                    Self::Unknown { .. } => Ok(()),
+                }
+            }
+
+            fn body_any(&self) -> Option<&dyn Any> {
+                match self {
+                    $( Self::$variant(m) => Some(m as &dyn Any), )*
+                    Self::Unknown { .. } => None,
+                }
+            }
+
+            /// Wraps a typed message; messages of types this crate does not know become
+            /// [`Payload::Unknown`].
+            pub fn from_message<T: CapabilityMessage>(message: T) -> Payload {
+                let mut slot = Some(message);
+                $(
+                    if let Some(s) = (&mut slot as &mut dyn Any).downcast_mut::<Option<$ty>>() {
+                        if let Some(m) = s.take() {
+                            return Self::$variant(m);
+                        }
+                    }
+                )*
+                let message = slot.take().expect("message is still in its slot");
+                Self::Unknown {
+                    key: T::KEY.to_owned(),
+                    body: serde_json::to_value(&message).unwrap_or(Value::Null),
+                }
+            }
+
+            fn serialize_body<S: SerializeMap>(&self, map: &mut S) -> Result<(), S::Error> {
+                match self {
+                    $( Self::$variant(m) => map.serialize_entry(<$ty as CapabilityMessage>::KEY, m), )*
+                    Self::Unknown { key, body } => map.serialize_entry(key, body),
+                }
+            }
+
+            /// Parses `raw` as the body of `key` in `cap`; `None` when `cap` has no such key.
+            fn parse_typed(cap: AitpCapability, key: &str, raw: &str) -> Option<Result<Payload, ParseError>> {
+                $(
+                    if cap == AitpCapability::$cap && key == <$ty as CapabilityMessage>::KEY {
+                        return Some(parse_body::<$ty>(raw, AitpCapability::$cap).map(Self::$variant));
+                    }
+                )*
+                None
+            }
+        }
+
+        $(
+            impl From<$ty> for Payload {
+                fn from(m: $ty) -> Self {
+                    Self::$variant(m)
+                }
+            }
+        )*
+    };
+}
+
+payloads! {
+    // PENDING /// AITP-01 `quote`.
+    // PENDING Quote => payments::Quote, Payments;
+    // PENDING /// AITP-01 `wrapped_quote`.
+    // PENDING WrappedQuote => payments::WrappedQuote, Payments;
+    // PENDING /// AITP-01 `payment`.
+    // PENDING Payment => payments::Payment, Payments;
+    // PENDING /// AITP-01 `payment_confirmation`.
+    // PENDING PaymentConfirmation => payments::PaymentConfirmation, Payments;
+    // PENDING /// AITP-01 `top_up_request`.
+    // PENDING TopUpRequest => payments::TopUpRequest, Payments;
+    // PENDING /// AITP-01 `top_up_response`.
+    // PENDING TopUpResponse => payments::TopUpResponse, Payments;
+    /// AITP-02 `request_decision`.
+    RequestDecision => decisions::RequestDecision, Decisions;
+    /// AITP-02 `decision`.
+    Decision => decisions::Decision, Decisions;
+    // PENDING /// AITP-03 `request_data`.
+    // PENDING RequestData => data_request::RequestData, DataRequest;
+    // PENDING /// AITP-03 `data`.
+    // PENDING Data => data_request::Data, DataRequest;
+    // PENDING /// AITP-04 `request_account`.
+    // PENDING NearRequestAccount => near_wallet::RequestAccount, NearWallet;
+    // PENDING /// AITP-04 `account_response`.
+    // PENDING NearAccountResponse => near_wallet::AccountResponse, NearWallet;
+    // PENDING /// AITP-04 `request_transaction`.
+    // PENDING NearRequestTransaction => near_wallet::RequestTransaction, NearWallet;
+    // PENDING /// AITP-04 `transaction_response`.
+    // PENDING NearTransactionResponse => near_wallet::TransactionResponse, NearWallet;
+    // PENDING /// AITP-04 `request_message_signing` (NEP-413).
+    // PENDING NearRequestMessageSigning => near_wallet::RequestMessageSigning, NearWallet;
+    // PENDING /// AITP-04 `message_signing_response`.
+    // PENDING NearMessageSigningResponse => near_wallet::MessageSigningResponse, NearWallet;
+    // PENDING /// AITP-04 `token_notification`.
+    // PENDING NearTokenNotification => near_wallet::TokenNotification, NearWallet;
+    // PENDING /// AITP-05 `request_address`.
+    // PENDING EvmRequestAddress => evm_wallet::RequestAddress, EvmWallet;
+    // PENDING /// AITP-05 `address_response`.
+    // PENDING EvmAddressResponse => evm_wallet::AddressResponse, EvmWallet;
+    // PENDING /// AITP-05 `request_transaction`.
+    // PENDING EvmRequestTransaction => evm_wallet::RequestTransaction, EvmWallet;
+    // PENDING /// AITP-05 `transaction_response`.
+    // PENDING EvmTransactionResponse => evm_wallet::TransactionResponse, EvmWallet;
+    // PENDING /// AITP-05 `request_message_signing` (EIP-191 / EIP-712).
+    // PENDING EvmRequestMessageSigning => evm_wallet::RequestMessageSigning, EvmWallet;
+    // PENDING /// AITP-05 `message_signing_response`.
+    // PENDING EvmMessageSigningResponse => evm_wallet::MessageSigningResponse, EvmWallet;
+    // PENDING /// AITP-05 `chain_notification`.
+    // PENDING EvmChainNotification => evm_wallet::ChainNotification, EvmWallet;
+    // PENDING /// AITP-05 `token_notification`.
+    // PENDING EvmTokenNotification => evm_wallet::TokenNotification, EvmWallet;
+    /// Legacy AITP-04 Transactions `quote` (`payment_plans`, number amounts; NEAR AI).
+    LegacyQuote => transactions::Quote, Transactions;
+    /// Legacy AITP-04 Transactions `payment_authorization`.
+    PaymentAuthorization => transactions::PaymentAuthorization, Transactions;
+    /// Legacy AITP-04 Transactions `payment_result`.
+    PaymentResult => transactions::PaymentResult, Transactions;
+}
+
+fn parse_body<T: CapabilityMessage>(raw: &str, cap: AitpCapability) -> Result<T, ParseError> {
+    match serde_json::from_str::<T>(raw) {
+        Ok(t) => Ok(t),
+        Err(_) => {
+            // Slow path, errors only: parse again to learn where it failed.
+            let mut de = serde_json::Deserializer::from_str(raw);
+            let (path, error) = match serde_path_to_error::deserialize::<_, T>(&mut de) {
+                Ok(_) => (String::new(), de::Error::custom("inconsistent parse")),
+                Err(e) => (e.path().to_string(), e.into_inner()),
+            };
+            let path = if path.is_empty() || path == "." {
+                T::KEY.to_owned()
+            } else {
+                format!("{}.{}", T::KEY, path)
+            };
+            Err(ParseError::Body {
+                key: T::KEY.to_owned(),
+                capability: cap.slug(),
+                path,
+                error,
+            })
+        }
+    }
+}
+
+/// Which capability a message key belongs to when the `$schema` does not say: NEAR AI
+/// dispatched on the key alone, and agents wrote obsolete URLs.
+fn capability_by_key(key: &str, raw: &str) -> Option<AitpCapability> {
+    use AitpCapability::*;
+    Some(match key {
+        "request_decision" | "decision" => Decisions,
+        "request_data" | "data" => DataRequest,
+        "wrapped_quote" | "payment" | "payment_confirmation" | "top_up_request"
+        | "top_up_response" => Payments,
+        "payment_authorization" | "payment_result" => Transactions,
+        "request_account" | "account_response" => NearWallet,
+        "request_address" | "address_response" | "chain_notification" => EvmWallet,
+        "quote" => {
+            if raw.contains("\"payment_options\"") || raw.contains("\"merchant_id\"") {
+                Payments
+            } else {
+                Transactions
+            }
+        }
+        "request_transaction" | "transaction_response" | "request_message_signing"
+        | "message_signing_response" | "token_notification" => {
+            let evm = raw.contains("\"chain_id\"")
+                || raw.contains("\"signing_type\"")
+                || raw.contains("\"0x")
+                || raw.contains("\"erc20\"");
+            if evm { EvmWallet } else { NearWallet }
+        }
+        _ => return None,
+    })
+}
+
+/// A capability message: `{"$schema": url, "<key>": body}`.
+///
+/// The `$schema` URL is kept exactly as received (so a message passed through is unchanged);
+/// messages built here get the canonical URL. Root-level fields besides `$schema` and the key
+/// are kept too.
+///
+/// ```
+/// use aitp::capability::{AitpMessage, Payload};
+/// let m = AitpMessage::parse(r#"{"$schema": "https://aitp.dev/v1/decisions/schema.json",
+///     "decision": {"request_decision_id": "size", "options": [{"id": "M"}]}}"#).unwrap();
+/// assert!(matches!(m.payload(), Payload::Decision(_)));
+/// assert_eq!(m.schema(), "https://aitp.dev/v1/decisions/schema.json");
+///
+/// let other = AitpMessage::parse(r#"{"$schema": "https://loyalty.example/v1.0.0/schema.json",
+///     "redeem": {"points": 10}}"#).unwrap();
+/// assert!(matches!(other.payload(), Payload::Unknown { key, .. } if key == "redeem"));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct AitpMessage {
+    schema: String,
+    payload: Payload,
+    extra: Map<String, Value>,
+}
+
+struct RawFields<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawFields<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> de::Visitor<'de> for V<'a> {
+            type Value = RawFields<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawFields<'a>, A::Error> {
+                let mut fields = Vec::with_capacity(2);
+                while let Some(k) = map.next_key::<String>()? {
+                    let v: &'a RawValue = map.next_value()?;
+                    fields.push((k, v));
+                }
+                Ok(RawFields(fields))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+impl AitpMessage {
+    /// The envelope of a typed message, with the canonical schema URL of its capability.
+    pub fn from_message<T: CapabilityMessage>(message: &T) -> Self {
+        Self::new(message.clone())
+    }
+
+    /// Like [`AitpMessage::from_message`], taking ownership.
+    pub fn new<T: CapabilityMessage>(message: T) -> Self {
+        Self {
+            schema: T::SCHEMA_URL.to_owned(),
+            payload: Payload::from_message(message),
+            extra: Map::new(),
+        }
+    }
+
+    /// A message of any capability, typed or not, under an explicit `$schema` URL.
+    pub fn with_schema(schema: impl Into<String>, payload: Payload) -> Self {
+        Self {
+            schema: schema.into(),
+            payload,
+            extra: Map::new(),
+        }
+    }
+
+    /// Parses a capability message from JSON text.
+    ///
+    /// The message type is chosen by the key, disambiguated by the `$schema` capability for
+    /// keys several capabilities share (and by shape when the URL names none). Third-party
+    /// capabilities become [`Payload::Unknown`].
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        let RawFields(fields) = serde_json::from_str(text).map_err(|e| {
+            if e.is_data() {
+                ParseError::NotAitp("not a JSON object")
+            } else {
+                ParseError::NotJson(e)
+            }
+        })?;
+        let mut schema: Option<String> = None;
+        for (k, v) in &fields {
+            if k == "$schema" {
+                schema = serde_json::from_str::<String>(v.get()).ok();
+            }
+        }
+        let schema = schema.ok_or(ParseError::NotAitp("no string `$schema`"))?;
+        let id = CapabilityId::parse(&schema);
+        if is_json_schema_document(&schema) {
+            return Err(ParseError::NotAitp("a JSON Schema document, not a message"));
+        }
+        let declared = match &id {
+            Ok(id) => id.aitp(),
+            Err(_) => None,
+        };
+        let third_party = matches!(&id, Ok(id) if id.aitp().is_none());
+
+        // Candidate message keys: every key but `$schema` whose value is an object.
+        let candidates: Vec<usize> = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, (k, v))| k != "$schema" && v.get().trim_start().starts_with('{'))
+            .map(|(i, _)| i)
+            .collect();
+        if candidates.is_empty() {
+            return Err(ParseError::NotAitp("no message key with an object body"));
+        }
+        let key_index = candidates
+            .iter()
+            .copied()
+            .find(|&i| declared.is_some_and(|c| c.message_keys().contains(&fields[i].0.as_str())))
+            .or_else(|| {
+                if third_party {
+                    None
+                } else {
+                    candidates
+                        .iter()
+                        .copied()
+                        .find(|&i| capability_by_key(&fields[i].0, "").is_some())
+                }
+            })
+            .unwrap_or(candidates[0]);
+
+        let mut extra = Map::new();
+        let mut payload = None;
+        for (i, (k, v)) in fields.into_iter().enumerate() {
+            if k == "$schema" {
+                continue;
+            }
+            if i != key_index {
+                let value: Value = serde_json::from_str(v.get()).map_err(ParseError::NotJson)?;
+                extra.insert(k, value);
+                continue;
+            }
+            let raw = v.get();
+            let cap = match declared {
+                Some(c) if c.message_keys().contains(&k.as_str()) => Some(c),
+                _ if third_party => None,
+                _ => capability_by_key(&k, raw),
+            };
+            let typed = cap.and_then(|c| Payload::parse_typed(c, &k, raw));
+            payload = Some(match typed {
+                Some(result) => result?,
+                None => Payload::Unknown {
+                    body: serde_json::from_str(raw).map_err(ParseError::NotJson)?,
+                    key: k,
+                },
+            });
+        }
+        let payload = payload.ok_or(ParseError::NotAitp("no message key"))?;
+        Ok(Self {
+            schema,
+            payload,
+            extra,
+        })
+    }
+
+    /// Reads a message from a JSON value (slower than [`AitpMessage::parse`] on text).
+    pub fn from_value(value: &Value) -> Result<Self, ParseError> {
+        Self::parse(&value.to_string())
+    }
+
+    /// The `$schema` URL, as received or written.
+    pub fn schema(&self) -> &str {
+        &self.schema
+    }
+
+    /// The capability the `$schema` URL names, if it names one.
+    pub fn capability_id(&self) -> Result<CapabilityId, CapabilityIdError> {
+        CapabilityId::parse(&self.schema)
+    }
+
+    /// The message key.
+    pub fn key(&self) -> &str {
+        self.payload.key()
+    }
+
+    /// The body.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+
+    /// The body, by value.
+    pub fn into_payload(self) -> Payload {
+        self.payload
+    }
+
+    /// Root-level fields besides `$schema` and the message key.
+    pub fn extra(&self) -> &Map<String, Value> {
+        &self.extra
+    }
+
+    /// The body as `T`, if this is a `T` message: typed variants by type, unknown ones by key
+    /// and capability (so messages of your own capabilities come out typed too).
+    ///
+    /// `None` when the message is of another type; `Some(Err)` when it is a `T` by key and
+    /// capability but its body does not fit `T`.
+    pub fn message<T: CapabilityMessage>(&self) -> Option<Result<T, ParseError>> {
+        if let Some(any) = self.payload.body_any() {
+            return any.downcast_ref::<T>().map(|t| Ok(t.clone()));
+        }
+        let Payload::Unknown { key, body } = &self.payload else {
+            return None;
+        };
+        if key != T::KEY {
+            return None;
+        }
+        let want = T::capability();
+        let fits = match self.capability_id() {
+            Ok(id) => id.same_capability(want) && id.version().major == want.version().major,
+            Err(_) => false,
+        };
+        if !fits {
+            return None;
+        }
+        Some(
+            serde_json::from_value::<T>(body.clone()).map_err(|error| ParseError::Body {
+                key: key.clone(),
+                capability: "custom",
+                path: key.clone(),
+                error,
+            }),
+        )
+    }
+
+    /// Checks the message against its capability's schema: the body (typed messages), a
+    /// `$schema` that is a URI, and no stray root fields where the schema closes the root
+    /// (AITP-01, AITP-04, AITP-05, legacy Transactions).
+    pub fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut v = Validator::new();
+        v.uri("$schema", &self.schema);
+        if let Some(cap) = self.payload.aitp_capability() {
+            if cap != AitpCapability::Decisions && cap != AitpCapability::DataRequest {
+                v.closed(&self.extra);
+            }
+        }
+        let body = self.payload.validate();
+        match (v.finish(), body) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Err(a), Ok(())) | (Ok(()), Err(a)) => Err(a),
+            (Err(a), Err(b)) => {
+                let mut v = Validator::new();
+                for e in a.into_iter().chain(b) {
+                    v.field(&e.path, |v| v.error(e.message));
+                }
+                v.finish()
+            }
+        }
+    }
+
+    /// The message as a JSON value.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// The message as compact JSON text, as it travels in a thread.
+    pub fn to_json_string(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The same message under its capability's canonical URL (typed messages only; others
+    /// are returned unchanged).
+    pub fn canonicalized(mut self) -> Self {
+        if let Some(url) = self.payload.canonical_url() {
+            self.schema = url.to_owned();
+        }
+        self
+    }
+}
+
+fn is_json_schema_document(schema: &str) -> bool {
+    schema.contains("json-schema.org/")
+}
+
+impl Serialize for AitpMessage {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(2 + self.extra.len()))?;
+        map.serialize_entry("$schema", &self.schema)?;
+        self.payload.serialize_body(&mut map)?;
+        for (k, v) in &self.extra {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for AitpMessage {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        Self::from_value(&v).map_err(de::Error::custom)
+    }
+}
+
+impl fmt::Display for AitpMessage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_json_string())
+    }
+}
+
+impl<T: CapabilityMessage> From<T> for AitpMessage {
+    fn from(m: T) -> Self {
+        Self::new(m)
+    }
+}

@@ -1,0 +1,48 @@
+//! # aitp — the Rust SDK for AITP
+//!
+//! AITP, the Agent Interaction & Transaction Protocol, lets AI agents talk across trust
+//! boundaries in chat threads (transport AITP-T01, the OpenAI Assistants v2 Threads API) and
+//! exchange structured **capability messages** inside them: payments (AITP-01), decisions
+//! (AITP-02), data requests (AITP-03), NEAR and EVM wallets (AITP-04, AITP-05), and any
+//! capability someone defines.
+//!
+//! This crate is the protocol model:
+//!
+//! - [`capability`]: capability identity ([`capability::CapabilityId`]) and negotiation, the
+//!   typed messages of AITP-01..05 and the legacy NEAR AI payments, the envelope
+//!   [`capability::AitpMessage`] and extraction from thread content.
+//! - [`thread`]: threads, messages and actors, in the exact OpenAI Assistants v2 wire shape
+//!   and the AITP spec's own shapes.
+//! - [`money`]: exact amounts; money never goes through a float.
+//! - [`validate`]: what the official schemas demand, with errors that name the JSON path.
+//! - [`schema`]: JSON Schema 2020-12 generated from the Rust types.
+//!
+//! The wire rule throughout is *tolerant reader, strict writer*: every form seen in the wild
+//! is read, unknown fields and capabilities pass through losslessly, and only canonical forms
+//! are written.
+//!
+//! ```
+//! use aitp::capability::{AitpMessage, decisions::RequestDecision};
+//!
+//! let request = RequestDecision::radio("pick-size", ["S", "M", "L"])
+//!     .title("Which size?")
+//!     .build();
+//! let json = AitpMessage::from_message(&request).to_json_string();
+//! let parsed = AitpMessage::parse(&json).unwrap();
+//! assert_eq!(parsed.message::<RequestDecision>().unwrap().unwrap(), request);
+//! ```
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+extern crate self as aitp;
+
+pub mod capability;
+pub mod money;
+pub mod schema;
+pub mod thread;
+pub mod validate;
+
+pub use aitp_derive::{CapabilityMessage, OpenDeserialize};
+
+#[doc(hidden)]
+pub mod __private;

@@ -1,0 +1,1 @@
+//! JSON Schema generation from the Rust types (being written).

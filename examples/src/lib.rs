@@ -1,0 +1,1 @@
+//! Runnable examples of aitp-rs: see the `[[example]]` targets.

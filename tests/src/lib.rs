@@ -1,0 +1,1 @@
+//! Cross-crate integration tests of aitp-rs live in `tests/`.
