@@ -12,6 +12,7 @@ mod negotiate;
 
 pub mod data_request;
 pub mod decisions;
+pub mod errors;
 pub mod evm_wallet;
 pub mod near_wallet;
 pub mod payments;

@@ -35,7 +35,7 @@ use crate::{
     validate
 )]
 #[non_exhaustive]
-#[schemars(title = "LegacyQuote")]
+#[schemars(rename = "LegacyQuote", title = "LegacyQuote")]
 pub struct Quote {
     /// Always `"Quote"` (required by the schema; `None` when a peer left it out).
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]

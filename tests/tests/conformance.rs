@@ -1,0 +1,234 @@
+//! The conformance suite: every spec vector against the typed model, the official schemas and
+//! the schemas generated from the types.
+//!
+//! Vectors come from `shared/spec/vectors` and are found by listing the folder, so new files
+//! (such as held-out cases) are picked up without changing this test. Expectations come from
+//! `validation-report.json` when it has an entry for the file; a file without one must still
+//! parse into a typed message and round-trip losslessly.
+
+use aitp::capability::{AitpCapability, AitpMessage, Payload};
+use aitp_tests::{official_schema, report_entry, schema_errors, vector_files};
+use serde_json::Value;
+
+/// The capability code the report uses (`aitp-02`, `aitp-04tx` …) for a typed payload.
+fn report_code(cap: AitpCapability) -> &'static str {
+    match cap {
+        AitpCapability::Payments => "aitp-01",
+        AitpCapability::Decisions => "aitp-02",
+        AitpCapability::DataRequest => "aitp-03",
+        AitpCapability::NearWallet => "aitp-04",
+        AitpCapability::EvmWallet => "aitp-05",
+        AitpCapability::Transactions => "aitp-04tx",
+        _ => "unknown",
+    }
+}
+
+/// `"/request_decision: 'id' is a required property"` → `request_decision.id`.
+fn expected_path(report_error: &str) -> String {
+    let (pointer, message) = report_error.split_once(": ").unwrap_or((report_error, ""));
+    let mut path = pointer
+        .trim_start_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            if s.bytes().all(|b| b.is_ascii_digit()) {
+                format!("[{s}]")
+            } else {
+                format!(".{s}")
+            }
+        })
+        .collect::<String>();
+    if let Some(rest) = message.strip_prefix('\'') {
+        if let Some((field, tail)) = rest.split_once('\'') {
+            if tail.contains("is a required property") {
+                path.push('.');
+                path.push_str(field);
+            }
+        }
+    }
+    path.trim_start_matches('.').to_owned()
+}
+
+fn is_message_vector(file: &str, value: &Value, report: Option<&Value>) -> bool {
+    match report.and_then(|r| r["kind"].as_str()) {
+        Some(kind) => kind == "message",
+        None => !file.starts_with("t01-") && value.get("$schema").is_some_and(Value::is_string),
+    }
+}
+
+struct Checked {
+    file: String,
+    message: AitpMessage,
+    value: Value,
+    report: Option<Value>,
+}
+
+fn message_vectors() -> Vec<Checked> {
+    let mut out = Vec::new();
+    for path in vector_files() {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        let report = report_entry(&file);
+        if !is_message_vector(&file, &value, report.as_ref()) {
+            continue;
+        }
+        let message = AitpMessage::parse(&text)
+            .unwrap_or_else(|e| panic!("{file}: does not parse: {e}"));
+        out.push(Checked {
+            file,
+            message,
+            value,
+            report,
+        });
+    }
+    assert!(out.len() >= 70, "expected the spec's message vectors, found {}", out.len());
+    out
+}
+
+#[test]
+fn every_message_vector_parses_typed_and_round_trips() {
+    for c in message_vectors() {
+        let Checked {
+            file,
+            message,
+            value,
+            report,
+        } = &c;
+        let cap = message
+            .payload()
+            .aitp_capability()
+            .unwrap_or_else(|| panic!("{file}: parsed as Unknown: {:?}", message.payload()));
+        assert!(!matches!(message.payload(), Payload::Unknown { .. }));
+        if let Some(r) = report {
+            assert_eq!(
+                report_code(cap),
+                r["capability"].as_str().unwrap(),
+                "{file}: read as the wrong capability"
+            );
+            assert_eq!(message.key(), r["message_type"].as_str().unwrap(), "{file}");
+        }
+        assert_eq!(&message.to_value(), value, "{file}: round trip changed the JSON");
+        // Re-parse what we wrote: still equal.
+        let again = AitpMessage::parse(&message.to_json_string()).unwrap();
+        assert_eq!(&again, message, "{file}: second round trip differs");
+    }
+}
+
+#[test]
+fn validate_agrees_with_the_official_schema_report() {
+    let mut failing = 0;
+    for c in message_vectors() {
+        let Some(report) = &c.report else { continue };
+        let primary = &report["validation"][0];
+        let valid = primary["valid_structural"].as_bool().unwrap();
+        let result = c.message.validate();
+        if valid {
+            assert!(result.is_ok(), "{}: official schema accepts it, validate() says {:?}", c.file, result);
+        } else {
+            failing += 1;
+            let err = result.expect_err(&format!("{}: official schema rejects it, validate() accepts it", c.file));
+            let first = primary["errors"][0].as_str().unwrap();
+            let path = expected_path(first);
+            assert!(
+                err.has_path(&path),
+                "{}: expected an error at `{path}` (official: {first}), got: {err}",
+                c.file
+            );
+        }
+    }
+    assert!(failing >= 3, "the report marks several vectors invalid; saw {failing}");
+}
+
+#[test]
+fn vectors_against_official_schemas_match_the_report() {
+    // Guards the harness itself: our wrapping of the official files reproduces the report.
+    for c in message_vectors() {
+        let Some(report) = &c.report else { continue };
+        for v in report["validation"].as_array().unwrap() {
+            let name = v["schema"].as_str().unwrap();
+            let code = if name.starts_with("legacy AITP-04 Transactions") {
+                "aitp-04tx".to_owned()
+            } else {
+                name.split_whitespace().next().unwrap().to_ascii_lowercase()
+            };
+            let key = if code == "aitp-01" && c.message.key() != "quote" && name.ends_with("Quote") {
+                "quote".to_owned()
+            } else {
+                c.message.key().to_owned()
+            };
+            if name.contains("Quote.quote") {
+                continue; // validated a fragment; not a whole message
+            }
+            let schema = official_schema(&code, &key);
+            let errors = schema_errors(&schema, &c.value);
+            assert_eq!(
+                errors.is_empty(),
+                v["valid_structural"].as_bool().unwrap(),
+                "{} against {name}: {errors:?}",
+                c.file
+            );
+        }
+    }
+}
+
+/// The branch of a generated capability document that declares `key`, as a standalone schema.
+fn generated_branch(cap: AitpCapability, key: &str) -> Value {
+    let doc = aitp::schema::official(cap);
+    let branch = doc["anyOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["properties"].get(key).is_some())
+        .unwrap_or_else(|| panic!("generated {cap:?} schema has no `{key}` message"))
+        .clone();
+    let mut out = branch;
+    out["$schema"] = doc["$schema"].clone();
+    if let Some(defs) = doc.get("$defs") {
+        out["$defs"] = defs.clone();
+    }
+    out
+}
+
+#[test]
+fn generated_schemas_accept_valid_vectors_and_reject_invalid_ones() {
+    for c in message_vectors() {
+        let cap = c.message.payload().aitp_capability().unwrap();
+        let schema = generated_branch(cap, c.message.key());
+        let errors = schema_errors(&schema, &c.value);
+        let expect_valid = match &c.report {
+            Some(r) => r["validation"][0]["valid_structural"].as_bool().unwrap(),
+            None => c.message.validate().is_ok(),
+        };
+        assert_eq!(
+            errors.is_empty(),
+            expect_valid,
+            "{}: generated schema says {errors:?}, expected valid = {expect_valid}",
+            c.file
+        );
+    }
+}
+
+#[test]
+fn generated_capability_documents_are_valid_2020_12() {
+    for cap in AitpCapability::ALL {
+        let doc = aitp::schema::official(cap);
+        assert_eq!(doc["$id"], cap.v1().url());
+        // Compiles as a 2020-12 schema, and rejects a non-message.
+        let errors = schema_errors(&doc, &serde_json::json!({"hello": "world"}));
+        assert!(!errors.is_empty(), "{cap:?} accepts anything");
+    }
+}
+
+#[test]
+fn expected_path_reads_report_errors() {
+    assert_eq!(
+        expected_path("/request_decision: 'id' is a required property"),
+        "request_decision.id"
+    );
+    assert_eq!(
+        expected_path("/request_decision/type: 'radio|checkbox' is not one of ['products']"),
+        "request_decision.type"
+    );
+    assert_eq!(expected_path("/a/0/b: bad"), "a[0].b");
+}
