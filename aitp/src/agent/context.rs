@@ -1,0 +1,157 @@
+//! What a handler knows about the turn it is answering.
+
+use std::{fmt, sync::Arc};
+
+use crate::{
+    capability::Negotiated,
+    thread::{Actor, Message, Thread},
+};
+
+/// Who is talking to the agent: the principal the transport authenticated.
+///
+/// Threads belong to the principal that created them; handlers can use it to scope data.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Principal(Arc<str>);
+
+impl Principal {
+    /// A principal named `name` (an account, a token's owner …).
+    pub fn new(name: impl Into<Arc<str>>) -> Self {
+        Self(name.into())
+    }
+
+    /// The principal of unauthenticated local use.
+    pub fn anonymous() -> Self {
+        Self("anonymous".into())
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Principal({})", self.0)
+    }
+}
+
+impl fmt::Display for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One turn: the thread and the messages the agent has not answered yet, oldest first.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Turn {
+    /// The thread, with its metadata (actors and their capabilities).
+    pub thread: Thread,
+    /// The new messages to answer.
+    pub messages: Vec<Message>,
+    /// Who asked.
+    pub principal: Principal,
+    /// The run this turn belongs to, when a transport runs the agent in runs.
+    pub run_id: Option<String>,
+}
+
+impl Turn {
+    /// A turn answering `messages` in `thread` for `principal`.
+    pub fn new(thread: Thread, messages: Vec<Message>, principal: Principal) -> Self {
+        Self {
+            thread,
+            messages,
+            principal,
+            run_id: None,
+        }
+    }
+
+    /// Sets the run id.
+    pub fn run_id(mut self, run_id: impl Into<String>) -> Self {
+        self.run_id = Some(run_id.into());
+        self
+    }
+}
+
+/// The context of the message being handled: thread, message, actors, negotiated capabilities,
+/// principal. Cheap to clone.
+#[derive(Clone)]
+pub struct ThreadCtx {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    thread: Thread,
+    message: Message,
+    principal: Principal,
+    run_id: Option<String>,
+    actors: Vec<Actor>,
+    negotiated: Negotiated,
+}
+
+impl ThreadCtx {
+    /// The context of `message` in `thread`. Actors and negotiated capabilities are read from
+    /// the thread's metadata.
+    pub fn new(thread: Thread, message: Message, principal: Principal, run_id: Option<String>) -> Self {
+        let actors = thread.metadata.actors().unwrap_or_default();
+        let decls: Vec<_> = actors.iter().map(|a| a.capabilities.as_slice()).collect();
+        let negotiated = Negotiated::from_declarations(decls);
+        Self {
+            inner: Arc::new(Inner {
+                thread,
+                message,
+                principal,
+                run_id,
+                actors,
+                negotiated,
+            }),
+        }
+    }
+
+    /// The thread id.
+    pub fn thread_id(&self) -> &str {
+        &self.inner.thread.id
+    }
+
+    /// The thread.
+    pub fn thread(&self) -> &Thread {
+        &self.inner.thread
+    }
+
+    /// The message being handled.
+    pub fn message(&self) -> &Message {
+        &self.inner.message
+    }
+
+    /// The actors of the thread, with their declared capabilities.
+    pub fn actors(&self) -> &[Actor] {
+        &self.inner.actors
+    }
+
+    /// The capabilities every actor of the thread supports, at the version to send.
+    pub fn negotiated(&self) -> &Negotiated {
+        &self.inner.negotiated
+    }
+
+    /// Who is talking to the agent.
+    pub fn principal(&self) -> &Principal {
+        &self.inner.principal
+    }
+
+    /// The run being executed, if any.
+    pub fn run_id(&self) -> Option<&str> {
+        self.inner.run_id.as_deref()
+    }
+}
+
+impl fmt::Debug for ThreadCtx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadCtx")
+            .field("thread_id", &self.thread_id())
+            .field("message_id", &self.inner.message.id)
+            .field("principal", &self.inner.principal)
+            .field("run_id", &self.inner.run_id)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,39 @@
+//! Dispatch: route each incoming capability message to its handler, turn the handler's return
+//! value into replies. Transport-agnostic: (thread, new messages) in, reply messages out.
+//!
+//! Handlers are async functions whose last argument is the payload — a typed capability message
+//! (`Decision`, your own `RedeemPoints` …), `String` for text, or [`AitpMessage`] for a fallback —
+//! and whose other arguments are extractors ([`ThreadCtx`], [`State`], [`Principal`],
+//! [`Negotiated`], the thread [`Message`](crate::thread::Message)). The payload's type picks the
+//! route: (capability, major version, message key). Return anything that is [`IntoReplies`]:
+//! `()`, text, a capability message, several, an `Option`, or a `Result` whose error becomes an
+//! [`ErrorReport`](crate::capability::errors::ErrorReport) in the thread.
+//!
+//! ```
+//! use aitp::agent::{Router, ThreadCtx};
+//! use aitp::capability::decisions::{Decision, RequestDecision};
+//!
+//! async fn greet(text: String) -> RequestDecision {
+//!     RequestDecision::radio("colour", ["red", "blue"]).title(format!("You said {text:?}. Pick a colour")).build()
+//! }
+//! async fn chosen(cx: ThreadCtx, d: Decision) -> Result<String, std::fmt::Error> {
+//!     Ok(format!("thread {}: you chose {:?}", cx.thread_id(), d.chosen_ids().collect::<Vec<_>>()))
+//! }
+//! let router = Router::new().on_text(greet).handler(chosen);
+//! assert_eq!(router.capabilities().len(), 1);
+//! ```
+//!
+//! [`AitpMessage`]: crate::capability::AitpMessage
+//! [`Negotiated`]: crate::capability::Negotiated
+
+mod context;
+mod extract;
+mod handler;
+mod reply;
+mod router;
+
+pub use context::{Principal, ThreadCtx, Turn};
+pub use extract::{FromTurn, State};
+pub use handler::{BoxFuture, Handler};
+pub use reply::{IntoReplies, Reply};
+pub use router::{Agent, Forward, ForwardError, Router, Unsupported};

@@ -1,0 +1,127 @@
+//! What handlers return, and how it becomes messages in the thread.
+
+use std::fmt::Display;
+
+use crate::capability::{
+    AitpMessage, CapabilityMessage,
+    errors::{ErrorCode, ErrorReport},
+};
+
+/// One reply message: text, or a capability message (sent as its JSON text).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Reply {
+    /// Text for people.
+    Text(String),
+    /// A capability message.
+    Message(AitpMessage),
+}
+
+impl Reply {
+    /// The text the reply travels as in a thread message's text part.
+    pub fn to_text(&self) -> String {
+        match self {
+            Self::Text(t) => t.clone(),
+            Self::Message(m) => m.to_json_string(),
+        }
+    }
+
+    /// An error report in the thread.
+    pub fn error(report: ErrorReport) -> Self {
+        Self::Message(AitpMessage::new(report))
+    }
+}
+
+/// Anything a handler may return. Each reply becomes one assistant message in the thread.
+pub trait IntoReplies {
+    /// The replies.
+    fn into_replies(self) -> Vec<Reply>;
+}
+
+impl IntoReplies for () {
+    fn into_replies(self) -> Vec<Reply> {
+        Vec::new()
+    }
+}
+
+impl IntoReplies for String {
+    fn into_replies(self) -> Vec<Reply> {
+        vec![Reply::Text(self)]
+    }
+}
+
+impl IntoReplies for &'static str {
+    fn into_replies(self) -> Vec<Reply> {
+        vec![Reply::Text(self.to_owned())]
+    }
+}
+
+impl IntoReplies for Reply {
+    fn into_replies(self) -> Vec<Reply> {
+        vec![self]
+    }
+}
+
+impl IntoReplies for Vec<Reply> {
+    fn into_replies(self) -> Vec<Reply> {
+        self
+    }
+}
+
+impl IntoReplies for AitpMessage {
+    fn into_replies(self) -> Vec<Reply> {
+        vec![Reply::Message(self)]
+    }
+}
+
+impl<T: CapabilityMessage> IntoReplies for T {
+    fn into_replies(self) -> Vec<Reply> {
+        vec![Reply::Message(AitpMessage::new(self))]
+    }
+}
+
+impl<T: CapabilityMessage> IntoReplies for Vec<T> {
+    fn into_replies(self) -> Vec<Reply> {
+        self.into_iter()
+            .map(|m| Reply::Message(AitpMessage::new(m)))
+            .collect()
+    }
+}
+
+impl<T: IntoReplies> IntoReplies for Option<T> {
+    fn into_replies(self) -> Vec<Reply> {
+        self.map(IntoReplies::into_replies).unwrap_or_default()
+    }
+}
+
+/// An `Err` becomes a `handler_error` [`ErrorReport`] whose message is the error's text, so
+/// the peer learns what went wrong and can act on it.
+impl<T: IntoReplies, E: Display> IntoReplies for Result<T, E> {
+    fn into_replies(self) -> Vec<Reply> {
+        match self {
+            Ok(t) => t.into_replies(),
+            Err(e) => vec![Reply::error(ErrorReport::new(
+                ErrorCode::HandlerError,
+                e.to_string(),
+            ))],
+        }
+    }
+}
+
+macro_rules! impl_tuple {
+    ($($t:ident),*) => {
+        #[allow(non_snake_case)]
+        impl<$($t: IntoReplies),*> IntoReplies for ($($t,)*) {
+            fn into_replies(self) -> Vec<Reply> {
+                let ($($t,)*) = self;
+                let mut out = Vec::new();
+                $(out.extend($t.into_replies());)*
+                out
+            }
+        }
+    };
+}
+
+impl_tuple!(A, B);
+impl_tuple!(A, B, C);
+impl_tuple!(A, B, C, D);

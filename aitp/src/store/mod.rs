@@ -1,0 +1,221 @@
+//! Where threads, messages and runs live: the [`ThreadStore`] trait, the in-memory
+//! [`MemoryStore`], and (feature `sqlite`) the durable embedded `SqliteStore`.
+//!
+//! A thread belongs to the principal that created it: reads and writes through another
+//! principal find nothing. Messages are ordered by insertion (a per-thread sequence), not by
+//! their second-granularity `created_at`, so cursors are exact. Each thread keeps the agent's
+//! cursor — the last message a completed run answered — so a run answers exactly the messages
+//! added since.
+
+use std::future::Future;
+
+use crate::{
+    agent::Principal,
+    thread::{Message, Run, Thread},
+};
+
+mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use memory::MemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// A store failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The thread (or run) does not exist, or belongs to another principal.
+    #[error("not found")]
+    NotFound,
+    /// The operation conflicts with the current state (for example a second active run).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The backend failed (I/O, corruption …).
+    #[error("store backend: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// The result of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Listing order, by insertion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// Oldest first.
+    Asc,
+    /// Newest first (the OpenAI default).
+    #[default]
+    Desc,
+}
+
+/// A page request, with OpenAI's semantics: `after`/`before` are item ids, exclusive, in the
+/// listing's order (`after` = further along the order, `before` = earlier in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListQuery {
+    /// How many items at most (1..=100; 20 by default).
+    pub limit: usize,
+    /// The order.
+    pub order: Order,
+    /// Items after this id, in the order.
+    pub after: Option<String>,
+    /// Items before this id, in the order.
+    pub before: Option<String>,
+    /// Only messages created by this run.
+    pub run_id: Option<String>,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            limit: 20,
+            order: Order::Desc,
+            after: None,
+            before: None,
+            run_id: None,
+        }
+    }
+}
+
+impl ListQuery {
+    /// A query of `limit` items in `order`.
+    pub fn new(limit: usize, order: Order) -> Self {
+        Self {
+            limit,
+            order,
+            ..Self::default()
+        }
+    }
+
+    /// Items after `id`.
+    pub fn after(mut self, id: impl Into<String>) -> Self {
+        self.after = Some(id.into());
+        self
+    }
+
+    /// Items before `id`.
+    pub fn before(mut self, id: impl Into<String>) -> Self {
+        self.before = Some(id.into());
+        self
+    }
+
+    /// Only messages of run `id`.
+    pub fn run_id(mut self, id: impl Into<String>) -> Self {
+        self.run_id = Some(id.into());
+        self
+    }
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Page<T> {
+    /// The items, in the requested order.
+    pub data: Vec<T>,
+    /// Whether more items follow in that order (exact, not guessed from the page size).
+    pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// A page.
+    pub fn new(data: Vec<T>, has_more: bool) -> Self {
+        Self { data, has_more }
+    }
+}
+
+/// Storage of threads, messages and runs.
+///
+/// Every method that takes an `owner` finds only that principal's threads. Methods that take
+/// only a thread id are called after an owner check. Implementations must be durable at the
+/// point each future resolves (an acknowledged write survives a crash) if they claim to be
+/// durable.
+pub trait ThreadStore: Send + Sync + 'static {
+    /// Stores a new thread owned by `owner`, with its initial messages.
+    fn create_thread(
+        &self,
+        owner: &Principal,
+        thread: Thread,
+        messages: Vec<Message>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// The thread, if it exists and belongs to `owner`.
+    fn thread(
+        &self,
+        owner: &Principal,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Thread>>> + Send;
+
+    /// Replaces the thread's metadata and tool resources (same id); `NotFound` if absent or
+    /// not `owner`'s.
+    fn update_thread(
+        &self,
+        owner: &Principal,
+        thread: Thread,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Deletes the thread with its messages and runs; `false` if there was none of `owner`'s.
+    fn delete_thread(
+        &self,
+        owner: &Principal,
+        id: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
+    /// Appends messages to a thread; `Conflict` while a run is active on it (OpenAI's rule).
+    fn append_messages(
+        &self,
+        thread_id: &str,
+        messages: Vec<Message>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// One message.
+    fn message(
+        &self,
+        thread_id: &str,
+        message_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Message>>> + Send;
+
+    /// A page of a thread's messages.
+    fn list_messages(
+        &self,
+        thread_id: &str,
+        query: &ListQuery,
+    ) -> impl Future<Output = StoreResult<Page<Message>>> + Send;
+
+    /// Stores a new run (`queued`); `Conflict` if another run of the thread is not terminal.
+    fn create_run(&self, run: Run) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Replaces a run's state (same id).
+    fn update_run(&self, run: Run) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// One run.
+    fn run(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Run>>> + Send;
+
+    /// A page of a thread's runs.
+    fn list_runs(
+        &self,
+        thread_id: &str,
+        query: &ListQuery,
+    ) -> impl Future<Output = StoreResult<Page<Run>>> + Send;
+
+    /// The messages after the agent's cursor (oldest first): what the next run answers.
+    fn unanswered(&self, thread_id: &str) -> impl Future<Output = StoreResult<Vec<Message>>> + Send;
+
+    /// Finishes a run in one atomic step: appends its reply messages, stores the run's final
+    /// state, and moves the agent's cursor to `answered_up_to` (the last message it answered).
+    fn finish_run(
+        &self,
+        run: Run,
+        replies: Vec<Message>,
+        answered_up_to: Option<String>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Marks every run left `queued` or `in_progress` (by a crash) as `failed` with a
+    /// `last_error`, at time `now`; returns how many. Called at start-up.
+    fn fail_interrupted_runs(&self, now: i64) -> impl Future<Output = StoreResult<usize>> + Send;
+}
