@@ -183,22 +183,22 @@ payloads! {
     // PENDING NearMessageSigningResponse => near_wallet::MessageSigningResponse, NearWallet;
     // PENDING /// AITP-04 `token_notification`.
     // PENDING NearTokenNotification => near_wallet::TokenNotification, NearWallet;
-    // PENDING /// AITP-05 `request_address`.
-    // PENDING EvmRequestAddress => evm_wallet::RequestAddress, EvmWallet;
-    // PENDING /// AITP-05 `address_response`.
-    // PENDING EvmAddressResponse => evm_wallet::AddressResponse, EvmWallet;
-    // PENDING /// AITP-05 `request_transaction`.
-    // PENDING EvmRequestTransaction => evm_wallet::RequestTransaction, EvmWallet;
-    // PENDING /// AITP-05 `transaction_response`.
-    // PENDING EvmTransactionResponse => evm_wallet::TransactionResponse, EvmWallet;
-    // PENDING /// AITP-05 `request_message_signing` (EIP-191 / EIP-712).
-    // PENDING EvmRequestMessageSigning => evm_wallet::RequestMessageSigning, EvmWallet;
-    // PENDING /// AITP-05 `message_signing_response`.
-    // PENDING EvmMessageSigningResponse => evm_wallet::MessageSigningResponse, EvmWallet;
-    // PENDING /// AITP-05 `chain_notification`.
-    // PENDING EvmChainNotification => evm_wallet::ChainNotification, EvmWallet;
-    // PENDING /// AITP-05 `token_notification`.
-    // PENDING EvmTokenNotification => evm_wallet::TokenNotification, EvmWallet;
+    /// AITP-05 `request_address`.
+    EvmRequestAddress => evm_wallet::RequestAddress, EvmWallet;
+    /// AITP-05 `address_response`.
+    EvmAddressResponse => evm_wallet::AddressResponse, EvmWallet;
+    /// AITP-05 `request_transaction`.
+    EvmRequestTransaction => evm_wallet::RequestTransaction, EvmWallet;
+    /// AITP-05 `transaction_response`.
+    EvmTransactionResponse => evm_wallet::TransactionResponse, EvmWallet;
+    /// AITP-05 `request_message_signing` (EIP-191 / EIP-712).
+    EvmRequestMessageSigning => evm_wallet::RequestMessageSigning, EvmWallet;
+    /// AITP-05 `message_signing_response`.
+    EvmMessageSigningResponse => evm_wallet::MessageSigningResponse, EvmWallet;
+    /// AITP-05 `chain_notification`.
+    EvmChainNotification => evm_wallet::ChainNotification, EvmWallet;
+    /// AITP-05 `token_notification`.
+    EvmTokenNotification => evm_wallet::TokenNotification, EvmWallet;
     /// Legacy AITP-04 Transactions `quote` (`payment_plans`, number amounts; NEAR AI).
     LegacyQuote => transactions::Quote, Transactions;
     /// Legacy AITP-04 Transactions `payment_authorization`.
