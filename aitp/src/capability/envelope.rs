@@ -149,18 +149,18 @@ macro_rules! payloads {
 }
 
 payloads! {
-    // PENDING /// AITP-01 `quote`.
-    // PENDING Quote => payments::Quote, Payments;
-    // PENDING /// AITP-01 `wrapped_quote`.
-    // PENDING WrappedQuote => payments::WrappedQuote, Payments;
-    // PENDING /// AITP-01 `payment`.
-    // PENDING Payment => payments::Payment, Payments;
-    // PENDING /// AITP-01 `payment_confirmation`.
-    // PENDING PaymentConfirmation => payments::PaymentConfirmation, Payments;
-    // PENDING /// AITP-01 `top_up_request`.
-    // PENDING TopUpRequest => payments::TopUpRequest, Payments;
-    // PENDING /// AITP-01 `top_up_response`.
-    // PENDING TopUpResponse => payments::TopUpResponse, Payments;
+    /// AITP-01 `quote`.
+    Quote => payments::Quote, Payments;
+    /// AITP-01 `wrapped_quote`.
+    WrappedQuote => payments::WrappedQuote, Payments;
+    /// AITP-01 `payment`.
+    Payment => payments::Payment, Payments;
+    /// AITP-01 `payment_confirmation`.
+    PaymentConfirmation => payments::PaymentConfirmation, Payments;
+    /// AITP-01 `top_up_request`.
+    TopUpRequest => payments::TopUpRequest, Payments;
+    /// AITP-01 `top_up_response`.
+    TopUpResponse => payments::TopUpResponse, Payments;
     /// AITP-02 `request_decision`.
     RequestDecision => decisions::RequestDecision, Decisions;
     /// AITP-02 `decision`.
