@@ -1,0 +1,323 @@
+//! The AITP-T01 Threads API server: an agent reachable by any client of the OpenAI Assistants
+//! v2 Threads API.
+//!
+//! [`Server`] is built from an [`Agent`] (a [`Router`](crate::agent::Router)) and a
+//! [`ThreadStore`]; it becomes an axum `Router` to mount ([`Server::into_router`]) or serves
+//! itself ([`Server::serve`]). [`crate::serve`] is the one-call version with the embedded
+//! default store.
+//!
+//! Endpoints (under `/v1`): `POST /threads` (and the spec's `POST /thread`),
+//! `GET`/`POST`/`DELETE /threads/{id}`, `POST`/`GET /threads/{id}/messages`,
+//! `GET /threads/{id}/messages/{msg_id}`, `POST`/`GET /threads/{id}/runs`,
+//! `GET /threads/{id}/runs/{run_id}`, `POST /threads/{id}/runs/{run_id}/cancel`,
+//! `POST /threads/runs`. Objects are written exactly as OpenAI does; errors are
+//! `{"error": {"message", "type", "code", "param"}}`.
+//!
+//! Runs go `queued` → `in_progress` → `completed` / `failed` / `cancelled` in the background;
+//! `"stream": true` in the body answers with server-sent events instead. Threads are visible
+//! only to the principal that created them (another gets 404).
+//!
+//! ```no_run
+//! use aitp::agent::Router;
+//! use aitp::server::{Server, TokenList};
+//! use aitp::store::MemoryStore;
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let agent = Router::new().on_text(|text: String| async move { format!("echo: {text}") });
+//! Server::new(agent, MemoryStore::new())
+//!     .auth(TokenList::new().token("sk-local", "me"))
+//!     .serve("127.0.0.1:8080")
+//!     .await
+//! # }
+//! ```
+
+mod auth;
+mod body;
+mod error;
+mod messages;
+mod runner;
+mod runs;
+mod threads;
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Router as AxumRouter,
+    extract::DefaultBodyLimit,
+    http::{StatusCode, request::Parts},
+    routing::{get, post},
+};
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio_util::task::TaskTracker;
+
+pub use auth::{Anonymous, AuthError, Authenticate, TokenList, bearer_token};
+pub use error::ApiError;
+
+use crate::{
+    agent::{Agent, Principal},
+    capability::Declaration,
+    store::ThreadStore,
+    thread::{Actor, unix_now},
+};
+
+/// Limits on what a request may carry; checked before any work is done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest request body, in bytes (1 MiB).
+    pub body_bytes: usize,
+    /// Most content parts in one message (32).
+    pub content_parts: usize,
+    /// Largest text of one content part, in bytes (256 KiB).
+    pub text_bytes: usize,
+    /// Most messages in one request (thread creation, additional messages) (32).
+    pub messages: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body_bytes: 1024 * 1024,
+            content_parts: 32,
+            text_bytes: 256 * 1024,
+            messages: 32,
+        }
+    }
+}
+
+/// The shared state of the request handlers.
+pub(crate) struct Shared<S> {
+    pub(crate) agent: Arc<dyn Agent>,
+    pub(crate) store: S,
+    pub(crate) auth: Arc<dyn Authenticate>,
+    pub(crate) limits: Limits,
+    pub(crate) actor: Actor,
+    pub(crate) tasks: TaskTracker,
+    pub(crate) cancels: Mutex<HashMap<String, Arc<AtomicBool>>>,
+}
+
+impl<S> Shared<S> {
+    pub(crate) fn principal(&self, parts: &Parts) -> Result<Principal, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        self.auth.authenticate(header).map_err(|e| {
+            ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()).code("invalid_api_key")
+        })
+    }
+
+    pub(crate) fn cancel_flag(&self, run_id: &str) -> Arc<AtomicBool> {
+        let mut map = self.cancels.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(run_id.to_owned()).or_default().clone()
+    }
+
+    pub(crate) fn request_cancel(&self, run_id: &str) -> bool {
+        let map = self.cancels.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(run_id) {
+            Some(flag) => {
+                flag.store(true, Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub(crate) fn forget_run(&self, run_id: &str) {
+        let mut map = self.cancels.lock().unwrap_or_else(|e| e.into_inner());
+        map.remove(run_id);
+    }
+}
+
+pub(crate) type App<S> = Arc<Shared<S>>;
+
+/// An agent served on the Threads API.
+#[must_use = "a Server does nothing until served or turned into a router"]
+pub struct Server<S> {
+    shared: Shared<S>,
+}
+
+impl<S> std::fmt::Debug for Server<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("actor", &self.shared.actor.id)
+            .field("limits", &self.shared.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: ThreadStore> Server<S> {
+    /// Serves `agent` from `store`, without authentication ([`Anonymous`]) until
+    /// [`Server::auth`] says otherwise.
+    pub fn new(agent: impl Agent, store: S) -> Self {
+        let agent: Arc<dyn Agent> = Arc::new(agent);
+        let mut actor = Actor::new(agent.actor_id());
+        for id in agent.capabilities() {
+            actor = actor.capability(Declaration::new(&id));
+        }
+        Self {
+            shared: Shared {
+                agent,
+                store,
+                auth: Arc::new(Anonymous),
+                limits: Limits::default(),
+                actor,
+                tasks: TaskTracker::new(),
+                cancels: Mutex::new(HashMap::new()),
+            },
+        }
+    }
+
+    /// Sets how requests are authenticated.
+    pub fn auth(mut self, auth: impl Authenticate) -> Self {
+        self.shared.auth = Arc::new(auth);
+        self
+    }
+
+    /// Sets the request limits.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.shared.limits = limits;
+        self
+    }
+
+    /// Sets the largest accepted request body, in bytes.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.shared.limits.body_bytes = bytes;
+        self
+    }
+
+    /// Recovers from a crash: runs left `queued` or `in_progress` become `failed`. Call it
+    /// once before serving when you mount [`Server::into_router`] yourself ([`Server::serve`]
+    /// does).
+    pub async fn recover(&self) -> Result<usize, crate::store::StoreError> {
+        let n = self.shared.store.fail_interrupted_runs(unix_now()).await?;
+        if n > 0 {
+            tracing::warn!(runs = n, "marked runs interrupted by a restart as failed");
+        }
+        Ok(n)
+    }
+
+    /// The Threads API as an axum router (paths under `/v1`), with its state applied.
+    pub fn into_router(self) -> AxumRouter {
+        self.into_parts().0
+    }
+
+    fn into_parts(self) -> (AxumRouter, TaskTracker) {
+        let limit = self.shared.limits.body_bytes;
+        let tasks = self.shared.tasks.clone();
+        let app: App<S> = Arc::new(self.shared);
+        let router = AxumRouter::new()
+            .route("/v1/threads", post(threads::create::<S>))
+            .route("/v1/thread", post(threads::create::<S>))
+            .route("/v1/threads/runs", post(runs::create_thread_and_run::<S>))
+            .route(
+                "/v1/threads/{thread_id}",
+                get(threads::retrieve::<S>)
+                    .post(threads::modify::<S>)
+                    .delete(threads::delete::<S>),
+            )
+            .route(
+                "/v1/threads/{thread_id}/messages",
+                post(messages::create::<S>).get(messages::list::<S>),
+            )
+            .route(
+                "/v1/threads/{thread_id}/messages/{message_id}",
+                get(messages::retrieve::<S>),
+            )
+            .route(
+                "/v1/threads/{thread_id}/runs",
+                post(runs::create::<S>).get(runs::list::<S>),
+            )
+            .route("/v1/threads/{thread_id}/runs/{run_id}", get(runs::retrieve::<S>))
+            .route(
+                "/v1/threads/{thread_id}/runs/{run_id}/cancel",
+                post(runs::cancel::<S>),
+            )
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(DefaultBodyLimit::max(limit))
+            .layer(tower_http::trace::TraceLayer::new_for_http())
+            .with_state(app);
+        (router, tasks)
+    }
+
+    /// Serves on `addr` until Ctrl-C or SIGTERM, then stops accepting, lets running runs
+    /// finish (up to 10 s) and returns. Recovers interrupted runs first.
+    pub async fn serve(self, addr: impl ToSocketAddrs) -> std::io::Result<()> {
+        let listener = TcpListener::bind(addr).await?;
+        self.serve_with(listener, shutdown_signal()).await
+    }
+
+    /// Serves on `listener` until `shutdown` resolves (for tests and embedding).
+    pub async fn serve_with(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        self.recover().await.map_err(std::io::Error::other)?;
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, actor = %self.shared.actor.id, "serving the Threads API at http://{addr}/v1");
+        }
+        let (router, tasks) = self.into_parts();
+        // A response written in two pieces would wait ~40 ms for the peer's delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        tasks.close();
+        if tokio::time::timeout(Duration::from_secs(10), tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("runs still working at shutdown; they will be failed at the next start");
+        }
+        Ok(())
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "Unknown endpoint: this server speaks the AITP-T01 Threads API under /v1.")
+        .code("unknown_url")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed on this endpoint.")
+        .code("method_not_allowed")
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+pub(crate) fn log_error(e: &dyn std::error::Error) {
+    tracing::error!(error = %e, "store error");
+}
