@@ -165,24 +165,24 @@ payloads! {
     RequestDecision => decisions::RequestDecision, Decisions;
     /// AITP-02 `decision`.
     Decision => decisions::Decision, Decisions;
-    // PENDING /// AITP-03 `request_data`.
-    // PENDING RequestData => data_request::RequestData, DataRequest;
-    // PENDING /// AITP-03 `data`.
-    // PENDING Data => data_request::Data, DataRequest;
-    // PENDING /// AITP-04 `request_account`.
-    // PENDING NearRequestAccount => near_wallet::RequestAccount, NearWallet;
-    // PENDING /// AITP-04 `account_response`.
-    // PENDING NearAccountResponse => near_wallet::AccountResponse, NearWallet;
-    // PENDING /// AITP-04 `request_transaction`.
-    // PENDING NearRequestTransaction => near_wallet::RequestTransaction, NearWallet;
-    // PENDING /// AITP-04 `transaction_response`.
-    // PENDING NearTransactionResponse => near_wallet::TransactionResponse, NearWallet;
-    // PENDING /// AITP-04 `request_message_signing` (NEP-413).
-    // PENDING NearRequestMessageSigning => near_wallet::RequestMessageSigning, NearWallet;
-    // PENDING /// AITP-04 `message_signing_response`.
-    // PENDING NearMessageSigningResponse => near_wallet::MessageSigningResponse, NearWallet;
-    // PENDING /// AITP-04 `token_notification`.
-    // PENDING NearTokenNotification => near_wallet::TokenNotification, NearWallet;
+    /// AITP-03 `request_data`.
+    RequestData => data_request::RequestData, DataRequest;
+    /// AITP-03 `data`.
+    Data => data_request::Data, DataRequest;
+    /// AITP-04 `request_account`.
+    NearRequestAccount => near_wallet::RequestAccount, NearWallet;
+    /// AITP-04 `account_response`.
+    NearAccountResponse => near_wallet::AccountResponse, NearWallet;
+    /// AITP-04 `request_transaction`.
+    NearRequestTransaction => near_wallet::RequestTransaction, NearWallet;
+    /// AITP-04 `transaction_response`.
+    NearTransactionResponse => near_wallet::TransactionResponse, NearWallet;
+    /// AITP-04 `request_message_signing` (NEP-413).
+    NearRequestMessageSigning => near_wallet::RequestMessageSigning, NearWallet;
+    /// AITP-04 `message_signing_response`.
+    NearMessageSigningResponse => near_wallet::MessageSigningResponse, NearWallet;
+    /// AITP-04 `token_notification`.
+    NearTokenNotification => near_wallet::TokenNotification, NearWallet;
     /// AITP-05 `request_address`.
     EvmRequestAddress => evm_wallet::RequestAddress, EvmWallet;
     /// AITP-05 `address_response`.
