@@ -37,7 +37,10 @@ mod tests {
             version_segment("https://x.example/caps/1.2.3-beta.1/schema.json"),
             Some("1.2.3-beta.1")
         );
-        assert_eq!(version_segment("https://aitp.dev/v1/decisions/schema.json"), None);
+        assert_eq!(
+            version_segment("https://aitp.dev/v1/decisions/schema.json"),
+            None
+        );
         assert_eq!(version_segment("not a url"), None);
     }
 }

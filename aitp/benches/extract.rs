@@ -10,9 +10,14 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
 fn vector(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/vectors").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/spec/vectors")
+        .join(name);
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{}: {e} (the benchmark reads the spec vectors beside the repo)", path.display())
+        panic!(
+            "{}: {e} (the benchmark reads the spec vectors beside the repo)",
+            path.display()
+        )
     }))
     .unwrap();
     // As it travels: compact JSON inside a text part, with a trailing newline.
@@ -51,10 +56,16 @@ fn bench(c: &mut Criterion) {
         ("products_20", products_20()),
         ("form", vector("aitp-03-request_data-profile-setup.json")),
         ("quote", vector("aitp-01-quote-q_123456789.json")),
-        ("eip712", vector("aitp-05-request_message_signing-typed_data-typed_req_13579.json")),
+        (
+            "eip712",
+            vector("aitp-05-request_message_signing-typed_data-typed_req_13579.json"),
+        ),
     ];
     for (name, text) in &cases {
-        assert!(matches!(extract_text(text), ContentPart::Aitp(_)), "{name} must parse");
+        assert!(
+            matches!(extract_text(text), ContentPart::Aitp(_)),
+            "{name} must parse"
+        );
         let mut g = c.benchmark_group(*name);
         g.throughput(Throughput::Bytes(text.len() as u64));
         g.bench_function("aitp_extract", |b| b.iter(|| extract_text(black_box(text))));

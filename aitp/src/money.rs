@@ -13,7 +13,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
 /// Why a string is not an amount.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{input:?} is not a decimal amount: expected digits with an optional fraction, like \"10\" or \"12.50\"")]
+#[error(
+    "{input:?} is not a decimal amount: expected digits with an optional fraction, like \"10\" or \"12.50\""
+)]
 pub struct AmountError {
     input: String,
 }
@@ -57,7 +59,11 @@ impl Amount {
         let text = if d == 0 {
             digits
         } else if digits.len() > d {
-            format!("{}.{}", &digits[..digits.len() - d], &digits[digits.len() - d..])
+            format!(
+                "{}.{}",
+                &digits[..digits.len() - d],
+                &digits[digits.len() - d..]
+            )
         } else {
             format!("0.{}{}", "0".repeat(d - digits.len()), digits)
         };
@@ -100,7 +106,9 @@ impl Amount {
         if other > self {
             return None;
         }
-        Some(Self::from_decimal(&(self.to_decimal() - other.to_decimal())))
+        Some(Self::from_decimal(
+            &(self.to_decimal() - other.to_decimal()),
+        ))
     }
 
     fn from_decimal(d: &BigDecimal) -> Amount {
@@ -233,7 +241,9 @@ impl DecimalNumber {
     /// The number with the exact digits of `amount`.
     pub fn from_amount(amount: &Amount) -> Self {
         // `Amount` text is always a valid JSON number.
-        Self(serde_json::Number::from_string_unchecked(amount.as_str().to_owned()))
+        Self(serde_json::Number::from_string_unchecked(
+            amount.as_str().to_owned(),
+        ))
     }
 
     /// The exact digits as written.
@@ -308,7 +318,13 @@ mod tests {
 
     #[test]
     fn amount_rules() {
-        for ok in ["0", "10", "12.50", "007", "1000000000000000000000000.000001"] {
+        for ok in [
+            "0",
+            "10",
+            "12.50",
+            "007",
+            "1000000000000000000000000.000001",
+        ] {
             assert!(Amount::new(ok).is_ok(), "{ok}");
         }
         for bad in ["", ".5", "5.", "-1", "1e3", "1,5", " 1", "0x10", "1.2.3"] {
@@ -331,11 +347,15 @@ mod tests {
             "1000000000000000000000000.000000000000000000000001"
         );
         assert_eq!(
-            Amount::new("1").unwrap().checked_sub(&Amount::new("0.25").unwrap()),
+            Amount::new("1")
+                .unwrap()
+                .checked_sub(&Amount::new("0.25").unwrap()),
             Some(Amount::new("0.75").unwrap())
         );
         assert_eq!(
-            Amount::new("1").unwrap().checked_sub(&Amount::new("2").unwrap()),
+            Amount::new("1")
+                .unwrap()
+                .checked_sub(&Amount::new("2").unwrap()),
             None
         );
     }
@@ -344,7 +364,10 @@ mod tests {
     fn minor_units() {
         assert_eq!(Amount::from_minor_units(1250, 2).as_str(), "12.50");
         assert_eq!(Amount::from_minor_units(5, 3).as_str(), "0.005");
-        assert_eq!(Amount::new("12.5").unwrap().to_minor_units(6), Some(12_500_000));
+        assert_eq!(
+            Amount::new("12.5").unwrap().to_minor_units(6),
+            Some(12_500_000)
+        );
         assert_eq!(Amount::new("0.001").unwrap().to_minor_units(2), None);
     }
 

@@ -29,7 +29,9 @@ pub const DIALECT: &str = "https://json-schema.org/draft/2020-12/schema";
 /// A generator set up for message schemas (2020-12, describing what is *read*: the
 /// wire form).
 pub fn generator() -> SchemaGenerator {
-    SchemaSettings::draft2020_12().for_deserialize().into_generator()
+    SchemaSettings::draft2020_12()
+        .for_deserialize()
+        .into_generator()
 }
 
 /// Whether a message's root object admits only `$schema` and the key (AITP-01, AITP-04,
@@ -141,7 +143,6 @@ impl CapabilitySchema {
 }
 
 /// The generated `schema.json` of an AITP capability (v1.0.0).
-#[cfg(any())] // PENDING: enabled once every capability module has landed
 pub fn official(capability: AitpCapability) -> Value {
     use crate::capability::{
         data_request as d, decisions as dec, evm_wallet as e, near_wallet as n, payments as p,
@@ -204,7 +205,9 @@ mod tests {
         let s = message_schema::<RequestDecision>();
         assert_eq!(s["$schema"], DIALECT);
         assert_eq!(s["required"], json!(["$schema", "request_decision"]));
-        let body_ref = s["properties"]["request_decision"]["$ref"].as_str().unwrap();
+        let body_ref = s["properties"]["request_decision"]["$ref"]
+            .as_str()
+            .unwrap();
         let name = body_ref.rsplit('/').next().unwrap();
         let body = &s["$defs"][name];
         assert_eq!(body["required"], json!(["id", "options"]));

@@ -241,12 +241,13 @@ impl Validator {
     /// Checks that `value` is `0x` followed by hex digits: exactly `len` of them when given,
     /// at least `min` otherwise.
     pub fn hex(&mut self, name: &str, value: &str, len: Option<usize>, min: usize) {
-        let ok = value
-            .strip_prefix("0x")
-            .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()) && match len {
-                Some(n) => h.len() == n,
-                None => h.len() >= min,
-            });
+        let ok = value.strip_prefix("0x").is_some_and(|h| {
+            h.bytes().all(|b| b.is_ascii_hexdigit())
+                && match len {
+                    Some(n) => h.len() == n,
+                    None => h.len() >= min,
+                }
+        });
         if !ok {
             let want = match len {
                 Some(n) => format!("0x followed by exactly {n} hex digits"),

@@ -61,7 +61,11 @@ pub fn report_entry(file_name: &str) -> Option<Value> {
 /// `$ref` to the message's component (so its `#/components/...` references still resolve).
 pub fn official_schema(capability: &str, key: &str) -> Value {
     let spec = shared_dir().join("spec");
-    let file = |slug: &str| spec.join(format!("aitp/schemas/capabilities/{slug}/v1.0.0/schema.json"));
+    let file = |slug: &str| {
+        spec.join(format!(
+            "aitp/schemas/capabilities/{slug}/v1.0.0/schema.json"
+        ))
+    };
     let component = |key: &str| -> String {
         key.split('_')
             .map(|w| {
@@ -75,8 +79,14 @@ pub fn official_schema(capability: &str, key: &str) -> Value {
     let openapi = |path: PathBuf, component: String| {
         let mut doc = read_json(&path);
         let obj = doc.as_object_mut().expect("schema document is an object");
-        obj.insert("$schema".into(), json!("https://json-schema.org/draft/2020-12/schema"));
-        obj.insert("$ref".into(), json!(format!("#/components/schemas/{component}")));
+        obj.insert(
+            "$schema".into(),
+            json!("https://json-schema.org/draft/2020-12/schema"),
+        );
+        obj.insert(
+            "$ref".into(),
+            json!(format!("#/components/schemas/{component}")),
+        );
         doc
     };
     match capability {
@@ -85,7 +95,9 @@ pub fn official_schema(capability: &str, key: &str) -> Value {
         "aitp-03" => read_json(&file("aitp-03-data-request")),
         "aitp-04" => read_json(&file("aitp-04-near-wallet")),
         "aitp-05" => read_json(&file("aitp-05-evm-wallet")),
-        "aitp-04tx" => read_json(&spec.join("legacy/aitp-04-transactions.v1.0.0.legacy.schema.json")),
+        "aitp-04tx" => {
+            read_json(&spec.join("legacy/aitp-04-transactions.v1.0.0.legacy.schema.json"))
+        }
         other => panic!("no official schema for {other}"),
     }
 }

@@ -73,8 +73,8 @@ fn message_vectors() -> Vec<Checked> {
         if !is_message_vector(&file, &value, report.as_ref()) {
             continue;
         }
-        let message = AitpMessage::parse(&text)
-            .unwrap_or_else(|e| panic!("{file}: does not parse: {e}"));
+        let message =
+            AitpMessage::parse(&text).unwrap_or_else(|e| panic!("{file}: does not parse: {e}"));
         out.push(Checked {
             file,
             message,
@@ -82,7 +82,11 @@ fn message_vectors() -> Vec<Checked> {
             report,
         });
     }
-    assert!(out.len() >= 70, "expected the spec's message vectors, found {}", out.len());
+    assert!(
+        out.len() >= 70,
+        "expected the spec's message vectors, found {}",
+        out.len()
+    );
     out
 }
 
@@ -108,7 +112,11 @@ fn every_message_vector_parses_typed_and_round_trips() {
             );
             assert_eq!(message.key(), r["message_type"].as_str().unwrap(), "{file}");
         }
-        assert_eq!(&message.to_value(), value, "{file}: round trip changed the JSON");
+        assert_eq!(
+            &message.to_value(),
+            value,
+            "{file}: round trip changed the JSON"
+        );
         // Re-parse what we wrote: still equal.
         let again = AitpMessage::parse(&message.to_json_string()).unwrap();
         assert_eq!(&again, message, "{file}: second round trip differs");
@@ -124,10 +132,18 @@ fn validate_agrees_with_the_official_schema_report() {
         let valid = primary["valid_structural"].as_bool().unwrap();
         let result = c.message.validate();
         if valid {
-            assert!(result.is_ok(), "{}: official schema accepts it, validate() says {:?}", c.file, result);
+            assert!(
+                result.is_ok(),
+                "{}: official schema accepts it, validate() says {:?}",
+                c.file,
+                result
+            );
         } else {
             failing += 1;
-            let err = result.expect_err(&format!("{}: official schema rejects it, validate() accepts it", c.file));
+            let err = result.expect_err(&format!(
+                "{}: official schema rejects it, validate() accepts it",
+                c.file
+            ));
             let first = primary["errors"][0].as_str().unwrap();
             let path = expected_path(first);
             assert!(
@@ -137,7 +153,10 @@ fn validate_agrees_with_the_official_schema_report() {
             );
         }
     }
-    assert!(failing >= 3, "the report marks several vectors invalid; saw {failing}");
+    assert!(
+        failing >= 3,
+        "the report marks several vectors invalid; saw {failing}"
+    );
 }
 
 #[test]
@@ -152,7 +171,8 @@ fn vectors_against_official_schemas_match_the_report() {
             } else {
                 name.split_whitespace().next().unwrap().to_ascii_lowercase()
             };
-            let key = if code == "aitp-01" && c.message.key() != "quote" && name.ends_with("Quote") {
+            let key = if code == "aitp-01" && c.message.key() != "quote" && name.ends_with("Quote")
+            {
                 "quote".to_owned()
             } else {
                 c.message.key().to_owned()

@@ -19,7 +19,9 @@ fn arb_json() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::from),
         "[0-9]{1,30}(\\.[0-9]{1,20})?".prop_map(|s| serde_json::from_str(&s).unwrap()),
         ".{0,24}".prop_map(Value::String),
-        Just(Value::String("https://aitp.dev/v1/decisions/schema.json".into())),
+        Just(Value::String(
+            "https://aitp.dev/v1/decisions/schema.json".into()
+        )),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
         prop_oneof![
@@ -154,7 +156,10 @@ fn add_unknown_fields(v: &mut Value, n: &mut u32) {
         Value::Object(o) => {
             o.values_mut().for_each(|x| add_unknown_fields(x, n));
             *n += 1;
-            o.insert(format!("x_extension_{n}"), serde_json::json!({"kept": [1.50, "yes", null]}));
+            o.insert(
+                format!("x_extension_{n}"),
+                serde_json::json!({"kept": [1.50, "yes", null]}),
+            );
         }
         _ => {}
     }

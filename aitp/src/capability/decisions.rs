@@ -234,7 +234,11 @@ pub struct RequestDecision {
 }
 
 impl RequestDecision {
-    fn builder(id: impl Into<String>, kind: DecisionType, options: Vec<DecisionOption>) -> RequestDecisionBuilder {
+    fn builder(
+        id: impl Into<String>,
+        kind: DecisionType,
+        options: Vec<DecisionOption>,
+    ) -> RequestDecisionBuilder {
         RequestDecisionBuilder {
             inner: RequestDecision {
                 id: Some(id.into()),
@@ -252,7 +256,11 @@ impl RequestDecision {
         id: impl Into<String>,
         options: impl IntoIterator<Item = O>,
     ) -> RequestDecisionBuilder {
-        Self::builder(id, DecisionType::Radio, options.into_iter().map(Into::into).collect())
+        Self::builder(
+            id,
+            DecisionType::Radio,
+            options.into_iter().map(Into::into).collect(),
+        )
     }
 
     /// Any number of choices among `options`.
@@ -260,15 +268,25 @@ impl RequestDecision {
         id: impl Into<String>,
         options: impl IntoIterator<Item = O>,
     ) -> RequestDecisionBuilder {
-        Self::builder(id, DecisionType::Checkbox, options.into_iter().map(Into::into).collect())
+        Self::builder(
+            id,
+            DecisionType::Checkbox,
+            options.into_iter().map(Into::into).collect(),
+        )
     }
 
     /// A yes/no question: `question` becomes the description, with options `yes` and `no`.
-    pub fn confirmation(id: impl Into<String>, question: impl Into<String>) -> RequestDecisionBuilder {
+    pub fn confirmation(
+        id: impl Into<String>,
+        question: impl Into<String>,
+    ) -> RequestDecisionBuilder {
         Self::builder(
             id,
             DecisionType::Confirmation,
-            vec![DecisionOption::new("yes", "Yes"), DecisionOption::new("no", "No")],
+            vec![
+                DecisionOption::new("yes", "Yes"),
+                DecisionOption::new("no", "No"),
+            ],
         )
         .description(question)
     }
@@ -325,7 +343,12 @@ impl Validate for RequestDecision {
     fn check(&self, v: &mut Validator) {
         v.required("id", &self.id);
         if let Some(t) = &self.r#type {
-            check_enum(v, "type", t.as_str(), &["products", "checkbox", "radio", "confirmation"]);
+            check_enum(
+                v,
+                "type",
+                t.as_str(),
+                &["products", "checkbox", "radio", "confirmation"],
+            );
         }
         v.min_items("options", &self.options, 1);
         v.field("options", |v| {
@@ -480,9 +503,11 @@ impl DecisionOption {
             let ok = r
                 .as_str()
                 .parse::<bigdecimal::BigDecimal>()
-                .is_ok_and(|d| d >= bigdecimal::BigDecimal::from(0) && d <= bigdecimal::BigDecimal::from(5));
+                .is_ok_and(|d| (&d) >= 0 && (&d) <= 5);
             if !ok {
-                v.field("five_star_rating", |v| v.error("must be a number from 0 to 5"));
+                v.field("five_star_rating", |v| {
+                    v.error("must be a number from 0 to 5")
+                });
             }
         }
         if let Some(q) = &self.quote {
@@ -496,7 +521,9 @@ impl DecisionOption {
                     }
                 });
             } else {
-                v.field("variants", |v| v.error("variants cannot have variants of their own"));
+                v.field("variants", |v| {
+                    v.error("variants cannot have variants of their own")
+                });
             }
         }
     }
@@ -629,7 +656,9 @@ mod tests {
 
     #[test]
     fn builders_write_the_schema_shape() {
-        let r = RequestDecision::confirmation("c1", "Proceed?").title("Confirm").build();
+        let r = RequestDecision::confirmation("c1", "Proceed?")
+            .title("Confirm")
+            .build();
         let v = serde_json::to_value(&r).unwrap();
         assert_eq!(v["type"], "confirmation");
         assert_eq!(v["options"][0]["id"], "yes");

@@ -239,7 +239,10 @@ fn capability_by_key(key: &str, raw: &str) -> Option<AitpCapability> {
     Some(match key {
         "request_decision" | "decision" => Decisions,
         "request_data" | "data" => DataRequest,
-        "wrapped_quote" | "payment" | "payment_confirmation" | "top_up_request"
+        "wrapped_quote"
+        | "payment"
+        | "payment_confirmation"
+        | "top_up_request"
         | "top_up_response" => Payments,
         "payment_authorization" | "payment_result" => Transactions,
         "request_account" | "account_response" => NearWallet,
@@ -251,8 +254,11 @@ fn capability_by_key(key: &str, raw: &str) -> Option<AitpCapability> {
                 Transactions
             }
         }
-        "request_transaction" | "transaction_response" | "request_message_signing"
-        | "message_signing_response" | "token_notification" => {
+        "request_transaction"
+        | "transaction_response"
+        | "request_message_signing"
+        | "message_signing_response"
+        | "token_notification" => {
             let evm = raw.contains("\"chain_id\"")
                 || raw.contains("\"signing_type\"")
                 || raw.contains("\"0x")
@@ -283,7 +289,8 @@ fn capability_by_key(key: &str, raw: &str) -> Option<AitpCapability> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AitpMessage {
     schema: String,
-    payload: Payload,
+    // Boxed: the largest payloads are several hundred bytes, and envelopes move around.
+    payload: Box<Payload>,
     extra: Map<String, Value>,
 }
 
@@ -297,7 +304,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawFields<'a> {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawFields<'a>, A::Error> {
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawFields<'a>, A::Error> {
                 let mut fields = Vec::with_capacity(2);
                 while let Some(k) = map.next_key::<String>()? {
                     let v: &'a RawValue = map.next_value()?;
@@ -320,7 +330,7 @@ impl AitpMessage {
     pub fn new<T: CapabilityMessage>(message: T) -> Self {
         Self {
             schema: T::SCHEMA_URL.to_owned(),
-            payload: Payload::from_message(message),
+            payload: Box::new(Payload::from_message(message)),
             extra: Map::new(),
         }
     }
@@ -329,7 +339,7 @@ impl AitpMessage {
     pub fn with_schema(schema: impl Into<String>, payload: Payload) -> Self {
         Self {
             schema: schema.into(),
-            payload,
+            payload: Box::new(payload),
             extra: Map::new(),
         }
     }
@@ -419,7 +429,7 @@ impl AitpMessage {
         let payload = payload.ok_or(ParseError::NotAitp("no message key"))?;
         Ok(Self {
             schema,
-            payload,
+            payload: Box::new(payload),
             extra,
         })
     }
@@ -451,7 +461,7 @@ impl AitpMessage {
 
     /// The body, by value.
     pub fn into_payload(self) -> Payload {
-        self.payload
+        *self.payload
     }
 
     /// Root-level fields besides `$schema` and the message key.
@@ -468,7 +478,7 @@ impl AitpMessage {
         if let Some(any) = self.payload.body_any() {
             return any.downcast_ref::<T>().map(|t| Ok(t.clone()));
         }
-        let Payload::Unknown { key, body } = &self.payload else {
+        let Payload::Unknown { key, body } = &*self.payload else {
             return None;
         };
         if key != T::KEY {

@@ -36,7 +36,7 @@ pub enum ContentPart<'a> {
 pub fn extract_text(text: &str) -> ContentPart<'_> {
     let trimmed = text.trim();
     // Fast rejection: not an object, or no `$schema` anywhere.
-    if !(trimmed.starts_with('{') && trimmed.ends_with('}')) || !trimmed.contains("\"$schema\"") {
+    if !(trimmed.starts_with('{') && trimmed.ends_with('}') && trimmed.contains("\"$schema\"")) {
         return ContentPart::Text(text);
     }
     match AitpMessage::parse(trimmed) {

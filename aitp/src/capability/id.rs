@@ -282,8 +282,12 @@ impl CapabilityId {
     /// talking to peers built for it; `None` for capabilities it never had.
     pub fn near_ai_url(&self) -> Option<&'static str> {
         match self.family {
-            Family::Aitp(AitpCapability::Decisions) => Some("https://aitp.dev/v1/decisions/schema.json"),
-            Family::Aitp(AitpCapability::DataRequest) => Some("https://aitp.dev/v1/data/schema.json"),
+            Family::Aitp(AitpCapability::Decisions) => {
+                Some("https://aitp.dev/v1/decisions/schema.json")
+            }
+            Family::Aitp(AitpCapability::DataRequest) => {
+                Some("https://aitp.dev/v1/data/schema.json")
+            }
             Family::Aitp(AitpCapability::Transactions) => {
                 Some("https://aitp.dev/v1/payments/schema.json")
             }
@@ -381,20 +385,68 @@ mod tests {
     fn reads_every_form() {
         use AitpCapability::*;
         let cases = [
-            ("https://aitp.dev/capabilities/aitp-01-payments/v1.0.0/schema.json", Payments, "1.0.0"),
-            ("https://aitp.dev/capabilities/aitp-01-payments/v0.1.0/schema.json", Payments, "0.1.0"),
-            ("https://aitp.dev/capabilities/aitp-02-decisions/v1.0.0/schema.json", Decisions, "1.0.0"),
-            ("https://aitp.dev/capabilities/aitp-03-data-request/v1.2.3", DataRequest, "1.2.3"),
-            ("https://aitp.dev/capabilities/aitp-04-near-wallet/v1.0.0/schema.json", NearWallet, "1.0.0"),
-            ("https://aitp.dev/capabilities/aitp-05-evm-wallet/v2.0.0/schema.json", EvmWallet, "2.0.0"),
-            ("https://aitp.dev/capabilities/aitp-04-transactions/v1.0.0/schema.json", Transactions, "1.0.0"),
-            ("https://aitp.dev/v1/decisions/schema.json", Decisions, "1.0.0"),
-            ("https://aitp.dev/v1/decision/schema.json", Decisions, "1.0.0"),
+            (
+                "https://aitp.dev/capabilities/aitp-01-payments/v1.0.0/schema.json",
+                Payments,
+                "1.0.0",
+            ),
+            (
+                "https://aitp.dev/capabilities/aitp-01-payments/v0.1.0/schema.json",
+                Payments,
+                "0.1.0",
+            ),
+            (
+                "https://aitp.dev/capabilities/aitp-02-decisions/v1.0.0/schema.json",
+                Decisions,
+                "1.0.0",
+            ),
+            (
+                "https://aitp.dev/capabilities/aitp-03-data-request/v1.2.3",
+                DataRequest,
+                "1.2.3",
+            ),
+            (
+                "https://aitp.dev/capabilities/aitp-04-near-wallet/v1.0.0/schema.json",
+                NearWallet,
+                "1.0.0",
+            ),
+            (
+                "https://aitp.dev/capabilities/aitp-05-evm-wallet/v2.0.0/schema.json",
+                EvmWallet,
+                "2.0.0",
+            ),
+            (
+                "https://aitp.dev/capabilities/aitp-04-transactions/v1.0.0/schema.json",
+                Transactions,
+                "1.0.0",
+            ),
+            (
+                "https://aitp.dev/v1/decisions/schema.json",
+                Decisions,
+                "1.0.0",
+            ),
+            (
+                "https://aitp.dev/v1/decision/schema.json",
+                Decisions,
+                "1.0.0",
+            ),
             ("https://aitp.dev/v1/data/schema.json", DataRequest, "1.0.0"),
-            ("https://aitp.dev/v1/payments/schema.json", Transactions, "1.0.0"),
-            ("https://aitp.dev/v1/payments.schema.json", Transactions, "1.0.0"),
+            (
+                "https://aitp.dev/v1/payments/schema.json",
+                Transactions,
+                "1.0.0",
+            ),
+            (
+                "https://aitp.dev/v1/payments.schema.json",
+                Transactions,
+                "1.0.0",
+            ),
             ("HTTPS://AITP.DEV/v1/data/schema.json", DataRequest, "1.0.0"),
-            ("https://app.near.ai/api/v1/aitp/decisions/schema.json", Decisions, "1.0.0"),
+            (
+                "https://app.near.ai/api/v1/aitp/decisions/schema.json",
+                Decisions,
+                "1.0.0",
+            ),
         ];
         for (url, cap, ver) in cases {
             assert_eq!(aitp(url), (Some(cap), ver.to_owned()), "{url}");
@@ -408,15 +460,23 @@ mod tests {
             id.url(),
             "https://aitp.dev/capabilities/aitp-03-data-request/v1.0.0/schema.json"
         );
-        assert_eq!(id.near_ai_url(), Some("https://aitp.dev/v1/data/schema.json"));
+        assert_eq!(
+            id.near_ai_url(),
+            Some("https://aitp.dev/v1/data/schema.json")
+        );
     }
 
     #[test]
     fn third_party() {
-        let id = CapabilityId::parse("https://loyalty.example/caps/points/v1.2.0/schema.json").unwrap();
+        let id =
+            CapabilityId::parse("https://loyalty.example/caps/points/v1.2.0/schema.json").unwrap();
         assert_eq!(id.aitp(), None);
-        assert_eq!(id.name(), "https://loyalty.example/caps/points/{version}/schema.json");
-        let newer = CapabilityId::parse("https://loyalty.example/caps/points/v2.0.1/schema.json").unwrap();
+        assert_eq!(
+            id.name(),
+            "https://loyalty.example/caps/points/{version}/schema.json"
+        );
+        let newer =
+            CapabilityId::parse("https://loyalty.example/caps/points/v2.0.1/schema.json").unwrap();
         assert!(id.same_capability(&newer));
         assert_eq!(
             id.with_version(Version::new(1, 3, 0)).url(),

@@ -31,9 +31,7 @@ use crate::validate::ValidationErrors;
 /// capability (schema URL and version) it belongs to.
 ///
 /// Derive it with `#[derive(aitp::CapabilityMessage)]`.
-pub trait CapabilityMessage:
-    Serialize + DeserializeOwned + Clone + Send + Sync + 'static
-{
+pub trait CapabilityMessage: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     /// The schema URL of the capability, as written by this crate (canonical).
     const SCHEMA_URL: &'static str;
     /// The top-level key of the message, such as `request_decision`.

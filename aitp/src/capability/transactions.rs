@@ -73,7 +73,10 @@ impl Quote {
         let quote_id = quote_id.into();
         Self {
             r#type: Some("Quote".into()),
-            payment_plans: vec![PaymentPlan::one_time(format!("{quote_id}-plan"), amount_usd)],
+            payment_plans: vec![PaymentPlan::one_time(
+                format!("{quote_id}-plan"),
+                amount_usd,
+            )],
             quote_id,
             payee_id: payee_id.into(),
             valid_until: valid_until.into(),
@@ -476,7 +479,12 @@ mod tests {
 
     #[test]
     fn quote_builder_is_valid_and_exact() {
-        let q = Quote::one_time("q1", "shop.near", "0.10".parse().unwrap(), "2030-01-01T00:00:00Z");
+        let q = Quote::one_time(
+            "q1",
+            "shop.near",
+            "0.10".parse().unwrap(),
+            "2030-01-01T00:00:00Z",
+        );
         assert!(q.validate().is_ok());
         let s = serde_json::to_string(&q).unwrap();
         assert!(s.contains(r#""amount":0.10"#), "{s}");

@@ -1,0 +1,134 @@
+//! `/v1/threads/{id}/runs` and `/v1/threads/runs`: create (polled or streamed), list,
+//! retrieve, cancel.
+
+use axum::{
+    Json,
+    extract::{Path, Query, State},
+    response::{IntoResponse, Response},
+};
+
+use super::{
+    ApiError, App,
+    body::{Caller, JsonBody},
+    messages::{ListParams, check_message},
+    runner,
+    threads::{create_thread, owned_thread},
+};
+use crate::{
+    store::{StoreError, ThreadStore},
+    thread::{CreateRun, CreateThreadAndRun, List, Run, RunStatus, Thread},
+};
+
+async fn start_run<S: ThreadStore>(
+    app: App<S>,
+    caller: Caller,
+    thread: Thread,
+    req: CreateRun,
+) -> Result<Response, ApiError> {
+    req.check().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let extra_messages = req.additional_messages.clone().unwrap_or_default();
+    if extra_messages.len() > app.limits.messages {
+        return Err(ApiError::bad_request(format!(
+            "Too many additional messages: at most {}.",
+            app.limits.messages
+        ))
+        .param("additional_messages"));
+    }
+    let mut messages = Vec::with_capacity(extra_messages.len());
+    for m in extra_messages {
+        let m = m.into_message(thread.id.clone());
+        check_message(&app, &m)?;
+        messages.push(m);
+    }
+    if !messages.is_empty() {
+        app.store.append_messages(&thread.id, messages).await?;
+    }
+    // A server hosting one agent accepts any assistant id: the endpoint is the agent.
+    let run = req.to_run(thread.id.clone(), app.agent.actor_id());
+    app.store.create_run(run.clone()).await.map_err(|e| match e {
+        StoreError::Conflict(_) => ApiError::bad_request(format!(
+            "Thread {} already has an active run; wait for it to finish or cancel it.",
+            thread.id
+        ))
+        .code("run_active"),
+        other => other.into(),
+    })?;
+    tracing::debug!(thread = %thread.id, run = %run.id, "run queued");
+    if req.is_stream() {
+        Ok(runner::stream(app, caller.0, thread, run).into_response())
+    } else {
+        runner::spawn(app, caller.0, thread, run.clone(), None);
+        Ok(Json(run).into_response())
+    }
+}
+
+pub(crate) async fn create<S: ThreadStore>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    Path(thread_id): Path<String>,
+    JsonBody(req): JsonBody<CreateRun>,
+) -> Result<Response, ApiError> {
+    let thread = owned_thread(&app, &caller, &thread_id).await?;
+    start_run(app, caller, thread, req).await
+}
+
+pub(crate) async fn create_thread_and_run<S: ThreadStore>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    JsonBody(req): JsonBody<CreateThreadAndRun>,
+) -> Result<Response, ApiError> {
+    req.check().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let (thread_req, run_req) = req.into_parts();
+    let thread = create_thread(&app, &caller, thread_req).await?;
+    start_run(app, caller, thread, run_req).await
+}
+
+pub(crate) async fn list<S: ThreadStore>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    Path(thread_id): Path<String>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<List<Run>>, ApiError> {
+    let query = params.into_query()?;
+    owned_thread(&app, &caller, &thread_id).await?;
+    let page = app.store.list_runs(&thread_id, &query).await?;
+    Ok(Json(List::new(page.data, page.has_more)))
+}
+
+pub(crate) async fn retrieve<S: ThreadStore>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    Path((thread_id, run_id)): Path<(String, String)>,
+) -> Result<Json<Run>, ApiError> {
+    owned_thread(&app, &caller, &thread_id).await?;
+    app.store
+        .run(&thread_id, &run_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("run", &run_id))
+}
+
+pub(crate) async fn cancel<S: ThreadStore>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    Path((thread_id, run_id)): Path<(String, String)>,
+) -> Result<Json<Run>, ApiError> {
+    owned_thread(&app, &caller, &thread_id).await?;
+    let mut run = app
+        .store
+        .run(&thread_id, &run_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("run", &run_id))?;
+    if run.status.is_terminal() {
+        return Err(ApiError::bad_request(format!(
+            "Cannot cancel run with status '{}'.",
+            run.status.as_str()
+        ))
+        .code("run_not_active"));
+    }
+    // The executor sees the flag and ends the run `cancelled` without posting replies.
+    app.request_cancel(&run_id);
+    run.set_status(RunStatus::Cancelling);
+    app.store.update_run(run.clone()).await?;
+    Ok(Json(run))
+}
