@@ -171,11 +171,19 @@ fn vectors_against_official_schemas_match_the_report() {
             } else {
                 name.split_whitespace().next().unwrap().to_ascii_lowercase()
             };
-            let key = if code == "aitp-01" && c.message.key() != "quote" && name.ends_with("Quote")
-            {
-                "quote".to_owned()
-            } else {
+            // The report names the component last (`AITP-01 v1.0.0 WrappedQuote`) or the branch.
+            let last = name.rsplit(' ').next().unwrap_or_default();
+            let key = if last.starts_with("anyOf-branch") {
                 c.message.key().to_owned()
+            } else {
+                let mut k = String::new();
+                for (i, ch) in last.chars().enumerate() {
+                    if ch.is_ascii_uppercase() && i > 0 {
+                        k.push('_');
+                    }
+                    k.push(ch.to_ascii_lowercase());
+                }
+                k
             };
             if name.contains("Quote.quote") {
                 continue; // validated a fragment; not a whole message
