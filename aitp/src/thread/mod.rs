@@ -1,1 +1,157 @@
-//! Threads, messages and actors (being written).
+//! Threads, messages, runs and actors: the data model of the AITP-T01 transport.
+//!
+//! AITP-T01 is the OpenAI Assistants v2 Threads API, so these types are its wire objects
+//! (`thread`, `thread.message`, `thread.run`, `list`, the request bodies and the streaming
+//! events), with the AITP parts on top: the actors and their capabilities in
+//! `metadata.actors`, and capability messages inside text content ([`Message::capability`]).
+//!
+//! The rule is *tolerant reader, strict writer*:
+//!
+//! - **Written** exactly as OpenAI's v2 reference has them, so strict clients (openai-python,
+//!   openai-node) decode them: `object` on every resource, integer unix-second timestamps,
+//!   every field present (`null` when unset), `metadata` as a map of strings, ids prefixed
+//!   `thread_`, `msg_`, `run_` ([`new_thread_id`]).
+//! - **Read** from what peers really send: float or missing timestamps, no `object`, missing
+//!   optional fields, `attachments: null`, content as a string, as the AITP spec's list of
+//!   bare strings, as request parts or as response parts, `metadata.actors` as a JSON string or
+//!   an array, non-string metadata values, lists without `object` and bare arrays (NEAR AI's
+//!   `GET /threads`). Unknown fields are kept in `extra` and written back unchanged.
+//!
+//! ```
+//! use aitp::capability::{AitpMessage, decisions::RequestDecision};
+//! use aitp::thread::{Content, Message, Role};
+//!
+//! let ask = RequestDecision::radio("size", ["S", "M"]).build();
+//! let message = Message::new(
+//!     "thread_abc",
+//!     Role::Assistant,
+//!     vec![Content::text("Pick one:"), Content::aitp(&AitpMessage::new(ask.clone()))],
+//! );
+//! let wire = serde_json::to_string(&message).unwrap();
+//! let read: Message = serde_json::from_str(&wire).unwrap();
+//! assert_eq!(read.capability::<RequestDecision>().unwrap().unwrap(), ask);
+//! ```
+
+/// An enum of wire strings with an `Other` arm: `as_str`, `From<&str>`, `Display`, serde as a
+/// string. Values not listed are kept as received.
+macro_rules! string_enum {
+    (
+        $(#[$meta:meta])*
+        $name:ident {
+            $( $(#[$vdoc:meta])* $variant:ident = $wire:literal, )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $( $(#[$vdoc])* $variant, )*
+            /// A value this crate does not know, kept as received.
+            Other(String),
+        }
+
+        impl $name {
+            /// The wire name.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( Self::$variant => $wire, )*
+                    Self::Other(s) => s,
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s {
+                    $( $wire => Self::$variant, )*
+                    other => Self::Other(other.to_owned()),
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                match s.as_str() {
+                    $( $wire => Self::$variant, )*
+                    _ => Self::Other(s),
+                }
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = ::std::convert::Infallible;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Ok(Self::from(s))
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d).map(Self::from)
+            }
+        }
+    };
+}
+
+mod actor;
+mod content;
+pub mod event;
+mod ids;
+mod list;
+mod message;
+mod metadata;
+mod object;
+mod params;
+mod run;
+mod wire;
+
+pub use actor::Actor;
+pub use content::{Content, ImageFile, ImageUrl, MessageInput, Text};
+pub use ids::{new_id, new_message_id, new_run_id, new_thread_id, unix_now};
+pub use list::{List, Resource};
+pub use message::{Attachment, IncompleteDetails, Message, MessageStatus, Role};
+pub use metadata::{Metadata, MetadataError};
+pub use object::{Deleted, Thread};
+pub use params::{
+    CreateMessage, CreateRun, CreateThread, CreateThreadAndRun, ModifyMessage, ModifyThread,
+    ParamsError,
+};
+pub use run::{Run, RunError, RunStatus, Usage};
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::path::PathBuf;
+
+    use serde_json::Value;
+
+    /// The shared test vectors.
+    pub(crate) fn vector(name: &str) -> Value {
+        let path = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/spec/vectors"
+        ))
+        .join(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// The sorted keys of a JSON object.
+    pub(crate) fn keys(v: &Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+}
