@@ -36,11 +36,18 @@
 
 extern crate self as aitp;
 
+pub mod agent;
 pub mod capability;
 pub mod money;
 pub mod schema;
+#[cfg(feature = "server")]
+pub mod server;
+pub mod store;
 pub mod thread;
 pub mod validate;
+
+#[cfg(feature = "server")]
+pub use server::serve;
 
 pub use aitp_derive::{CapabilityMessage, OpenDeserialize};
 

@@ -93,7 +93,12 @@ struct Inner {
 impl ThreadCtx {
     /// The context of `message` in `thread`. Actors and negotiated capabilities are read from
     /// the thread's metadata.
-    pub fn new(thread: Thread, message: Message, principal: Principal, run_id: Option<String>) -> Self {
+    pub fn new(
+        thread: Thread,
+        message: Message,
+        principal: Principal,
+        run_id: Option<String>,
+    ) -> Self {
         let actors = thread.metadata.actors().unwrap_or_default();
         let decls: Vec<_> = actors.iter().map(|a| a.capabilities.as_slice()).collect();
         let negotiated = Negotiated::from_declarations(decls);

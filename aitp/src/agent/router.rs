@@ -165,23 +165,24 @@ impl<S: Send + Sync + 'static> Router<S> {
             key: T::KEY.to_owned(),
         };
         let validate = self.validate;
-        let call: Erased<S, AitpMessage> = Arc::new(move |cx: ThreadCtx, state: &S, m: AitpMessage| {
-            let typed = match m.message::<T>() {
-                Some(Ok(t)) => t,
-                Some(Err(e)) => return ready(vec![invalid_reply(&cx, &m, &e)]),
-                None => return ready(vec![unsupported_reply(&cx, &m)]),
-            };
-            if validate {
-                if let Err(errors) = typed.validate() {
-                    let report = ErrorReport::invalid(&errors)
-                        .capability(m.schema())
-                        .key(m.key())
-                        .message_id(cx.message().id.clone());
-                    return ready(vec![Reply::error(report)]);
+        let call: Erased<S, AitpMessage> =
+            Arc::new(move |cx: ThreadCtx, state: &S, m: AitpMessage| {
+                let typed = match m.message::<T>() {
+                    Some(Ok(t)) => t,
+                    Some(Err(e)) => return ready(vec![invalid_reply(&cx, &m, &e)]),
+                    None => return ready(vec![unsupported_reply(&cx, &m)]),
+                };
+                if validate {
+                    if let Err(errors) = typed.validate() {
+                        let report = ErrorReport::invalid(&errors)
+                            .capability(m.schema())
+                            .key(m.key())
+                            .message_id(cx.message().id.clone());
+                        return ready(vec![Reply::error(report)]);
+                    }
                 }
-            }
-            handler.call(cx, state, typed)
-        });
+                handler.call(cx, state, typed)
+            });
         self.routes.insert(key, Route { id, call });
         self
     }
@@ -192,7 +193,9 @@ impl<S: Send + Sync + 'static> Router<S> {
     where
         H: Handler<String, A, S>,
     {
-        self.text = Some(Arc::new(move |cx, state: &S, text| handler.call(cx, state, text)));
+        self.text = Some(Arc::new(move |cx, state: &S, text| {
+            handler.call(cx, state, text)
+        }));
         self
     }
 
@@ -318,7 +321,9 @@ impl<S: Send + Sync + 'static> Router<S> {
             let cx = ThreadCtx::new(thread.clone(), message, principal.clone(), run_id.clone());
             for part in &parts {
                 match extract_text(part) {
-                    ContentPart::Aitp(m) => replies.extend(self.handle_message(cx.clone(), m).await),
+                    ContentPart::Aitp(m) => {
+                        replies.extend(self.handle_message(cx.clone(), m).await)
+                    }
                     ContentPart::Invalid { error, .. } => {
                         replies.push(Reply::error(parse_error_report(&cx, &error)))
                     }
@@ -334,8 +339,13 @@ impl<S: Send + Sync + 'static> Router<S> {
     }
 
     /// Answers one message in an otherwise empty thread context (handy in tests).
-    pub async fn dispatch_one(&self, thread: crate::thread::Thread, message: crate::thread::Message) -> Vec<Reply> {
-        self.dispatch(Turn::new(thread, vec![message], Principal::anonymous())).await
+    pub async fn dispatch_one(
+        &self,
+        thread: crate::thread::Thread,
+        message: crate::thread::Message,
+    ) -> Vec<Reply> {
+        self.dispatch(Turn::new(thread, vec![message], Principal::anonymous()))
+            .await
     }
 }
 
@@ -363,7 +373,10 @@ fn unsupported_reply(cx: &ThreadCtx, m: &AitpMessage) -> Reply {
     Reply::error(
         ErrorReport::new(
             ErrorCode::UnsupportedCapability,
-            format!("this agent does not handle `{}` messages of {what}", m.key()),
+            format!(
+                "this agent does not handle `{}` messages of {what}",
+                m.key()
+            ),
         )
         .capability(m.schema())
         .key(m.key())
@@ -383,7 +396,10 @@ fn invalid_reply(cx: &ThreadCtx, m: &AitpMessage, e: &ParseError) -> Reply {
 fn parse_error_report(cx: &ThreadCtx, e: &ParseError) -> ErrorReport {
     let mut r = ErrorReport::new(ErrorCode::InvalidMessage, e.to_string())
         .message_id(cx.message().id.clone());
-    if let ParseError::Body { key, path, error, .. } = e {
+    if let ParseError::Body {
+        key, path, error, ..
+    } = e
+    {
         r = r.key(key.clone());
         r.details.push(
             serde_json::from_value(serde_json::json!({"path": path, "message": error.to_string()}))

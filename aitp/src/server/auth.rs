@@ -25,7 +25,10 @@ pub trait Authenticate: Send + Sync + 'static {
 /// Strips the scheme from a header value; NEAR AI clients may send `Bearer Bearer {json}`.
 pub fn bearer_token(authorization: &str) -> &str {
     let mut t = authorization.trim();
-    while let Some(rest) = t.strip_prefix("Bearer ").or_else(|| t.strip_prefix("bearer ")) {
+    while let Some(rest) = t
+        .strip_prefix("Bearer ")
+        .or_else(|| t.strip_prefix("bearer "))
+    {
         t = rest.trim_start();
     }
     t
@@ -96,8 +99,14 @@ mod tests {
     #[test]
     fn tokens() {
         let t = TokenList::new().token("sk-1", "alice");
-        assert_eq!(t.authenticate(Some("Bearer sk-1")).unwrap().as_str(), "alice");
-        assert_eq!(t.authenticate(Some("Bearer Bearer sk-1")).unwrap().as_str(), "alice");
+        assert_eq!(
+            t.authenticate(Some("Bearer sk-1")).unwrap().as_str(),
+            "alice"
+        );
+        assert_eq!(
+            t.authenticate(Some("Bearer Bearer sk-1")).unwrap().as_str(),
+            "alice"
+        );
         assert_eq!(t.authenticate(Some("Bearer nope")), Err(AuthError::Invalid));
         assert_eq!(t.authenticate(None), Err(AuthError::Missing));
         assert!(!format!("{t:?}").contains("sk-1"));

@@ -34,7 +34,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             if status == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(status, "The request body is too large.").code("body_too_large")
             } else {
-                ApiError::new(status, format!("Could not read the request body: {rejection}"))
+                ApiError::new(
+                    status,
+                    format!("Could not read the request body: {rejection}"),
+                )
             }
         })?;
         let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -43,8 +46,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
             &bytes
         };
         serde_json::from_slice(bytes).map(JsonBody).map_err(|e| {
-            ApiError::bad_request(format!("The request body is not valid JSON for this endpoint: {e}"))
-                .code("invalid_json")
+            ApiError::bad_request(format!(
+                "The request body is not valid JSON for this endpoint: {e}"
+            ))
+            .code("invalid_json")
         })
     }
 }

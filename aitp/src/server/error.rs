@@ -45,8 +45,11 @@ impl ApiError {
 
     /// 404 Not Found, naming what was looked for.
     pub fn not_found(what: &str, id: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, format!("No {what} found with id '{id}'."))
-            .code("not_found")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            format!("No {what} found with id '{id}'."),
+        )
+        .code("not_found")
     }
 
     /// Sets the machine-readable code.
@@ -84,12 +87,17 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "Not found.").code("not_found"),
+            StoreError::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "Not found.").code("not_found")
+            }
             StoreError::Conflict(m) => ApiError::bad_request(m).code("conflict"),
             other => {
                 crate::server::log_error(&other);
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "The store failed; try again.")
-                    .code("store_error")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The store failed; try again.",
+                )
+                .code("store_error")
             }
         }
     }

@@ -54,7 +54,8 @@ pub(crate) async fn create<S: ThreadStore>(
     JsonBody(req): JsonBody<CreateMessage>,
 ) -> Result<Json<Message>, ApiError> {
     owned_thread(&app, &caller, &thread_id).await?;
-    req.check().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    req.check()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let message = req.into_message(thread_id.clone());
     check_message(&app, &message)?;
     app.store

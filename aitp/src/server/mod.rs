@@ -236,7 +236,10 @@ impl<S: ThreadStore> Server<S> {
                 "/v1/threads/{thread_id}/runs",
                 post(runs::create::<S>).get(runs::list::<S>),
             )
-            .route("/v1/threads/{thread_id}/runs/{run_id}", get(runs::retrieve::<S>))
+            .route(
+                "/v1/threads/{thread_id}/runs/{run_id}",
+                get(runs::retrieve::<S>),
+            )
             .route(
                 "/v1/threads/{thread_id}/runs/{run_id}/cancel",
                 post(runs::cancel::<S>),
@@ -286,13 +289,19 @@ impl<S: ThreadStore> Server<S> {
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "Unknown endpoint: this server speaks the AITP-T01 Threads API under /v1.")
-        .code("unknown_url")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "Unknown endpoint: this server speaks the AITP-T01 Threads API under /v1.",
+    )
+    .code("unknown_url")
 }
 
 async fn method_not_allowed() -> ApiError {
-    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed on this endpoint.")
-        .code("method_not_allowed")
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed on this endpoint.",
+    )
+    .code("method_not_allowed")
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -316,6 +325,17 @@ pub async fn shutdown_signal() {
         () = term => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Serves `agent` on the Threads API at `addr` (such as `"127.0.0.1:8080"`, base URL
+/// `http://127.0.0.1:8080/v1`) until Ctrl-C or SIGTERM, with no authentication, storing threads
+/// in the embedded default store: SQLite in `./aitp.db` (feature `sqlite`), else in memory.
+pub async fn serve(agent: impl Agent, addr: impl ToSocketAddrs) -> std::io::Result<()> {
+    #[cfg(all(feature = "sqlite", any()))]
+    let store = crate::store::SqliteStore::open("aitp.db").map_err(std::io::Error::other)?;
+    #[cfg(not(all(feature = "sqlite", any())))]
+    let store = crate::store::MemoryStore::new();
+    Server::new(agent, store).serve(addr).await
 }
 
 pub(crate) fn log_error(e: &dyn std::error::Error) {

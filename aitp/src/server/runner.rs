@@ -102,7 +102,9 @@ async fn execute<S: ThreadStore>(
                 Err(e) => Err(RunError::server_error(format!("the agent failed: {e}"))),
             }
         }
-        Err(e) => Err(RunError::server_error(format!("could not read the thread: {e}"))),
+        Err(e) => Err(RunError::server_error(format!(
+            "could not read the thread: {e}"
+        ))),
     };
 
     if cancel.load(Ordering::SeqCst) {
@@ -116,7 +118,11 @@ async fn execute<S: ThreadStore>(
             let messages: Vec<Message> = replies
                 .iter()
                 .map(|r| {
-                    let mut m = Message::new(thread_id.clone(), Role::Assistant, vec![Content::text(r.to_text())]);
+                    let mut m = Message::new(
+                        thread_id.clone(),
+                        Role::Assistant,
+                        vec![Content::text(r.to_text())],
+                    );
                     m.assistant_id = Some(run.assistant_id.clone());
                     m.run_id = Some(run_id.clone());
                     m
@@ -138,7 +144,9 @@ async fn execute<S: ThreadStore>(
                 Err(e) => {
                     tracing::error!(run = %run_id, error = %e, "could not store the run's replies");
                     run.completed_at = None;
-                    run.fail(RunError::server_error(format!("could not store the replies: {e}")));
+                    run.fail(RunError::server_error(format!(
+                        "could not store the replies: {e}"
+                    )));
                     let _ = app.store.update_run(run.clone()).await;
                     emit(&events, Event::new(EventName::RunFailed, &run)).await;
                 }
@@ -178,6 +186,13 @@ async fn emit_message(events: &Option<Events>, m: &Message) {
     pending.completed_at = None;
     emit(events, Event::new(EventName::MessageCreated, &pending)).await;
     emit(events, Event::new(EventName::MessageInProgress, &pending)).await;
-    emit(events, Event::new(EventName::MessageDelta, &MessageDelta::text(m.id.clone(), 0, m.text()))).await;
+    emit(
+        events,
+        Event::new(
+            EventName::MessageDelta,
+            &MessageDelta::text_chunk(m.id.clone(), 0, m.text()),
+        ),
+    )
+    .await;
     emit(events, Event::new(EventName::MessageCompleted, m)).await;
 }

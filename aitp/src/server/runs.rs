@@ -25,7 +25,8 @@ async fn start_run<S: ThreadStore>(
     thread: Thread,
     req: CreateRun,
 ) -> Result<Response, ApiError> {
-    req.check().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    req.check()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let extra_messages = req.additional_messages.clone().unwrap_or_default();
     if extra_messages.len() > app.limits.messages {
         return Err(ApiError::bad_request(format!(
@@ -45,14 +46,17 @@ async fn start_run<S: ThreadStore>(
     }
     // A server hosting one agent accepts any assistant id: the endpoint is the agent.
     let run = req.to_run(thread.id.clone(), app.agent.actor_id());
-    app.store.create_run(run.clone()).await.map_err(|e| match e {
-        StoreError::Conflict(_) => ApiError::bad_request(format!(
-            "Thread {} already has an active run; wait for it to finish or cancel it.",
-            thread.id
-        ))
-        .code("run_active"),
-        other => other.into(),
-    })?;
+    app.store
+        .create_run(run.clone())
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::bad_request(format!(
+                "Thread {} already has an active run; wait for it to finish or cancel it.",
+                thread.id
+            ))
+            .code("run_active"),
+            other => other.into(),
+        })?;
     tracing::debug!(thread = %thread.id, run = %run.id, "run queued");
     if req.is_stream() {
         Ok(runner::stream(app, caller.0, thread, run).into_response())
@@ -77,7 +81,8 @@ pub(crate) async fn create_thread_and_run<S: ThreadStore>(
     caller: Caller,
     JsonBody(req): JsonBody<CreateThreadAndRun>,
 ) -> Result<Response, ApiError> {
-    req.check().map_err(|e| ApiError::bad_request(e.to_string()))?;
+    req.check()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let (thread_req, run_req) = req.into_parts();
     let thread = create_thread(&app, &caller, thread_req).await?;
     start_run(app, caller, thread, run_req).await

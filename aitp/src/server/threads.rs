@@ -1,8 +1,15 @@
 //! `/v1/threads`: create, retrieve, modify, delete.
 
-use axum::{Json, extract::{Path, State}};
+use axum::{
+    Json,
+    extract::{Path, State},
+};
 
-use super::{ApiError, App, body::{Caller, JsonBody}, messages::check_message};
+use super::{
+    ApiError, App,
+    body::{Caller, JsonBody},
+    messages::check_message,
+};
 use crate::{
     store::ThreadStore,
     thread::{CreateThread, Deleted, Metadata, ModifyThread, Thread},

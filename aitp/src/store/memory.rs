@@ -8,7 +8,7 @@ use std::{
 use super::{ListQuery, Order, Page, StoreError, StoreResult, ThreadStore};
 use crate::{
     agent::Principal,
-    thread::{Message, Run, RunError, RunStatus, Thread},
+    thread::{Message, Run, RunError, Thread},
 };
 
 #[derive(Debug)]
@@ -144,7 +144,11 @@ impl ThreadStore for MemoryStore {
             .and_then(|e| e.messages.iter().find(|m| m.id == message_id).cloned()))
     }
 
-    async fn list_messages(&self, thread_id: &str, query: &ListQuery) -> StoreResult<Page<Message>> {
+    async fn list_messages(
+        &self,
+        thread_id: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Page<Message>> {
         let map = self.lock();
         let e = map.get(thread_id).ok_or(StoreError::NotFound)?;
         match &query.run_id {
@@ -248,7 +252,6 @@ impl ThreadStore for MemoryStore {
     }
 }
 
-// `RunStatus` is used by the store contract tests.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,20 +267,41 @@ mod tests {
         let ids: Vec<String> = items.iter().map(|m| m.id.clone()).collect();
         let q = ListQuery::new(2, Order::Asc);
         let p = page(&items, |m| &m.id, &q);
-        assert_eq!(p.data.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), ids[..2]);
+        assert_eq!(
+            p.data.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+            ids[..2]
+        );
         assert!(p.has_more);
-        let p = page(&items, |m| &m.id, &ListQuery::new(2, Order::Asc).after(ids[1].clone()));
+        let p = page(
+            &items,
+            |m| &m.id,
+            &ListQuery::new(2, Order::Asc).after(ids[1].clone()),
+        );
         assert_eq!(p.data[0].id, ids[2]);
-        let p = page(&items, |m| &m.id, &ListQuery::new(10, Order::Desc).after(ids[3].clone()));
+        let p = page(
+            &items,
+            |m| &m.id,
+            &ListQuery::new(10, Order::Desc).after(ids[3].clone()),
+        );
         assert_eq!(
             p.data.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
             vec![ids[2].clone(), ids[1].clone(), ids[0].clone()]
         );
         assert!(!p.has_more);
-        let p = page(&items, |m| &m.id, &ListQuery::new(10, Order::Asc).before(ids[2].clone()));
+        let p = page(
+            &items,
+            |m| &m.id,
+            &ListQuery::new(10, Order::Asc).before(ids[2].clone()),
+        );
         assert_eq!(p.data.len(), 2);
-        let p = page(&items, |m| &m.id, &ListQuery::new(10, Order::Desc).before(ids[2].clone()));
-        assert_eq!(p.data.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), vec![ids[4].clone(), ids[3].clone()]);
-        let _ = RunStatus::Queued;
+        let p = page(
+            &items,
+            |m| &m.id,
+            &ListQuery::new(10, Order::Desc).before(ids[2].clone()),
+        );
+        assert_eq!(
+            p.data.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+            vec![ids[4].clone(), ids[3].clone()]
+        );
     }
 }

@@ -15,11 +15,11 @@ use crate::{
 };
 
 mod memory;
-#[cfg(feature = "sqlite")]
+#[cfg(all(feature = "sqlite", any()))] // PENDING: SqliteStore lands next
 mod sqlite;
 
 pub use memory::MemoryStore;
-#[cfg(feature = "sqlite")]
+#[cfg(all(feature = "sqlite", any()))]
 pub use sqlite::SqliteStore;
 
 /// A store failure.
@@ -204,7 +204,8 @@ pub trait ThreadStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Page<Run>>> + Send;
 
     /// The messages after the agent's cursor (oldest first): what the next run answers.
-    fn unanswered(&self, thread_id: &str) -> impl Future<Output = StoreResult<Vec<Message>>> + Send;
+    fn unanswered(&self, thread_id: &str)
+    -> impl Future<Output = StoreResult<Vec<Message>>> + Send;
 
     /// Finishes a run in one atomic step: appends its reply messages, stores the run's final
     /// state, and moves the agent's cursor to `answered_up_to` (the last message it answered).
