@@ -113,3 +113,55 @@ pub fn schema_errors(schema: &Value, instance: &Value) -> Vec<String> {
         .map(|e| format!("{}: {}", e.instance_path(), e))
         .collect()
 }
+
+/// Serves `server` on a free loopback port in the background; returns the base URL
+/// (`http://127.0.0.1:PORT/v1`). The server stops when the returned guard is dropped.
+pub async fn serve_in_background<S: aitp::store::ThreadStore>(
+    server: aitp::server::Server<S>,
+) -> (String, ServerGuard) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let addr = listener.local_addr().expect("local address");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(async move {
+        server
+            .serve_with(listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+    });
+    (
+        format!("http://{addr}/v1"),
+        ServerGuard {
+            stop: Some(tx),
+            handle,
+        },
+    )
+}
+
+/// Stops a background server when dropped.
+#[derive(Debug)]
+pub struct ServerGuard {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: tokio::task::JoinHandle<()>,
+}
+
+impl ServerGuard {
+    /// Stops the server and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.handle).await;
+    }
+}
+
+impl Drop for ServerGuard {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
