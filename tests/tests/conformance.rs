@@ -260,3 +260,96 @@ fn expected_path_reads_report_errors() {
     );
     assert_eq!(expected_path("/a/0/b: bad"), "a[0].b");
 }
+
+#[test]
+fn decision_and_legacy_builders_satisfy_the_official_schemas() {
+    use aitp::capability::{
+        decisions::{DecisionOption, RequestDecision},
+        transactions::{PaymentAuthorization, PaymentDetail, PaymentOutcome, PaymentResult, Quote},
+    };
+    let quote = Quote::one_time("q-1", "shop.near", "19.99".parse().unwrap(), "2030-01-01T00:00:00Z");
+    let products = RequestDecision::products(
+        "pick",
+        [DecisionOption::new("sku-1", "Socks")
+            .description("Wool")
+            .image_url("https://shop.example/socks.png")
+            .url("https://shop.example/socks")
+            .quote(quote.clone())
+            .rating("4.5".parse().unwrap(), 12)
+            .variant(DecisionOption::new("sku-1-red", "Red socks"))],
+    )
+    .title("Pick")
+    .build();
+    let cases: Vec<(&str, AitpMessage)> = vec![
+        ("aitp-02", AitpMessage::new(RequestDecision::radio("r", ["a", "b"]).build())),
+        ("aitp-02", AitpMessage::new(RequestDecision::checkbox("c", [("x", "X"), ("y", "Y")]).build())),
+        ("aitp-02", AitpMessage::new(RequestDecision::confirmation("ok", "Proceed?").build())),
+        ("aitp-02", AitpMessage::new(products.clone())),
+        ("aitp-02", AitpMessage::new(products.choose(["sku-1-red"]))),
+        ("aitp-04tx", AitpMessage::new(quote.clone())),
+        (
+            "aitp-04tx",
+            AitpMessage::new(PaymentAuthorization::near_usdc(&quote, "19.99".parse().unwrap(), "me.near", "tx-1")),
+        ),
+        (
+            "aitp-04tx",
+            AitpMessage::new(
+                PaymentResult::new("q-1", PaymentOutcome::Success)
+                    .message("Paid")
+                    .detail(PaymentDetail::new("Order", "42").url("https://shop.example/o/42")),
+            ),
+        ),
+    ];
+    for (code, m) in cases {
+        let value = m.to_value();
+        assert!(m.validate().is_ok(), "{value}");
+        let errors = schema_errors(&official_schema(code, m.key()), &value);
+        assert!(errors.is_empty(), "{value}: {errors:?}");
+    }
+}
+
+#[test]
+fn transport_vectors_carry_typed_messages_or_text() {
+    use aitp::capability::{ContentPart, extract_text};
+    let mut typed = 0;
+    for path in vector_files() {
+        let file = path.file_name().unwrap().to_string_lossy().into_owned();
+        if !file.starts_with("t01-") {
+            continue;
+        }
+        let value = aitp_tests::read_json(&path);
+        let mut strings = Vec::new();
+        collect_content_strings(&value, &mut strings);
+        for s in strings {
+            let is_json = serde_json::from_str::<Value>(&s).is_ok();
+            match extract_text(&s) {
+                ContentPart::Aitp(m) => {
+                    assert!(m.payload().aitp_capability().is_some(), "{file}: {s}");
+                    typed += 1;
+                }
+                ContentPart::Text(_) => assert!(!is_json || !s.contains("$schema"), "{file}: {s}"),
+                other => panic!("{file}: {other:?}"),
+            }
+        }
+    }
+    assert!(typed >= 3, "the t01 examples embed several AITP messages, found {typed}");
+}
+
+fn collect_content_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o {
+                if k == "content" {
+                    match x {
+                        Value::String(s) => out.push(s.clone()),
+                        Value::Array(a) => out.extend(a.iter().filter_map(|p| p.as_str().map(str::to_owned))),
+                        _ => {}
+                    }
+                }
+                collect_content_strings(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_content_strings(x, out)),
+        _ => {}
+    }
+}
