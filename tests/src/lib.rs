@@ -165,3 +165,66 @@ impl Drop for ServerGuard {
         }
     }
 }
+
+/// A Python virtual environment under `dir` with `packages` installed (pip specifiers such as
+/// `openai==3.54.0`), created on first use and reused afterwards. Fails with a message saying
+/// what is missing when Python or the package index cannot be reached.
+pub fn python_venv(dir: &Path, packages: &[&str]) -> PathBuf {
+    use std::process::Command;
+    let venv = dir.join(
+        packages
+            .join("_")
+            .replace(['=', '<', '>', ' ', '/'], "-"),
+    );
+    let python = venv.join("bin/python");
+    let stamp = venv.join(".installed");
+    if stamp.exists() {
+        return python;
+    }
+    let _ = std::fs::create_dir_all(dir);
+    // One test process at a time creates a given venv.
+    let lock = venv.with_extension("lock");
+    let mut waited = 0;
+    loop {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
+            Ok(_) => break,
+            Err(_) if waited < 600 => {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                waited += 1;
+                if stamp.exists() {
+                    return python;
+                }
+            }
+            Err(e) => panic!("cannot lock {}: {e}", lock.display()),
+        }
+    }
+    let result = (|| {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .map_err(|e| format!("python3 is needed for the peer tests and could not run: {e}"))?;
+        if !status.success() {
+            return Err(format!("`python3 -m venv {}` failed ({status})", venv.display()));
+        }
+        let out = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args(packages)
+            .output()
+            .map_err(|e| format!("pip could not run: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "pip install {packages:?} failed (is the Python package index reachable?):\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        std::fs::write(&stamp, packages.join("\n")).map_err(|e| e.to_string())?;
+        Ok(())
+    })();
+    let _ = std::fs::remove_file(&lock);
+    if let Err(e) = result {
+        let _ = std::fs::remove_dir_all(&venv);
+        panic!("setting up the Python peer failed: {e}");
+    }
+    python
+}
