@@ -1,0 +1,91 @@
+//! The customer's side of the [shop](crate::shop) conversation, as pure functions: given the
+//! shop's last capability message, the customer's next one.
+//!
+//! A test (in-process, or a client over HTTP) drives a whole purchase with it: send
+//! [`OPENING`], then answer every capability message the shop sends with [`next_message`]
+//! until it returns `None` (after the `payment_confirmation`).
+//!
+//! ```
+//! use aitp::capability::{AitpMessage, Payload};
+//! use aitp_examples::{script, shop};
+//!
+//! let form = AitpMessage::new(shop::address_form("address_1"));
+//! let answer = script::next_message(&form).unwrap();
+//! assert!(matches!(answer.payload(), Payload::Data(d) if d.get("city") == Some(script::ADDRESS[2].1)));
+//! ```
+
+use aitp::{
+    agent::Reply,
+    capability::{
+        AitpMessage, Payload,
+        data_request::{Data, RequestData},
+        decisions::{Decision, RequestDecision},
+        payments::{Payment, PaymentMethodUsed, Quote},
+    },
+};
+
+use crate::demo_signature;
+
+/// What the customer says first.
+pub const OPENING: &str = "Hi! I'm going hiking next week and need some gear.";
+/// The customer's NEAR account: the payer.
+pub const CUSTOMER: &str = "ada.near";
+/// How many of the first product the customer takes.
+pub const QUANTITY: u64 = 2;
+/// The payment channel the customer pays through.
+pub const CHANNEL_ID: &str = "channel_ada_demo_shop";
+/// The customer's demo signing key ([`demo_signature`]).
+pub const CUSTOMER_KEY: &str = "ada's demo key (not a secret)";
+/// The shipping address the customer fills in, as `(field id, value)`.
+pub const ADDRESS: [(&str, &str); 5] = [
+    ("name", "Ada Lovelace"),
+    ("street", "12 St James's Square"),
+    ("city", "London"),
+    ("postal_code", "SW1Y 4LB"),
+    ("country", "United Kingdom"),
+];
+
+/// The customer's answer to a capability message from the shop: a `decision` for a
+/// `request_decision`, `data` for a `request_data`, a `payment` for a `quote`. `None` for
+/// anything else (a confirmation, an error, text-only turns): the customer has nothing to say.
+pub fn next_message(from_shop: &AitpMessage) -> Option<AitpMessage> {
+    match from_shop.payload() {
+        Payload::RequestDecision(r) => choose(r).map(AitpMessage::new),
+        Payload::RequestData(r) => Some(AitpMessage::new(fill(r))),
+        Payload::Quote(q) => pay(q).map(AitpMessage::new),
+        _ => None,
+    }
+}
+
+/// The customer's answer to a turn of replies: [`next_message`] of the first capability
+/// message that has one.
+pub fn answer(replies: &[Reply]) -> Option<AitpMessage> {
+    replies.iter().find_map(|r| match r {
+        Reply::Message(m) => next_message(m),
+        _ => None,
+    })
+}
+
+/// Chooses [`QUANTITY`] of the first option; `None` when there are no options.
+pub fn choose(request: &RequestDecision) -> Option<Decision> {
+    let first = request.options.first()?;
+    let mut decision = request.choose([first.id.as_str()]);
+    if let Some(option) = decision.options.first_mut() {
+        option.quantity = Some(QUANTITY.into());
+    }
+    Some(decision)
+}
+
+/// Fills the form with [`ADDRESS`].
+pub fn fill(request: &RequestData) -> Data {
+    request.respond(ADDRESS)
+}
+
+/// Pays the quote's first option with its first method, over [`CHANNEL_ID`], exactly the
+/// quoted amount, signed with [`CUSTOMER_KEY`]; `None` when the quote offers no way to pay.
+pub fn pay(quote: &Quote) -> Option<Payment> {
+    let option = quote.payment_options.first()?;
+    let method = option.payment_methods.first()?;
+    let used = PaymentMethodUsed::for_option(option, method, CHANNEL_ID);
+    Some(Payment::new(quote, CUSTOMER, used).sign_with(demo_signature::signer(CUSTOMER_KEY)))
+}

@@ -1,0 +1,934 @@
+//! A shop agent that sells through a complete AITP conversation.
+//!
+//! ```text
+//! customer                                   shop
+//!   "Hi, I need hiking gear"           ──▶
+//!                                      ◀──   text + AITP-02 request_decision (product cards
+//!                                            with descriptions, images and legacy quotes)
+//!   AITP-02 decision (product, qty)    ──▶
+//!                                      ◀──   text + AITP-03 request_data (shipping address)
+//!   AITP-03 data (the address)         ──▶
+//!                                      ◀──   text + AITP-01 quote (exact total, expiration,
+//!                                            near_payment_channel option, merchant signature)
+//!   AITP-01 payment                    ──▶
+//!                                      ◀──   AITP-01 payment_confirmation (success, with the
+//!                                            order number, items and ship-to address)
+//! ```
+//!
+//! Each thread has its own order, kept in [`ShopState`] under the thread id, so one shop serves
+//! many customers at once. Anything out of order (an unknown product, a payment for a quote
+//! this thread was never given, an amount that differs from the quote) makes the handler
+//! return `Err`, which the SDK turns into an `error` message in the thread; the order stays
+//! where it was, so the customer can try again. Text in the middle of the flow is answered
+//! with a reminder of what the shop is waiting for, and `cancel` drops the order.
+//!
+//! Demo shortcuts, said plainly: signatures are [`demo_signature`](crate::demo_signature)
+//! values, not ed25519; the payer's signature is required (by the schema) but not verified,
+//! since the shop has no registry of payer keys; and the payment is trusted as reported —
+//! a real shop checks the payment channel before confirming.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use aitp::{
+    agent::{Reply, Router, State, ThreadCtx},
+    capability::{
+        AitpMessage, CapabilityMessage,
+        data_request::{Data, FormField, RequestData},
+        decisions::{Decision, DecisionOption, RequestDecision},
+        errors::ErrorReport,
+        payments::{Payment, PaymentConfirmation, PaymentOption, Quote},
+        transactions::{self, PaymentDetail, PaymentOutcome},
+    },
+    money::{Amount, DecimalNumber},
+    thread::{new_id, unix_now},
+};
+
+use crate::demo_signature;
+
+/// The shop's NEAR account: the merchant of its quotes and the recipient of payments.
+pub const MERCHANT_ID: &str = "aitp-rs-shop.near";
+/// The currency prices are in.
+pub const CURRENCY: &str = "USD";
+/// The token payments are made in (USDC on NEAR).
+pub const TOKEN: &str = "usdc.near";
+/// How long a quote holds.
+pub const QUOTE_TTL: Duration = Duration::from_secs(15 * 60);
+/// The most of one product per order.
+pub const MAX_QUANTITY: u64 = 10;
+/// The key of the shop's demo signatures (see [`demo_signature`]): not a secret, and not a
+/// real signing key.
+pub const DEMO_SIGNING_KEY: &str = "aitp-rs demo shop key (not a secret)";
+
+// ---------------------------------------------------------------------------------------------
+// Catalog
+// ---------------------------------------------------------------------------------------------
+
+/// Something the shop sells.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Product {
+    /// Identifies the product; the option id of its product card.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// What it is, for the product card.
+    pub description: String,
+    /// A picture, for the product card.
+    pub image_url: String,
+    /// The unit price in [`CURRENCY`], exact.
+    pub price: Amount,
+}
+
+impl Product {
+    /// A product.
+    pub fn new(
+        id: impl Into<String>,
+        name: impl Into<String>,
+        description: impl Into<String>,
+        image_url: impl Into<String>,
+        price: Amount,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            description: description.into(),
+            image_url: image_url.into(),
+            price,
+        }
+    }
+
+    /// Its AITP-02 product card. The price travels as a quote in the legacy Transactions shape
+    /// (`type: "Quote"`, `payment_plans`, a number amount), which is what AITP-02 options
+    /// carry; the binding price comes later, in the AITP-01 quote.
+    fn card(&self, valid_until: &str) -> DecisionOption {
+        let price = transactions::Quote::one_time(
+            format!("price_{}", self.id),
+            MERCHANT_ID,
+            DecimalNumber::from_amount(&self.price),
+            valid_until,
+        );
+        DecisionOption::new(&self.id, &self.name)
+            .description(&self.description)
+            .image_url(&self.image_url)
+            .quote(price)
+    }
+}
+
+/// What the shop sells.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Catalog {
+    products: Vec<Product>,
+}
+
+impl Catalog {
+    /// A catalog of `products` (shown in this order).
+    pub fn new(products: impl IntoIterator<Item = Product>) -> Self {
+        Self {
+            products: products.into_iter().collect(),
+        }
+    }
+
+    /// Four hiking products.
+    pub fn demo() -> Self {
+        let product = |id: &str, name: &str, description: &str, price: &str| {
+            Product::new(
+                id,
+                name,
+                description,
+                format!("https://images.example.com/aitp-shop/{id}.jpg"),
+                price.parse().expect("catalog prices are decimal amounts"),
+            )
+        };
+        Self::new([
+            product(
+                "trail-socks",
+                "Merino trail socks",
+                "Cushioned merino wool socks for long days on the trail. Sizes 36 to 47.",
+                "18.50",
+            ),
+            product(
+                "rain-jacket",
+                "Packable rain jacket",
+                "A 3-layer waterproof shell that packs into its own pocket. 280 g.",
+                "89.00",
+            ),
+            product(
+                "water-bottle",
+                "Insulated bottle, 750 ml",
+                "Double-walled steel: cold for 24 hours, hot for 12.",
+                "24.95",
+            ),
+            product(
+                "headlamp",
+                "Rechargeable headlamp",
+                "400 lumens, red night mode, USB-C charging, IPX4.",
+                "39.99",
+            ),
+        ])
+    }
+
+    /// The product with this id.
+    pub fn get(&self, id: &str) -> Option<&Product> {
+        self.products.iter().find(|p| p.id == id)
+    }
+
+    /// The products, in catalog order.
+    pub fn products(&self) -> &[Product] {
+        &self.products
+    }
+
+    /// The AITP-02 request showing the catalog as product cards.
+    fn request(&self, request_id: String) -> RequestDecision {
+        let valid_until = rfc3339(unix_now().saturating_add(24 * 60 * 60));
+        RequestDecision::products(
+            request_id,
+            self.products.iter().map(|p| p.card(&valid_until)),
+        )
+        .title("What would you like?")
+        .description("Choose products and quantities. Prices in USD, paid in USDC on NEAR.")
+        .build()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orders
+// ---------------------------------------------------------------------------------------------
+
+/// One line of an order.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct LineItem {
+    /// The product.
+    pub product_id: String,
+    /// Its name when ordered.
+    pub name: String,
+    /// Its unit price when ordered.
+    pub unit_price: Amount,
+    /// How many.
+    pub quantity: u64,
+}
+
+impl LineItem {
+    /// `unit_price × quantity`, exact: both become integers of the price's own minor unit,
+    /// are multiplied as integers, and turn back into a decimal. `None` on overflow.
+    pub fn total(&self) -> Option<Amount> {
+        times(&self.unit_price, self.quantity)
+    }
+}
+
+impl fmt::Display for LineItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} × {}", self.quantity, self.name)
+    }
+}
+
+/// `price × quantity`, exact (see [`LineItem::total`]).
+fn times(price: &Amount, quantity: u64) -> Option<Amount> {
+    let decimals = price.as_str().split_once('.').map_or(0, |(_, f)| f.len());
+    let decimals = u32::try_from(decimals).ok()?;
+    let units = price
+        .to_minor_units(decimals)?
+        .checked_mul(u128::from(quantity))?;
+    Some(Amount::from_minor_units(units, decimals))
+}
+
+/// Where an order ships, as filled in the AITP-03 form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShippingAddress {
+    /// The recipient.
+    pub name: String,
+    /// Street and number.
+    pub street: String,
+    /// City.
+    pub city: String,
+    /// Postal code.
+    pub postal_code: String,
+    /// Country.
+    pub country: String,
+}
+
+impl ShippingAddress {
+    /// Reads the address from an answer to [`address_form`] (checked beforehand).
+    fn from_data(data: &Data) -> Self {
+        let get = |id: &str| data.get(id).unwrap_or_default().trim().to_owned();
+        Self {
+            name: get("name"),
+            street: get("street"),
+            city: get("city"),
+            postal_code: get("postal_code"),
+            country: get("country"),
+        }
+    }
+}
+
+impl fmt::Display for ShippingAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}, {}, {} {}, {}",
+            self.name, self.street, self.postal_code, self.city, self.country
+        )
+    }
+}
+
+/// The AITP-03 form asking for the shipping address: every field required, with HTML
+/// autocomplete tokens so a client can fill it from what it knows.
+pub fn address_form(request_id: impl Into<String>) -> RequestData {
+    RequestData::form(
+        request_id,
+        "Where should we ship your order?",
+        [
+            FormField::text("name", "Full name")
+                .required()
+                .autocomplete("name"),
+            FormField::text("street", "Street and number")
+                .required()
+                .autocomplete("street-address"),
+            FormField::text("city", "City")
+                .required()
+                .autocomplete("address-level2"),
+            FormField::text("postal_code", "Postal code")
+                .required()
+                .autocomplete("postal-code"),
+            FormField::text("country", "Country")
+                .required()
+                .autocomplete("country-name"),
+        ],
+    )
+    .title("Shipping address")
+    .fill_button_label("Enter address")
+}
+
+/// Where a thread's order stands: what the shop asked last, and so what it waits for.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// The catalog was shown; waiting for a `decision`.
+    Choosing {
+        /// The catalog request.
+        request: RequestDecision,
+    },
+    /// Products chosen; waiting for the shipping address (`data`).
+    Address {
+        /// The address form.
+        request: RequestData,
+    },
+    /// Quoted; waiting for a `payment`.
+    Payment {
+        /// The quote sent.
+        quote: Quote,
+    },
+    /// Paid and confirmed.
+    Paid {
+        /// The shop's order number.
+        order_number: String,
+        /// The shop's id for the payment.
+        payment_id: String,
+    },
+}
+
+impl Stage {
+    /// What the shop waits for, for people.
+    pub fn waiting_for(&self) -> &'static str {
+        match self {
+            Self::Choosing { .. } => "a product choice (`decision`)",
+            Self::Address { .. } => "the shipping address (`data`)",
+            Self::Payment { .. } => "a payment of the quote (`payment`)",
+            Self::Paid { .. } => "nothing: the order is paid",
+        }
+    }
+}
+
+/// A thread's order.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Order {
+    /// What was chosen (empty until the `decision`).
+    pub items: Vec<LineItem>,
+    /// Where it ships (set by the `data` answer).
+    pub ship_to: Option<ShippingAddress>,
+    /// Where the conversation stands.
+    pub stage: Stage,
+}
+
+impl Order {
+    /// The items as one line for people: `2 × Merino trail socks, 1 × Headlamp`.
+    pub fn summary(&self) -> String {
+        self.items
+            .iter()
+            .map(LineItem::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The exact total of the items; `None` on overflow.
+    pub fn total(&self) -> Option<Amount> {
+        self.items
+            .iter()
+            .try_fold(Amount::from_minor_units(0, 2), |sum, item| {
+                Some(sum.checked_add(&item.total()?))
+            })
+    }
+}
+
+/// The shop's state, shared by every thread: the catalog, each thread's order (keyed by
+/// thread id), the order-number counter and the signing key. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ShopState {
+    catalog: Arc<Catalog>,
+    orders: Arc<Mutex<HashMap<String, Order>>>,
+    next_order_number: Arc<AtomicU64>,
+    signing_key: Arc<str>,
+}
+
+impl Default for ShopState {
+    fn default() -> Self {
+        Self::new(Catalog::demo())
+    }
+}
+
+impl ShopState {
+    /// A shop selling `catalog`, signing with [`DEMO_SIGNING_KEY`].
+    pub fn new(catalog: Catalog) -> Self {
+        Self {
+            catalog: Arc::new(catalog),
+            orders: Arc::default(),
+            next_order_number: Arc::new(AtomicU64::new(1001)),
+            signing_key: DEMO_SIGNING_KEY.into(),
+        }
+    }
+
+    /// The catalog.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// A copy of the order of thread `thread_id`, if it has one.
+    pub fn order(&self, thread_id: &str) -> Option<Order> {
+        self.orders().get(thread_id).cloned()
+    }
+
+    /// Whether `signature` is the shop's (demo) signature of `bytes`: how a customer checks a
+    /// quote or confirmation, e.g. `quote.verify_with(|b, s| shop.verify(b, s))`.
+    pub fn verify(&self, bytes: &[u8], signature: &str) -> bool {
+        demo_signature::verify(&self.signing_key, bytes, signature)
+    }
+
+    fn sign(&self, bytes: &[u8]) -> String {
+        demo_signature::sign(&self.signing_key, bytes)
+    }
+
+    fn orders(&self) -> MutexGuard<'_, HashMap<String, Order>> {
+        // Every update is a single assignment under the lock: a panic elsewhere cannot leave
+        // an order half-written, so a poisoned lock is safe to use.
+        self.orders.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The AITP-01 quote for `order`: one option of the exact total, paid in [`TOKEN`] over a
+    /// NEAR payment channel to the shop, valid for [`QUOTE_TTL`], signed.
+    fn quote(&self, order: &Order) -> Result<Quote, ShopError> {
+        let total = order.total().ok_or(ShopError::TooLarge)?;
+        let description = match &order.ship_to {
+            Some(ship_to) => format!("{}, shipped to {ship_to}", order.summary()),
+            None => order.summary(),
+        };
+        Ok(Quote::builder(new_id("quote_"), MERCHANT_ID, description)
+            .expires_after(QUOTE_TTL)
+            .option(PaymentOption::near_payment_channel(
+                total,
+                CURRENCY,
+                TOKEN,
+                MERCHANT_ID,
+            ))
+            .sign_with(|bytes| self.sign(bytes)))
+    }
+}
+
+/// Why the shop cannot do what a message asks. Returned by the handlers, it reaches the
+/// customer as an `error` message (`handler_error`) whose text is this error's.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ShopError {
+    /// A message arrived in a thread where the shop has shown nothing yet.
+    NoOrder {
+        /// The message key.
+        got: &'static str,
+    },
+    /// A message arrived that the shop is not waiting for.
+    OutOfTurn {
+        /// The message key.
+        got: &'static str,
+        /// What the shop waits for ([`Stage::waiting_for`]).
+        waiting_for: &'static str,
+    },
+    /// A `decision` answers another request than the catalog shown.
+    WrongRequest {
+        /// The request shown.
+        expected: String,
+        /// The request answered.
+        got: String,
+    },
+    /// A chosen product is not in the catalog.
+    UnknownProduct(String),
+    /// A quantity is not a whole number from 1 to [`MAX_QUANTITY`].
+    InvalidQuantity {
+        /// The product.
+        product: String,
+        /// The quantity, as written.
+        quantity: String,
+    },
+    /// A payment names a quote this thread was not given.
+    UnknownQuote(String),
+    /// The quote paid has expired.
+    QuoteExpired(String),
+    /// The payment does not match the quote (amount, currency, method or token).
+    PaymentMismatch {
+        /// The quote.
+        quote_id: String,
+        /// What the quote asks, for people.
+        expected: String,
+        /// What was paid, for people.
+        got: String,
+    },
+    /// The order was already paid.
+    AlreadyPaid(String),
+    /// The total does not fit the arithmetic (absurd quantities).
+    TooLarge,
+}
+
+impl fmt::Display for ShopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoOrder { got } => write!(
+                f,
+                "there is no order in this thread to apply this `{got}` to; say hello to see the catalog"
+            ),
+            Self::OutOfTurn { got, waiting_for } => write!(
+                f,
+                "unexpected `{got}` message: the shop is waiting for {waiting_for}"
+            ),
+            Self::WrongRequest { expected, got } => write!(
+                f,
+                "this decision answers request {got:?}, but the catalog shown is {expected:?}"
+            ),
+            Self::UnknownProduct(id) => write!(f, "there is no product {id:?} in the catalog"),
+            Self::InvalidQuantity { product, quantity } => write!(
+                f,
+                "the quantity of {product:?} must be a whole number from 1 to {MAX_QUANTITY}, got {quantity}"
+            ),
+            Self::UnknownQuote(id) => {
+                write!(f, "quote {id:?} is not the quote open in this thread")
+            }
+            Self::QuoteExpired(id) => write!(
+                f,
+                "quote {id:?} has expired; send any text for a fresh quote"
+            ),
+            Self::PaymentMismatch {
+                quote_id,
+                expected,
+                got,
+            } => write!(
+                f,
+                "the payment does not match quote {quote_id:?}: it asks {expected}, the payment is {got}"
+            ),
+            Self::AlreadyPaid(order) => write!(f, "order {order} is already paid"),
+            Self::TooLarge => f.write_str("the order total is too large"),
+        }
+    }
+}
+
+impl std::error::Error for ShopError {}
+
+// ---------------------------------------------------------------------------------------------
+// The agent
+// ---------------------------------------------------------------------------------------------
+
+/// The shop agent with the demo catalog and a fresh state.
+pub fn shop_agent() -> Router<ShopState> {
+    shop_agent_with(ShopState::default())
+}
+
+/// The shop agent on `state` (keep a clone to look at the orders, as the tests do).
+pub fn shop_agent_with(state: ShopState) -> Router<ShopState> {
+    Router::with_state(state)
+        .actor_id("aitp-rs-demo-shop")
+        .on_text(on_text)
+        .handler(on_decision)
+        .handler(on_data)
+        .handler(on_payment)
+}
+
+fn text(t: impl Into<String>) -> Reply {
+    Reply::Text(t.into())
+}
+
+fn message<T: CapabilityMessage>(m: T) -> Reply {
+    Reply::Message(AitpMessage::new(m))
+}
+
+/// Text: show the catalog, or remind the customer what the shop is waiting for.
+async fn on_text(State(shop): State<ShopState>, cx: ThreadCtx, said: String) -> Vec<Reply> {
+    let thread = cx.thread_id();
+    tracing::info!(thread, text = %said, "customer says");
+    let mut orders = shop.orders();
+    let stage = orders.get(thread).map(|o| &o.stage);
+
+    if said.trim().eq_ignore_ascii_case("cancel")
+        && !matches!(stage, None | Some(Stage::Paid { .. }))
+    {
+        orders.remove(thread);
+        tracing::info!(thread, "order cancelled");
+        return vec![text(
+            "Order cancelled. Say anything to see the catalog again.",
+        )];
+    }
+
+    match stage {
+        Some(Stage::Address { request }) => {
+            tracing::info!(
+                thread,
+                "still waiting for the shipping address; asking again"
+            );
+            vec![
+                text(
+                    "To give you a final price I still need your shipping address \
+                     (or say \"cancel\").",
+                ),
+                message(request.clone()),
+            ]
+        }
+        Some(Stage::Payment { quote }) if !quote.is_expired() => {
+            tracing::info!(thread, quote = %quote.quote_id, "still waiting for the payment; sending the quote again");
+            vec![
+                text(format!(
+                    "Your quote {} is waiting for payment until {} (or say \"cancel\").",
+                    quote.quote_id,
+                    quote.expiration.as_deref().unwrap_or("further notice"),
+                )),
+                message(quote.clone()),
+            ]
+        }
+        Some(Stage::Payment { quote }) => {
+            let expired = quote.quote_id.clone();
+            let Some(order) = orders.get_mut(thread) else {
+                return Vec::new();
+            };
+            match shop.quote(order) {
+                Ok(quote) => {
+                    tracing::info!(thread, expired = %expired, quote = %quote.quote_id, "quote expired; sending a fresh one");
+                    order.stage = Stage::Payment {
+                        quote: quote.clone(),
+                    };
+                    vec![
+                        text(format!("Quote {expired} expired, so here is a fresh one.")),
+                        message(quote),
+                    ]
+                }
+                Err(e) => vec![text(e.to_string())],
+            }
+        }
+        Some(Stage::Choosing { request }) => {
+            tracing::info!(thread, "showing the catalog again");
+            vec![
+                text("Pick one or more products from the list, with quantities:"),
+                message(request.clone()),
+            ]
+        }
+        None | Some(Stage::Paid { .. }) => {
+            let greeting = match stage {
+                Some(Stage::Paid { order_number, .. }) => format!(
+                    "Order {order_number} is paid and being packed. Anything else? Here is the catalog:"
+                ),
+                _ => "Welcome to the aitp-rs demo shop! Here is what we sell:".to_owned(),
+            };
+            let request = shop.catalog.request(new_id("catalog_"));
+            tracing::info!(
+                thread,
+                request = request.id.as_deref().unwrap_or_default(),
+                products = request.options.len(),
+                "showing the catalog (request_decision)"
+            );
+            orders.insert(
+                thread.to_owned(),
+                Order {
+                    items: Vec::new(),
+                    ship_to: None,
+                    stage: Stage::Choosing {
+                        request: request.clone(),
+                    },
+                },
+            );
+            vec![text(greeting), message(request)]
+        }
+    }
+}
+
+/// `decision`: the products chosen. Next: the shipping-address form.
+async fn on_decision(
+    State(shop): State<ShopState>,
+    cx: ThreadCtx,
+    decision: Decision,
+) -> Result<(String, RequestData), ShopError> {
+    let thread = cx.thread_id();
+    let chosen: Vec<String> = decision
+        .options
+        .iter()
+        .map(|o| match &o.quantity {
+            Some(q) => format!("{q} × {}", o.id),
+            None => o.id.to_string(),
+        })
+        .collect();
+    tracing::info!(thread, chosen = %chosen.join(", "), "customer chose (decision)");
+    let mut orders = shop.orders();
+    let order = orders
+        .get_mut(thread)
+        .ok_or(ShopError::NoOrder { got: "decision" })?;
+    let Stage::Choosing { request } = &order.stage else {
+        return Err(ShopError::OutOfTurn {
+            got: "decision",
+            waiting_for: order.stage.waiting_for(),
+        });
+    };
+    if let (Some(got), Some(expected)) = (&decision.request_decision_id, &request.id) {
+        if got != expected {
+            return Err(ShopError::WrongRequest {
+                expected: expected.clone(),
+                got: got.clone(),
+            });
+        }
+    }
+
+    let mut items: Vec<LineItem> = Vec::new();
+    for chosen in &decision.options {
+        let id = chosen.id.as_str();
+        let product = shop.catalog.get(id).ok_or_else(|| {
+            tracing::warn!(thread, product = id, "unknown product chosen");
+            ShopError::UnknownProduct(id.to_owned())
+        })?;
+        let quantity = match &chosen.quantity {
+            None => 1,
+            Some(n) => n
+                .as_u64()
+                .filter(|q| (1..=MAX_QUANTITY).contains(q))
+                .ok_or_else(|| ShopError::InvalidQuantity {
+                    product: id.to_owned(),
+                    quantity: n.to_string(),
+                })?,
+        };
+        match items.iter_mut().find(|i| i.product_id == product.id) {
+            Some(item) => item.quantity += quantity,
+            None => items.push(LineItem {
+                product_id: product.id.clone(),
+                name: product.name.clone(),
+                unit_price: product.price.clone(),
+                quantity,
+            }),
+        }
+    }
+    if let Some(item) = items.iter().find(|i| i.quantity > MAX_QUANTITY) {
+        return Err(ShopError::InvalidQuantity {
+            product: item.product_id.clone(),
+            quantity: item.quantity.to_string(),
+        });
+    }
+
+    order.items = items;
+    let form = address_form(new_id("address_"));
+    tracing::info!(thread, items = %order.summary(), form = %form.id, "products chosen; asking for the shipping address (request_data)");
+    order.stage = Stage::Address {
+        request: form.clone(),
+    };
+    Ok((
+        format!("Good choice: {}. Where should it go?", order.summary()),
+        form,
+    ))
+}
+
+/// `data`: the shipping address. Next: the AITP-01 quote.
+async fn on_data(
+    State(shop): State<ShopState>,
+    cx: ThreadCtx,
+    data: Data,
+) -> Result<Vec<Reply>, ShopError> {
+    let thread = cx.thread_id();
+    tracing::info!(
+        thread,
+        fields = data.fields.len(),
+        "customer filled the form (data)"
+    );
+    let mut orders = shop.orders();
+    let order = orders
+        .get_mut(thread)
+        .ok_or(ShopError::NoOrder { got: "data" })?;
+    let Stage::Address { request } = &order.stage else {
+        return Err(ShopError::OutOfTurn {
+            got: "data",
+            waiting_for: order.stage.waiting_for(),
+        });
+    };
+
+    if let Err(problems) = request.check_response(&data) {
+        // Not a handler failure but a form to fix: say what is wrong, field by field, and
+        // ask again with the same form.
+        tracing::warn!(thread, %problems, "the shipping address does not fit the form; asking again");
+        let mut report = ErrorReport::invalid(&problems)
+            .capability(Data::SCHEMA_URL)
+            .key(Data::KEY)
+            .message_id(cx.message().id.clone());
+        report.message = format!("the shipping address is incomplete: {problems}");
+        return Ok(vec![Reply::error(report), message(request.clone())]);
+    }
+
+    let ship_to = ShippingAddress::from_data(&data);
+    let total = order.total().ok_or(ShopError::TooLarge)?;
+    order.ship_to = Some(ship_to.clone());
+    let quote = shop.quote(order)?;
+    tracing::info!(thread, ship_to = %ship_to, quote = %quote.quote_id, total = %total, "address received; sending the quote");
+    order.stage = Stage::Payment {
+        quote: quote.clone(),
+    };
+    Ok(vec![
+        text(format!(
+            "Thanks! {} to {ship_to} comes to {total} {CURRENCY}, shipping included. \
+             The quote holds for {} minutes.",
+            order.summary(),
+            QUOTE_TTL.as_secs() / 60,
+        )),
+        message(quote),
+    ])
+}
+
+/// `payment`: checked against the open quote. Next: the confirmation.
+async fn on_payment(
+    State(shop): State<ShopState>,
+    cx: ThreadCtx,
+    payment: Payment,
+) -> Result<PaymentConfirmation, ShopError> {
+    let thread = cx.thread_id();
+    tracing::info!(
+        thread,
+        quote = %payment.quote_id,
+        payer = %payment.payer_id,
+        amount = payment.payment_method.amount.as_ref().map_or("none", Amount::as_str),
+        currency = %payment.payment_method.currency,
+        "customer pays (payment)"
+    );
+    let mut orders = shop.orders();
+    let unknown = || ShopError::UnknownQuote(payment.quote_id.clone());
+    let order = orders.get_mut(thread).ok_or_else(unknown)?;
+    let quote = match &order.stage {
+        Stage::Payment { quote } if quote.quote_id == payment.quote_id => quote,
+        Stage::Paid { order_number, .. } => {
+            return Err(ShopError::AlreadyPaid(order_number.clone()));
+        }
+        _ => {
+            tracing::warn!(thread, quote = %payment.quote_id, "payment for a quote this thread does not have open");
+            return Err(unknown());
+        }
+    };
+    if quote.is_expired() {
+        tracing::warn!(thread, quote = %quote.quote_id, "payment for an expired quote");
+        return Err(ShopError::QuoteExpired(quote.quote_id.clone()));
+    }
+    // Exact: same method and token, same currency, and an amount equal to the quote's as a
+    // decimal ("37.0" pays "37.00"; "36.99" does not).
+    if !quote.accepts(&payment.payment_method) {
+        let paid = &payment.payment_method;
+        let expected = quote
+            .payment_options
+            .iter()
+            .map(|o| {
+                let amount = o
+                    .amount
+                    .as_ref()
+                    .map_or("any amount".into(), Amount::to_string);
+                let tokens: Vec<&str> =
+                    o.payment_methods.iter().map(|m| m.token.as_str()).collect();
+                format!("{amount} {} in {}", o.currency, tokens.join(" or "))
+            })
+            .collect::<Vec<_>>()
+            .join(", or ");
+        let got = format!(
+            "{} {} in {}",
+            paid.amount
+                .as_ref()
+                .map_or("no amount".into(), Amount::to_string),
+            paid.currency,
+            paid.token
+        );
+        tracing::warn!(thread, quote = %quote.quote_id, %expected, %got, "payment does not match the quote");
+        return Err(ShopError::PaymentMismatch {
+            quote_id: quote.quote_id.clone(),
+            expected,
+            got,
+        });
+    }
+
+    let order_number = format!(
+        "ORD-{}",
+        shop.next_order_number.fetch_add(1, Ordering::Relaxed)
+    );
+    let payment_id = new_id("pay_");
+    let total = payment
+        .payment_method
+        .amount
+        .as_ref()
+        .map_or_else(String::new, |a| {
+            format!("{a} {}", payment.payment_method.currency)
+        });
+    let ship_to = order
+        .ship_to
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    let confirmation =
+        PaymentConfirmation::for_payment(&payment, &payment_id, PaymentOutcome::Success)
+            .message(format!(
+                "Thank you! Order {order_number} is confirmed and ships within two days."
+            ))
+            .detail(PaymentDetail::new("Order number", &order_number))
+            .detail(PaymentDetail::new("Items", order.summary()))
+            .detail(PaymentDetail::new("Total", total))
+            .detail(PaymentDetail::new("Ship to", ship_to))
+            .sign_with(|bytes| shop.sign(bytes));
+    tracing::info!(thread, quote = %payment.quote_id, payer = %payment.payer_id, order = %order_number, payment = %payment_id, "payment accepted; order confirmed (payment_confirmation)");
+    order.stage = Stage::Paid {
+        order_number,
+        payment_id,
+    };
+    Ok(confirmation)
+}
+
+/// `unix` seconds as an RFC 3339 UTC date-time (`2030-01-01T00:00:00Z`), by the civil-from-days
+/// algorithm (proleptic Gregorian calendar).
+fn rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3_600,
+        secs % 3_600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests;
