@@ -332,8 +332,8 @@ fn works_outside_a_tokio_runtime() {
 const KILL_ENV: &str = "AITP_SQLITE_KILL_TEST_DB";
 
 /// The child of [`acknowledged_writes_survive_sigkill`]: writes, says so, waits to be killed.
+/// Without the environment variable (a normal test run) it does nothing.
 #[test]
-#[ignore = "run by acknowledged_writes_survive_sigkill in a child process"]
 fn sigkill_child() {
     let Ok(path) = std::env::var(KILL_ENV) else {
         return;
@@ -355,7 +355,6 @@ fn acknowledged_writes_survive_sigkill() {
         .args([
             "--exact",
             "store::sqlite::tests::sigkill_child",
-            "--ignored",
             "--nocapture",
             "--test-threads=1",
         ])
@@ -391,63 +390,4 @@ fn acknowledged_writes_survive_sigkill() {
         assert_eq!(texts, ["a", "b", "c", "d"]);
         assert_eq!(store.unanswered(thread_id).await.unwrap().len(), 1);
     });
-}
-
-/// A rough measure of store throughput in the server's pattern (run it with `--ignored
-/// --nocapture`, ideally in release; debug builds are several times slower). Each round, as
-/// the server does it for one turn: append a message, create a run, start it, read the
-/// unanswered messages, finish it with a reply, poll the run, list the messages, with the
-/// thread read on every request. No assertion on timing.
-#[test]
-#[ignore = "a measurement, not a test"]
-fn throughput() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let db = TempDb::new();
-    let store = SqliteStore::open(db.path()).unwrap();
-    let (workers, rounds) = (16usize, 1000usize);
-    let start = std::time::Instant::now();
-    rt.block_on(async {
-        let tasks: Vec<_> = (0..workers)
-            .map(|_| {
-                let s = store.clone();
-                tokio::spawn(async move {
-                    let thread = Thread::new();
-                    let id = thread.id.clone();
-                    s.create_thread(&me(), thread, Vec::new()).await.unwrap();
-                    for _ in 0..rounds {
-                        s.thread(&me(), &id).await.unwrap().unwrap();
-                        s.append_messages(&id, vec![user(&id, "hi")]).await.unwrap();
-                        s.thread(&me(), &id).await.unwrap().unwrap();
-                        let mut run = Run::new(id.clone(), "agent");
-                        s.create_run(run.clone()).await.unwrap();
-                        run.set_status(RunStatus::InProgress);
-                        s.update_run(run.clone()).await.unwrap();
-                        let asked = s.unanswered(&id).await.unwrap();
-                        run.set_status(RunStatus::Completed);
-                        let up_to = asked.last().map(|m| m.id.clone());
-                        s.finish_run(run.clone(), vec![reply(&run, "hello")], up_to)
-                            .await
-                            .unwrap();
-                        s.thread(&me(), &id).await.unwrap().unwrap();
-                        s.run(&id, &run.id).await.unwrap().unwrap();
-                        s.thread(&me(), &id).await.unwrap().unwrap();
-                        s.list_messages(&id, &ListQuery::default()).await.unwrap();
-                    }
-                })
-            })
-            .collect();
-        for t in tasks {
-            t.await.unwrap();
-        }
-    });
-    let elapsed = start.elapsed();
-    let total = workers * rounds;
-    eprintln!(
-        "{total} rounds in {elapsed:?}: {} rounds/s",
-        u128::try_from(total).unwrap_or(0) * 1000 / elapsed.as_millis().max(1)
-    );
 }
