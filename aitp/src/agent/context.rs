@@ -1,6 +1,9 @@
 //! What a handler knows about the turn it is answering.
 
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::{Arc, OnceLock},
+};
 
 use crate::{
     capability::Negotiated,
@@ -86,8 +89,9 @@ struct Inner {
     message: Message,
     principal: Principal,
     run_id: Option<String>,
-    actors: Vec<Actor>,
-    negotiated: Negotiated,
+    // Read from the metadata on first use: most handlers never ask.
+    actors: OnceLock<Vec<Actor>>,
+    negotiated: OnceLock<Negotiated>,
 }
 
 impl ThreadCtx {
@@ -99,17 +103,14 @@ impl ThreadCtx {
         principal: Principal,
         run_id: Option<String>,
     ) -> Self {
-        let actors = thread.metadata.actors().unwrap_or_default();
-        let decls: Vec<_> = actors.iter().map(|a| a.capabilities.as_slice()).collect();
-        let negotiated = Negotiated::from_declarations(decls);
         Self {
             inner: Arc::new(Inner {
                 thread,
                 message,
                 principal,
                 run_id,
-                actors,
-                negotiated,
+                actors: OnceLock::new(),
+                negotiated: OnceLock::new(),
             }),
         }
     }
@@ -131,12 +132,21 @@ impl ThreadCtx {
 
     /// The actors of the thread, with their declared capabilities.
     pub fn actors(&self) -> &[Actor] {
-        &self.inner.actors
+        self.inner
+            .actors
+            .get_or_init(|| self.inner.thread.metadata.actors().unwrap_or_default())
     }
 
     /// The capabilities every actor of the thread supports, at the version to send.
     pub fn negotiated(&self) -> &Negotiated {
-        &self.inner.negotiated
+        self.inner.negotiated.get_or_init(|| {
+            let decls: Vec<_> = self
+                .actors()
+                .iter()
+                .map(|a| a.capabilities.as_slice())
+                .collect();
+            Negotiated::from_declarations(decls)
+        })
     }
 
     /// Who is talking to the agent.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{
     ApiError, App,
     body::{Caller, JsonBody},
-    threads::owned_thread,
+    threads::check_owner,
 };
 use crate::{
     store::{ListQuery, Order, ThreadStore},
@@ -53,7 +53,7 @@ pub(crate) async fn create<S: ThreadStore>(
     Path(thread_id): Path<String>,
     JsonBody(req): JsonBody<CreateMessage>,
 ) -> Result<Json<Message>, ApiError> {
-    owned_thread(&app, &caller, &thread_id).await?;
+    check_owner(&app, &caller, &thread_id).await?;
     req.check()
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let message = req.into_message(thread_id.clone());
@@ -113,7 +113,7 @@ pub(crate) async fn list<S: ThreadStore>(
     Query(params): Query<ListParams>,
 ) -> Result<Json<List<Message>>, ApiError> {
     let query = params.into_query()?;
-    owned_thread(&app, &caller, &thread_id).await?;
+    check_owner(&app, &caller, &thread_id).await?;
     let page = app.store.list_messages(&thread_id, &query).await?;
     Ok(Json(List::new(page.data, page.has_more)))
 }
@@ -123,7 +123,7 @@ pub(crate) async fn retrieve<S: ThreadStore>(
     caller: Caller,
     Path((thread_id, message_id)): Path<(String, String)>,
 ) -> Result<Json<Message>, ApiError> {
-    owned_thread(&app, &caller, &thread_id).await?;
+    check_owner(&app, &caller, &thread_id).await?;
     app.store
         .message(&thread_id, &message_id)
         .await?

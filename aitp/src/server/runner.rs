@@ -1,13 +1,10 @@
 //! Executing runs in the background: queued → in_progress → completed / failed / cancelled,
 //! with the v2 server-sent events when the client streams.
 
-use std::{
-    convert::Infallible,
-    sync::{Arc, atomic::Ordering},
-};
+use std::{convert::Infallible, panic::AssertUnwindSafe, sync::atomic::Ordering};
 
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use futures_util::Stream;
+use futures_util::{FutureExt, Stream};
 use tokio::sync::mpsc;
 
 use super::App;
@@ -94,12 +91,20 @@ async fn execute<S: ThreadStore>(
         Ok(messages) => {
             let answered_up_to = messages.last().map(|m| m.id.clone());
             let turn = Turn::new(thread, messages, principal).run_id(run_id.clone());
-            let agent = Arc::clone(&app.agent);
-            // Its own task: a panicking handler fails the run, not the server.
-            let result = tokio::spawn(async move { agent.respond(turn).await }).await;
+            // A panicking handler fails the run, not the server.
+            let result = AssertUnwindSafe(app.agent.respond(turn))
+                .catch_unwind()
+                .await;
             match result {
                 Ok(replies) => Ok((replies, answered_up_to)),
-                Err(e) => Err(RunError::server_error(format!("the agent failed: {e}"))),
+                Err(panic) => {
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| (*s).to_owned())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "a panic".to_owned());
+                    Err(RunError::server_error(format!("the agent failed: {what}")))
+                }
             }
         }
         Err(e) => Err(RunError::server_error(format!(

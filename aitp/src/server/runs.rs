@@ -12,7 +12,7 @@ use super::{
     body::{Caller, JsonBody},
     messages::{ListParams, check_message},
     runner,
-    threads::{create_thread, owned_thread},
+    threads::{check_owner, create_thread, owned_thread},
 };
 use crate::{
     store::{StoreError, ThreadStore},
@@ -95,7 +95,7 @@ pub(crate) async fn list<S: ThreadStore>(
     Query(params): Query<ListParams>,
 ) -> Result<Json<List<Run>>, ApiError> {
     let query = params.into_query()?;
-    owned_thread(&app, &caller, &thread_id).await?;
+    check_owner(&app, &caller, &thread_id).await?;
     let page = app.store.list_runs(&thread_id, &query).await?;
     Ok(Json(List::new(page.data, page.has_more)))
 }
@@ -105,7 +105,7 @@ pub(crate) async fn retrieve<S: ThreadStore>(
     caller: Caller,
     Path((thread_id, run_id)): Path<(String, String)>,
 ) -> Result<Json<Run>, ApiError> {
-    owned_thread(&app, &caller, &thread_id).await?;
+    check_owner(&app, &caller, &thread_id).await?;
     app.store
         .run(&thread_id, &run_id)
         .await?
@@ -118,7 +118,7 @@ pub(crate) async fn cancel<S: ThreadStore>(
     caller: Caller,
     Path((thread_id, run_id)): Path<(String, String)>,
 ) -> Result<Json<Run>, ApiError> {
-    owned_thread(&app, &caller, &thread_id).await?;
+    check_owner(&app, &caller, &thread_id).await?;
     let mut run = app
         .store
         .run(&thread_id, &run_id)

@@ -75,6 +75,19 @@ pub(crate) async fn owned_thread<S: ThreadStore>(
         .ok_or_else(|| ApiError::not_found("thread", id))
 }
 
+/// Checks that the thread exists and is the caller's (404 otherwise), without reading it.
+pub(crate) async fn check_owner<S: ThreadStore>(
+    app: &App<S>,
+    caller: &Caller,
+    id: &str,
+) -> Result<(), ApiError> {
+    if app.store.owns(&caller.0, id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("thread", id))
+    }
+}
+
 pub(crate) async fn retrieve<S: ThreadStore>(
     State(app): State<App<S>>,
     caller: Caller,

@@ -15,12 +15,35 @@ use crate::{
 struct Entry {
     owner: Principal,
     thread: Thread,
-    /// In insertion order.
+    /// Messages in insertion order, with an index by id: every lookup is O(1) and a page
+    /// costs O(limit), however long the thread grows.
     messages: Vec<Message>,
-    /// In creation order.
+    message_index: HashMap<String, usize>,
+    /// Runs in creation order, indexed by id.
     runs: Vec<Run>,
+    run_index: HashMap<String, usize>,
     /// Index into `messages` of the first message no completed run has answered.
     cursor: usize,
+}
+
+impl Entry {
+    fn push_messages(&mut self, messages: Vec<Message>) {
+        for m in messages {
+            self.message_index.insert(m.id.clone(), self.messages.len());
+            self.messages.push(m);
+        }
+    }
+
+    /// The active (non-terminal) run, if any. Only the newest run can be active: a run is
+    /// created only when no other is.
+    fn active_run(&self) -> Option<&Run> {
+        self.runs.last().filter(|r| !r.status.is_terminal())
+    }
+
+    fn run_mut(&mut self, id: &str) -> Option<&mut Run> {
+        let i = *self.run_index.get(id)?;
+        self.runs.get_mut(i)
+    }
 }
 
 /// An in-memory [`ThreadStore`]. Cheap to clone (clones share the data); lost on exit.
@@ -42,33 +65,41 @@ impl MemoryStore {
     }
 }
 
-/// Selects a page of `items` (in insertion order) by `query`.
-pub(crate) fn page<T: Clone>(items: &[T], id: impl Fn(&T) -> &str, query: &ListQuery) -> Page<T> {
-    let ordered: Vec<&T> = match query.order {
-        Order::Asc => items.iter().collect(),
-        Order::Desc => items.iter().rev().collect(),
-    };
-    let mut start = 0;
-    let mut end = ordered.len();
-    if let Some(after) = &query.after {
-        if let Some(i) = ordered.iter().position(|t| id(t) == after) {
-            start = i + 1;
+/// Selects a page of `items` (in insertion order) by `query`, finding cursor ids with
+/// `index`. Unknown cursors are ignored, as OpenAI does.
+pub(crate) fn page<T: Clone>(
+    items: &[T],
+    index: impl Fn(&str) -> Option<usize>,
+    query: &ListQuery,
+) -> Page<T> {
+    let len = items.len();
+    let limit = query.limit.max(1);
+    let after = query.after.as_deref().and_then(&index);
+    let before = query.before.as_deref().and_then(&index);
+    match query.order {
+        Order::Asc => {
+            let lo = after.map_or(0, |i| i + 1);
+            let hi = before.unwrap_or(len).min(len);
+            if lo >= hi {
+                return Page::new(Vec::new(), false);
+            }
+            let take = limit.min(hi - lo);
+            Page::new(items[lo..lo + take].to_vec(), hi - lo > take)
+        }
+        Order::Desc => {
+            // Newest first: `after` = older than the cursor, `before` = newer than it.
+            let hi = after.unwrap_or(len).min(len);
+            let lo = before.map_or(0, |i| i + 1);
+            if lo >= hi {
+                return Page::new(Vec::new(), false);
+            }
+            let take = limit.min(hi - lo);
+            Page::new(
+                items[hi - take..hi].iter().rev().cloned().collect(),
+                hi - lo > take,
+            )
         }
     }
-    if let Some(before) = &query.before {
-        if let Some(i) = ordered.iter().position(|t| id(t) == before) {
-            end = end.min(i);
-        }
-    }
-    if start >= end {
-        return Page::new(Vec::new(), false);
-    }
-    let window = &ordered[start..end];
-    let take = query.limit.max(1).min(window.len());
-    Page::new(
-        window[..take].iter().map(|t| (*t).clone()).collect(),
-        window.len() > take,
-    )
 }
 
 impl ThreadStore for MemoryStore {
@@ -82,16 +113,17 @@ impl ThreadStore for MemoryStore {
         if map.contains_key(&thread.id) {
             return Err(StoreError::Conflict(format!("thread {} exists", thread.id)));
         }
-        map.insert(
-            thread.id.clone(),
-            Entry {
-                owner: owner.clone(),
-                thread,
-                messages,
-                runs: Vec::new(),
-                cursor: 0,
-            },
-        );
+        let mut entry = Entry {
+            owner: owner.clone(),
+            thread,
+            messages: Vec::new(),
+            message_index: HashMap::new(),
+            runs: Vec::new(),
+            run_index: HashMap::new(),
+            cursor: 0,
+        };
+        entry.push_messages(messages);
+        map.insert(entry.thread.id.clone(), entry);
         Ok(())
     }
 
@@ -101,6 +133,10 @@ impl ThreadStore for MemoryStore {
             .get(id)
             .filter(|e| &e.owner == owner)
             .map(|e| e.thread.clone()))
+    }
+
+    async fn owns(&self, owner: &Principal, id: &str) -> StoreResult<bool> {
+        Ok(self.lock().get(id).is_some_and(|e| &e.owner == owner))
     }
 
     async fn update_thread(&self, owner: &Principal, thread: Thread) -> StoreResult<()> {
@@ -127,21 +163,21 @@ impl ThreadStore for MemoryStore {
     async fn append_messages(&self, thread_id: &str, messages: Vec<Message>) -> StoreResult<()> {
         let mut map = self.lock();
         let e = map.get_mut(thread_id).ok_or(StoreError::NotFound)?;
-        if let Some(active) = e.runs.iter().find(|r| !r.status.is_terminal()) {
+        if let Some(active) = e.active_run() {
             return Err(StoreError::Conflict(format!(
                 "Can't add messages to {thread_id} while a run {} is active.",
                 active.id
             )));
         }
-        e.messages.extend(messages);
+        e.push_messages(messages);
         Ok(())
     }
 
     async fn message(&self, thread_id: &str, message_id: &str) -> StoreResult<Option<Message>> {
-        Ok(self
-            .lock()
-            .get(thread_id)
-            .and_then(|e| e.messages.iter().find(|m| m.id == message_id).cloned()))
+        Ok(self.lock().get(thread_id).and_then(|e| {
+            let i = *e.message_index.get(message_id)?;
+            e.messages.get(i).cloned()
+        }))
     }
 
     async fn list_messages(
@@ -159,21 +195,30 @@ impl ThreadStore for MemoryStore {
                     .filter(|m| m.run_id.as_deref() == Some(run_id))
                     .cloned()
                     .collect();
-                Ok(page(&of_run, |m| &m.id, query))
+                Ok(page(
+                    &of_run,
+                    |id| of_run.iter().position(|m| m.id == id),
+                    query,
+                ))
             }
-            None => Ok(page(&e.messages, |m| &m.id, query)),
+            None => Ok(page(
+                &e.messages,
+                |id| e.message_index.get(id).copied(),
+                query,
+            )),
         }
     }
 
     async fn create_run(&self, run: Run) -> StoreResult<()> {
         let mut map = self.lock();
         let e = map.get_mut(&run.thread_id).ok_or(StoreError::NotFound)?;
-        if let Some(active) = e.runs.iter().find(|r| !r.status.is_terminal()) {
+        if let Some(active) = e.active_run() {
             return Err(StoreError::Conflict(format!(
                 "thread {} already has an active run {}",
                 run.thread_id, active.id
             )));
         }
+        e.run_index.insert(run.id.clone(), e.runs.len());
         e.runs.push(run);
         Ok(())
     }
@@ -181,26 +226,22 @@ impl ThreadStore for MemoryStore {
     async fn update_run(&self, run: Run) -> StoreResult<()> {
         let mut map = self.lock();
         let e = map.get_mut(&run.thread_id).ok_or(StoreError::NotFound)?;
-        let slot = e
-            .runs
-            .iter_mut()
-            .find(|r| r.id == run.id)
-            .ok_or(StoreError::NotFound)?;
+        let slot = e.run_mut(&run.id).ok_or(StoreError::NotFound)?;
         *slot = run;
         Ok(())
     }
 
     async fn run(&self, thread_id: &str, run_id: &str) -> StoreResult<Option<Run>> {
-        Ok(self
-            .lock()
-            .get(thread_id)
-            .and_then(|e| e.runs.iter().find(|r| r.id == run_id).cloned()))
+        Ok(self.lock().get(thread_id).and_then(|e| {
+            let i = *e.run_index.get(run_id)?;
+            e.runs.get(i).cloned()
+        }))
     }
 
     async fn list_runs(&self, thread_id: &str, query: &ListQuery) -> StoreResult<Page<Run>> {
         let map = self.lock();
         let e = map.get(thread_id).ok_or(StoreError::NotFound)?;
-        Ok(page(&e.runs, |r| &r.id, query))
+        Ok(page(&e.runs, |id| e.run_index.get(id).copied(), query))
     }
 
     async fn unanswered(&self, thread_id: &str) -> StoreResult<Vec<Message>> {
@@ -221,18 +262,12 @@ impl ThreadStore for MemoryStore {
     ) -> StoreResult<()> {
         let mut map = self.lock();
         let e = map.get_mut(&run.thread_id).ok_or(StoreError::NotFound)?;
-        let slot = e
-            .runs
-            .iter_mut()
-            .find(|r| r.id == run.id)
-            .ok_or(StoreError::NotFound)?;
+        let slot = e.run_mut(&run.id).ok_or(StoreError::NotFound)?;
         *slot = run;
-        if let Some(id) = answered_up_to {
-            if let Some(i) = e.messages.iter().position(|m| m.id == id) {
-                e.cursor = e.cursor.max(i + 1);
-            }
+        if let Some(i) = answered_up_to.and_then(|id| e.message_index.get(&id).copied()) {
+            e.cursor = e.cursor.max(i + 1);
         }
-        e.messages.extend(replies);
+        e.push_messages(replies);
         Ok(())
     }
 
@@ -266,7 +301,7 @@ mod tests {
         let items: Vec<Message> = (0..5).map(|i| msg("t", &i.to_string())).collect();
         let ids: Vec<String> = items.iter().map(|m| m.id.clone()).collect();
         let q = ListQuery::new(2, Order::Asc);
-        let p = page(&items, |m| &m.id, &q);
+        let p = page(&items, |id| items.iter().position(|m| m.id == id), &q);
         assert_eq!(
             p.data.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
             ids[..2]
@@ -274,13 +309,13 @@ mod tests {
         assert!(p.has_more);
         let p = page(
             &items,
-            |m| &m.id,
+            |id| items.iter().position(|m| m.id == id),
             &ListQuery::new(2, Order::Asc).after(ids[1].clone()),
         );
         assert_eq!(p.data[0].id, ids[2]);
         let p = page(
             &items,
-            |m| &m.id,
+            |id| items.iter().position(|m| m.id == id),
             &ListQuery::new(10, Order::Desc).after(ids[3].clone()),
         );
         assert_eq!(
@@ -290,13 +325,13 @@ mod tests {
         assert!(!p.has_more);
         let p = page(
             &items,
-            |m| &m.id,
+            |id| items.iter().position(|m| m.id == id),
             &ListQuery::new(10, Order::Asc).before(ids[2].clone()),
         );
         assert_eq!(p.data.len(), 2);
         let p = page(
             &items,
-            |m| &m.id,
+            |id| items.iter().position(|m| m.id == id),
             &ListQuery::new(10, Order::Desc).before(ids[2].clone()),
         );
         assert_eq!(

@@ -149,6 +149,12 @@ pub trait ThreadStore: Send + Sync + 'static {
         id: &str,
     ) -> impl Future<Output = StoreResult<Option<Thread>>> + Send;
 
+    /// Whether the thread exists and belongs to `owner`: the check every request makes.
+    /// The default reads the whole thread; stores can answer it more cheaply.
+    fn owns(&self, owner: &Principal, id: &str) -> impl Future<Output = StoreResult<bool>> + Send {
+        async move { Ok(self.thread(owner, id).await?.is_some()) }
+    }
+
     /// Replaces the thread's metadata and tool resources (same id); `NotFound` if absent or
     /// not `owner`'s.
     fn update_thread(

@@ -532,6 +532,16 @@ impl ThreadStore for SqliteStore {
         .await
     }
 
+    async fn owns(&self, owner: &Principal, id: &str) -> StoreResult<bool> {
+        {
+            let mut cache = self.cache();
+            if let Some((o, _)) = cache.thread(id) {
+                return Ok(o == owner);
+            }
+        }
+        Ok(self.thread(owner, id).await?.is_some())
+    }
+
     async fn thread(&self, owner: &Principal, id: &str) -> StoreResult<Option<Thread>> {
         let epoch = {
             let mut cache = self.cache();
