@@ -82,7 +82,7 @@ async fn execute<S: ThreadStore>(
         return;
     }
     run.set_status(RunStatus::InProgress);
-    if let Err(e) = app.store.update_run(run.clone()).await {
+    if let Err(e) = app.store.start_run(run.clone()).await {
         tracing::error!(run = %run_id, error = %e, "could not start the run");
     }
     emit(&events, Event::new(EventName::RunInProgress, &run)).await;

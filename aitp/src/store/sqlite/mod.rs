@@ -685,6 +685,22 @@ impl ThreadStore for SqliteStore {
         .await
     }
 
+    fn start_run(&self, run: Run) -> impl Future<Output = StoreResult<()>> + Send {
+        // Queued now, in order with the run's later writes; not waited for: `in_progress` is
+        // transient, and the commit of the finished run follows in the same queue.
+        let (job, _reply) = Op::job(
+            move |conn: &Connection, changes: &mut Vec<Change>| {
+                if !store_run(conn, &run)? {
+                    return Err(StoreError::NotFound);
+                }
+                changes.push(Change::Run(Box::new(run)));
+                Ok(())
+            },
+            Arc::clone(&self.inner.cache),
+        );
+        std::future::ready(self.inner.writer.submit(job))
+    }
+
     async fn update_run(&self, run: Run) -> StoreResult<()> {
         self.write(move |conn, changes| {
             if !store_run(conn, &run)? {
