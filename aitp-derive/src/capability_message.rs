@@ -12,6 +12,26 @@ struct Args {
     validate: bool,
 }
 
+/// Checks that a `capability = "..."` value is an http(s) URL with a semver path segment.
+pub(crate) fn check_url(lit: &LitStr) -> syn::Result<()> {
+    let url = lit.value();
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(syn::Error::new(
+            lit.span(),
+            "`capability` must be the capability's schema URL, starting with https://",
+        ));
+    }
+    if version_segment(&url).is_none() {
+        return Err(syn::Error::new(
+            lit.span(),
+            "the capability URL carries no semantic version: put a path segment \
+             like `v1.0.0` in it (for example \
+             `https://example.com/caps/points/v1.0.0/schema.json`)",
+        ));
+    }
+    Ok(())
+}
+
 fn parse_args(input: &DeriveInput) -> syn::Result<Args> {
     let mut capability = None;
     let mut key: Option<LitStr> = None;
@@ -25,21 +45,7 @@ fn parse_args(input: &DeriveInput) -> syn::Result<Args> {
                     return Err(meta.error("`capability` is given twice"));
                 }
                 let lit: LitStr = meta.value()?.parse()?;
-                let url = lit.value();
-                if !(url.starts_with("https://") || url.starts_with("http://")) {
-                    return Err(syn::Error::new(
-                        lit.span(),
-                        "`capability` must be the capability's schema URL, starting with https://",
-                    ));
-                }
-                if version_segment(&url).is_none() {
-                    return Err(syn::Error::new(
-                        lit.span(),
-                        "the capability URL carries no semantic version: put a path segment \
-                         like `v1.0.0` in it (for example \
-                         `https://example.com/caps/points/v1.0.0/schema.json`)",
-                    ));
-                }
+                check_url(&lit)?;
                 capability = Some(lit);
                 Ok(())
             } else if meta.path.is_ident("key") {
@@ -136,6 +142,10 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             }
 
             #validate
+        }
+
+        impl ::aitp::agent::args::Arg for #name {
+            type Role = ::aitp::agent::args::Payload<Self, ::aitp::agent::args::Typed>;
         }
 
         #inherent

@@ -1,12 +1,16 @@
 //! Procedural macros for `aitp-sdk`.
 //!
-//! Use them through the `aitp` crate (`aitp::CapabilityMessage`, `aitp::OpenDeserialize`):
-//! the generated code names `::aitp` paths, so depending on this crate alone is not enough.
+//! Use them through the `aitp` crate (`aitp::CapabilityMessage`, `aitp::Capability`,
+//! `aitp::OpenDeserialize`, `#[aitp::agent]` with `#[aitp::handler]`, `#[aitp::on_text]`,
+//! `#[aitp::fallback]`): the generated code names `::aitp` paths, so depending on this crate
+//! alone is not enough.
 #![deny(missing_docs)]
 
 use proc_macro::TokenStream;
 use syn::{DeriveInput, parse_macro_input};
 
+mod agent;
+mod capability;
 mod capability_message;
 mod open_deserialize;
 mod semver_check;
@@ -46,4 +50,99 @@ pub fn derive_capability_message(input: TokenStream) -> TokenStream {
     capability_message::expand(input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
+}
+
+/// Derives `aitp::capability::Capability` for an enum of a capability's message types.
+///
+/// ```ignore
+/// /// Loyalty points: spend them, learn the balance.
+/// #[derive(Debug, Clone, aitp::Capability)]
+/// #[aitp(capability = "https://loyalty.example/caps/points/v1.2.0/schema.json")]
+/// enum Loyalty {
+///     /// The user spends points.
+///     Redeem(RedeemPoints),
+///     /// What is left.
+///     Balance(PointsBalance),
+/// }
+/// let schema = Loyalty::schema(); // with `aitp::capability::Capability` in scope
+/// ```
+///
+/// Each variant wraps one `CapabilityMessage` type. `capability` (optional: by default the first
+/// message's) is the schema URL and the document's `$id`; `title` (default: the enum's name)
+/// titles the schema; the enum's doc comment becomes its `description` and each variant's doc
+/// comment the description of its `anyOf` branch. It is a compile error for a message to carry
+/// another capability URL, or for two messages to share a key.
+///
+/// Also generates `From<Message>` for each variant, `From<Enum> for AitpMessage` and
+/// `IntoReplies`, so a handler can return any message of the capability.
+#[proc_macro_derive(Capability, attributes(aitp))]
+pub fn derive_capability(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    capability::expand(input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Turns an impl block into an agent: its marked methods become the routes of an
+/// `aitp::agent::Router`.
+///
+/// ```ignore
+/// struct Shop { /* catalogue, orders ... */ }
+///
+/// #[aitp::agent(actor_id = "shop")]
+/// impl Shop {
+///     #[aitp::on_text]
+///     async fn greet(&self, text: String) -> RequestDecision { /* ... */ }
+///
+///     #[aitp::handler]
+///     async fn chosen(&self, cx: ThreadCtx, decision: Decision) -> Result<Quote, ShopError> { /* ... */ }
+///
+///     #[aitp::handler]
+///     fn redeem(&self, points: RedeemPoints, who: Principal) -> PointsBalance { /* sync is fine */ }
+///
+///     #[aitp::fallback]
+///     async fn other(&self, m: AitpMessage) -> String { /* ... */ }
+/// }
+///
+/// let router = Shop::new().router(); // Router<Arc<Shop>>
+/// ```
+///
+/// - `#[aitp::handler]`: the method answers one capability message type, its *payload*
+///   argument; `#[aitp::on_text]`: text parts (`String`); `#[aitp::fallback]`: capability
+///   messages no handler takes (`AitpMessage`).
+/// - Methods take `&self` (or no receiver), may be `async` or not, and take the payload and any
+///   extractors (`ThreadCtx`, `State<Arc<Self>>`, `Principal`, `Negotiated`,
+///   `aitp::thread::Message`, your own) in any order. The payload is found by its type's traits
+///   (`aitp::agent::args::Arg`), so aliases and paths work. They return anything `IntoReplies`.
+/// - Generates `impl aitp::agent::IntoRouter for Shop` (state `Arc<Shop>`) with
+///   `Router::with_state`, `.handler`, `.on_text` and `.fallback` — nothing you could not write
+///   by hand — and an inherent `Shop::router(self)`, unless the impl block defines `router`
+///   itself. The actor id comes from `actor_id = "..."`, or from a `fn actor_id` in the block.
+///   `validate_incoming = false` passes invalid messages to the handlers.
+/// - The declared capabilities are those of the handlers (the router collects them).
+#[proc_macro_attribute]
+pub fn agent(attr: TokenStream, item: TokenStream) -> TokenStream {
+    agent::expand(attr.into(), item.into()).into()
+}
+
+/// Marks a method of an `#[aitp::agent]` impl block as the handler of its payload's capability
+/// message type. Only meaningful inside such a block; see [`macro@agent`].
+#[proc_macro_attribute]
+pub fn handler(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    agent::stray_marker(agent::Kind::Handler, item.into()).into()
+}
+
+/// Marks a method of an `#[aitp::agent]` impl block as the text handler (payload `String`).
+/// Only meaningful inside such a block; see [`macro@agent`].
+#[proc_macro_attribute]
+pub fn on_text(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    agent::stray_marker(agent::Kind::Text, item.into()).into()
+}
+
+/// Marks a method of an `#[aitp::agent]` impl block as the fallback for capability messages no
+/// handler takes (payload `AitpMessage`). Only meaningful inside such a block; see
+/// [`macro@agent`].
+#[proc_macro_attribute]
+pub fn fallback(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    agent::stray_marker(agent::Kind::Fallback, item.into()).into()
 }

@@ -1,7 +1,11 @@
 //! Support for macro-generated code. Not public API.
 
+pub use schemars;
 pub use serde;
 pub use serde_json;
+
+pub use crate::agent::args::into_replies;
+pub use crate::capability::definition::{describe_branches, str_eq};
 
 use serde::de::{self, Deserializer, Visitor};
 

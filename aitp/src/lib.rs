@@ -49,7 +49,8 @@ pub mod validate;
 #[cfg(feature = "server")]
 pub use server::serve;
 
-pub use aitp_derive::{CapabilityMessage, OpenDeserialize};
+pub use aitp_derive::{Capability, CapabilityMessage, OpenDeserialize};
+pub use aitp_derive::{agent, fallback, handler, on_text};
 
 #[doc(hidden)]
 pub mod __private;

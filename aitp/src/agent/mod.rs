@@ -23,17 +23,24 @@
 //! assert_eq!(router.capabilities().len(), 1);
 //! ```
 //!
+//! The same router can be written as a type whose methods are the handlers, with
+//! `#[aitp::agent]` on its impl block and `#[aitp::handler]`, `#[aitp::on_text]`,
+//! `#[aitp::fallback]` on the methods: see [`IntoRouter`] and [`args`].
+//!
 //! [`AitpMessage`]: crate::capability::AitpMessage
 //! [`Negotiated`]: crate::capability::Negotiated
 
+pub mod args;
 mod context;
 mod extract;
 mod handler;
+mod into_router;
 mod reply;
 mod router;
 
 pub use context::{Principal, ThreadCtx, Turn};
 pub use extract::{FromTurn, State};
 pub use handler::{BoxFuture, Handler};
+pub use into_router::IntoRouter;
 pub use reply::{IntoReplies, Reply};
 pub use router::{Agent, Forward, ForwardError, Router, Unsupported};

@@ -650,6 +650,23 @@ impl SelectedOption {
     }
 }
 
+/// AITP-02 Decisions as a type: any of its messages, and its `schema.json`.
+///
+/// The schema is [`Capability::schema`](crate::capability::Capability::schema); the derive
+/// checks at compile time that every message belongs to this capability, each with its own key.
+#[derive(Debug, Clone, PartialEq, crate::Capability)]
+#[aitp(
+    capability = "https://aitp.dev/capabilities/aitp-02-decisions/v1.0.0/schema.json",
+    title = "AITP-02 Decisions"
+)]
+#[non_exhaustive]
+pub enum Decisions {
+    /// `request_decision`: asks the other side to choose among options.
+    RequestDecision(RequestDecision),
+    /// `decision`: the options chosen.
+    Decision(Decision),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

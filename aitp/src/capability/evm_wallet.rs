@@ -1299,6 +1299,35 @@ impl Validate for TokenNotification {
     }
 }
 
+/// AITP-05 EVM Wallet as a type: any of its messages, and its `schema.json`.
+///
+/// The schema is [`Capability::schema`](crate::capability::Capability::schema); the derive
+/// checks at compile time that every message belongs to this capability, each with its own key.
+#[derive(Debug, Clone, PartialEq, crate::Capability)]
+#[aitp(
+    capability = "https://aitp.dev/capabilities/aitp-05-evm-wallet/v1.0.0/schema.json",
+    title = "AITP-05 EVM Wallet"
+)]
+#[non_exhaustive]
+pub enum EvmWallet {
+    /// `request_address`: asks for the EVM address.
+    RequestAddress(RequestAddress),
+    /// `address_response`: the address.
+    AddressResponse(AddressResponse),
+    /// `request_transaction`: asks the wallet to sign and send a transaction.
+    RequestTransaction(RequestTransaction),
+    /// `transaction_response`: the outcome.
+    TransactionResponse(TransactionResponse),
+    /// `request_message_signing`: asks for a signature.
+    RequestMessageSigning(RequestMessageSigning),
+    /// `message_signing_response`: the signature.
+    MessageSigningResponse(MessageSigningResponse),
+    /// `chain_notification`: the wallet switched chains.
+    ChainNotification(ChainNotification),
+    /// `token_notification`: tokens were sent.
+    TokenNotification(TokenNotification),
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

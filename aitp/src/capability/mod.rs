@@ -3,8 +3,10 @@
 //! A capability message is one JSON object, `{"$schema": "<capability URL>", "<key>": body}`,
 //! that travels as a JSON string inside a thread message's text content. [`AitpMessage`] is that
 //! envelope; [`CapabilityMessage`] is implemented by every typed message body (derive it for your
-//! own with [`crate::CapabilityMessage`]).
+//! own with [`crate::CapabilityMessage`]); [`Capability`] is a whole capability as an enum of its
+//! message types, with its `schema.json` (derive it with `#[derive(Capability)]`).
 
+pub(crate) mod definition;
 mod envelope;
 mod extract;
 mod id;
@@ -18,6 +20,9 @@ pub mod near_wallet;
 pub mod payments;
 pub mod transactions;
 
+/// Derives [`Capability`] for an enum of message types; see [the trait](trait@Capability).
+pub use aitp_derive::Capability;
+pub use definition::Capability;
 pub use envelope::{AitpMessage, ParseError, Payload};
 pub use extract::{ContentPart, extract, extract_text};
 pub use id::{AitpCapability, CapabilityId, CapabilityIdError};
@@ -30,7 +35,15 @@ use crate::validate::ValidationErrors;
 /// One message type of a capability: its body type, the key it travels under, and the
 /// capability (schema URL and version) it belongs to.
 ///
-/// Derive it with `#[derive(aitp::CapabilityMessage)]`.
+/// Derive it with `#[derive(aitp::CapabilityMessage)]`. (Implementing it by hand, also implement
+/// [`Arg`](crate::agent::args::Arg) with `type Role = Payload<Self, Typed>`, as the derive does,
+/// so that `#[aitp::agent]` methods can take the type.)
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a capability message",
+    label = "not a capability message",
+    note = "derive it: `#[derive(Serialize, Deserialize, JsonSchema, aitp::CapabilityMessage)]` with \
+            `#[aitp(capability = \"<schema URL>\", key = \"<message key>\")]`"
+)]
 pub trait CapabilityMessage: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
     /// The schema URL of the capability, as written by this crate (canonical).
     const SCHEMA_URL: &'static str;

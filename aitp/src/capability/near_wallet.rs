@@ -796,6 +796,33 @@ mod base64 {
     }
 }
 
+/// AITP-04 NEAR Wallet as a type: any of its messages, and its `schema.json`.
+///
+/// The schema is [`Capability::schema`](crate::capability::Capability::schema); the derive
+/// checks at compile time that every message belongs to this capability, each with its own key.
+#[derive(Debug, Clone, PartialEq, crate::Capability)]
+#[aitp(
+    capability = "https://aitp.dev/capabilities/aitp-04-near-wallet/v1.0.0/schema.json",
+    title = "AITP-04 NEAR Wallet"
+)]
+#[non_exhaustive]
+pub enum NearWallet {
+    /// `request_account`: asks for the NEAR account.
+    RequestAccount(RequestAccount),
+    /// `account_response`: the account.
+    AccountResponse(AccountResponse),
+    /// `request_transaction`: asks the wallet to sign and send transactions.
+    RequestTransaction(RequestTransaction),
+    /// `transaction_response`: the outcome.
+    TransactionResponse(TransactionResponse),
+    /// `request_message_signing`: asks for a NEP-413 signature.
+    RequestMessageSigning(RequestMessageSigning),
+    /// `message_signing_response`: the signature.
+    MessageSigningResponse(MessageSigningResponse),
+    /// `token_notification`: tokens were sent.
+    TokenNotification(TokenNotification),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1366,6 +1366,31 @@ impl Validate for TopUpResponse {
     }
 }
 
+/// AITP-01 Payments as a type: any of its messages, and its `schema.json`.
+///
+/// The schema is [`Capability::schema`](crate::capability::Capability::schema); the derive
+/// checks at compile time that every message belongs to this capability, each with its own key.
+#[derive(Debug, Clone, PartialEq, crate::Capability)]
+#[aitp(
+    capability = "https://aitp.dev/capabilities/aitp-01-payments/v1.0.0/schema.json",
+    title = "AITP-01 Payments"
+)]
+#[non_exhaustive]
+pub enum Payments {
+    /// `quote`: what the service costs and how it can be paid.
+    Quote(Quote),
+    /// `wrapped_quote`: a quote passed on by an intermediary.
+    WrappedQuote(WrappedQuote),
+    /// `payment`: the payer pays a quote.
+    Payment(Payment),
+    /// `payment_confirmation`: the payee confirms.
+    PaymentConfirmation(PaymentConfirmation),
+    /// `top_up_request`: asks for funds.
+    TopUpRequest(TopUpRequest),
+    /// `top_up_response`: answers a top-up request.
+    TopUpResponse(TopUpResponse),
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

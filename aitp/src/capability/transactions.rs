@@ -473,6 +473,26 @@ pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// The legacy AITP-04 Transactions capability (NEAR AI's "payments") as a type: any of its
+/// messages, and its `schema.json`.
+///
+/// The schema is [`Capability::schema`](crate::capability::Capability::schema); the derive
+/// checks at compile time that every message belongs to this capability, each with its own key.
+#[derive(Debug, Clone, PartialEq, crate::Capability)]
+#[aitp(
+    capability = "https://aitp.dev/capabilities/aitp-04-transactions/v1.0.0/schema.json",
+    title = "AITP-04 Transactions (legacy)"
+)]
+#[non_exhaustive]
+pub enum Transactions {
+    /// `quote`: what to pay, in which payment plans.
+    Quote(Quote),
+    /// `payment_authorization`: the payer paid.
+    PaymentAuthorization(PaymentAuthorization),
+    /// `payment_result`: the payee's verdict.
+    PaymentResult(PaymentResult),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,174 @@
+//! A small shop written in the macro style: the agent is a struct, its handlers are methods.
+//!
+//! ```text
+//! cargo run -p aitp-examples --example shop_macros       # http://127.0.0.1:8080/v1
+//! AITP_ADDR=0.0.0.0:9000 cargo run -p aitp-examples --example shop_macros
+//! ```
+//!
+//! Say anything to see the products (AITP-02 `request_decision`), choose some (`decision`), get
+//! a signed AITP-01 `quote`, pay it (`payment`) and receive the `payment_confirmation`. The
+//! full demo shop (`--example shop`) adds a shipping-address form and more checks; this one
+//! shows how little code the macros need. `#[aitp::agent]` turns the impl block into a
+//! `Router`: each `#[aitp::handler]` method answers the capability message its payload argument
+//! names (`Decision`, `Payment`), `#[aitp::on_text]` answers text, `#[aitp::fallback]` every
+//! other capability message, and the capabilities the shop declares are those of its handlers.
+
+use std::{
+    collections::HashMap,
+    fmt,
+    sync::{
+        Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use aitp::{
+    agent::ThreadCtx,
+    capability::{
+        AitpMessage,
+        decisions::{Decision, DecisionOption, RequestDecision},
+        payments::{Payment, PaymentConfirmation, PaymentOption, Quote},
+        transactions::PaymentOutcome,
+    },
+    money::Amount,
+    thread::new_id,
+};
+use aitp_examples::demo_signature;
+
+/// The shop's account: merchant of its quotes, recipient of payments.
+pub const MERCHANT: &str = "aitp-rs-macro-shop.near";
+/// The demo signing key (see `aitp_examples::demo_signature`: not a real signature).
+pub const KEY: &str = "aitp-rs macro shop demo key";
+
+/// What the shop sells: id, name, price in cents.
+const PRODUCTS: [(&str, &str, u128); 3] = [
+    ("tent", "Two-person tent", 18900),
+    ("stove", "Camping stove", 4450),
+    ("mug", "Enamel mug", 1200),
+];
+
+/// Why the shop refuses a message; it reaches the customer as an `error` message.
+#[derive(Debug, PartialEq)]
+pub enum ShopError {
+    /// A product the shop does not sell.
+    UnknownProduct(String),
+    /// A payment for a quote this thread does not have open.
+    UnknownQuote(String),
+    /// A payment that does not match its quote.
+    WrongAmount(String),
+}
+
+impl fmt::Display for ShopError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownProduct(id) => write!(f, "we do not sell {id:?}"),
+            Self::UnknownQuote(id) => write!(f, "quote {id:?} is not open in this thread"),
+            Self::WrongAmount(id) => write!(f, "the payment does not match quote {id:?}"),
+        }
+    }
+}
+
+/// The shop: the open quote of each thread, and the order counter.
+#[derive(Debug, Default)]
+pub struct MacroShop {
+    quotes: Mutex<HashMap<String, Quote>>,
+    orders: AtomicU64,
+}
+
+#[aitp::agent(actor_id = "aitp-rs-macro-shop")]
+impl MacroShop {
+    /// Any text: the catalogue, as product cards.
+    #[aitp::on_text]
+    fn browse(&self, said: String) -> (String, RequestDecision) {
+        let cards = PRODUCTS.map(|(id, name, cents)| {
+            DecisionOption::new(id, name)
+                .description(format!("{} USD", Amount::from_minor_units(cents, 2)))
+        });
+        let request = RequestDecision::products(new_id("catalog_"), cards)
+            .title("What do you need?")
+            .build();
+        (format!("You said {said:?}. Here is what we sell:"), request)
+    }
+
+    /// `decision`: the products chosen become a signed quote.
+    #[aitp::handler]
+    async fn chosen(
+        &self,
+        cx: ThreadCtx,
+        decision: Decision,
+    ) -> Result<(String, Quote), ShopError> {
+        let mut cents = 0u128;
+        let mut names = Vec::new();
+        for option in &decision.options {
+            let id = option.id.as_str();
+            let (_, name, price) = PRODUCTS
+                .iter()
+                .find(|(pid, _, _)| *pid == id)
+                .ok_or_else(|| ShopError::UnknownProduct(id.to_owned()))?;
+            let quantity = option
+                .quantity
+                .as_ref()
+                .and_then(|q| q.as_u64())
+                .unwrap_or(1);
+            cents += price * u128::from(quantity);
+            names.push(format!("{quantity} × {name}"));
+        }
+        let total = Amount::from_minor_units(cents, 2);
+        let quote = Quote::builder(new_id("quote_"), MERCHANT, names.join(", "))
+            .expires_after(Duration::from_secs(15 * 60))
+            .option(PaymentOption::near_payment_channel(
+                total.clone(),
+                "USD",
+                "usdc.near",
+                MERCHANT,
+            ))
+            .sign_with(demo_signature::signer(KEY));
+        self.quotes
+            .lock()
+            .unwrap()
+            .insert(cx.thread_id().to_owned(), quote.clone());
+        Ok((format!("{} comes to {total} USD.", names.join(", ")), quote))
+    }
+
+    /// `payment`: checked against the thread's open quote, then confirmed. The payload need
+    /// not come last.
+    #[aitp::handler]
+    async fn paid(
+        &self,
+        payment: Payment,
+        cx: ThreadCtx,
+    ) -> Result<PaymentConfirmation, ShopError> {
+        let mut quotes = self.quotes.lock().unwrap();
+        let quote = quotes
+            .get(cx.thread_id())
+            .filter(|q| q.quote_id == payment.quote_id)
+            .ok_or_else(|| ShopError::UnknownQuote(payment.quote_id.clone()))?;
+        if !quote.accepts(&payment.payment_method) {
+            return Err(ShopError::WrongAmount(payment.quote_id.clone()));
+        }
+        quotes.remove(cx.thread_id());
+        let order = 1001 + self.orders.fetch_add(1, Ordering::Relaxed);
+        Ok(
+            PaymentConfirmation::for_payment(&payment, new_id("pay_"), PaymentOutcome::Success)
+                .message(format!("Thank you! Order ORD-{order} ships tomorrow."))
+                .sign_with(demo_signature::signer(KEY)),
+        )
+    }
+
+    /// Any other capability message: say what it was (a function without `self` works too).
+    #[aitp::fallback]
+    fn other(message: AitpMessage) -> String {
+        format!(
+            "This shop does not handle that: {}",
+            aitp_examples::describe(&message)
+        )
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::var("AITP_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
+    println!("macro shop: base URL http://{addr}/v1 (Ctrl-C to stop)");
+    aitp::serve(MacroShop::default().router(), addr).await
+}

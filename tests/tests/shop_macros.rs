@@ -1,0 +1,130 @@
+//! The macro-style shop example (`examples/shop_macros.rs`) through a whole purchase, by
+//! `Router::dispatch`: what it declares, what it answers, and that everything it sends passes
+//! its schema.
+
+#[allow(dead_code)]
+#[path = "../../examples/shop_macros.rs"]
+mod shop_macros;
+
+use std::sync::Arc;
+
+use aitp::{
+    agent::{Reply, Router},
+    capability::{
+        AitpMessage, CapabilityId, CapabilityMessage,
+        decisions::RequestDecision,
+        payments::{Payment, PaymentConfirmation, PaymentMethodUsed, Quote},
+    },
+    thread::{Content, Message, Role, Thread},
+};
+use shop_macros::MacroShop;
+
+struct Customer {
+    shop: Router<Arc<MacroShop>>,
+    thread: Thread,
+}
+
+impl Customer {
+    async fn post(&self, content: Content) -> Vec<Reply> {
+        let message = Message::new(&self.thread.id, Role::User, vec![content]);
+        let replies = self.shop.dispatch_one(self.thread.clone(), message).await;
+        for r in &replies {
+            if let Reply::Message(m) = r {
+                m.validate()
+                    .unwrap_or_else(|e| panic!("the shop sent an invalid {}: {e}", m.key()));
+            }
+        }
+        replies
+    }
+}
+
+fn find<T: CapabilityMessage>(replies: &[Reply]) -> Option<T> {
+    replies.iter().find_map(|r| match r {
+        Reply::Message(m) => m.message::<T>()?.ok(),
+        _ => None,
+    })
+}
+
+fn texts(replies: &[Reply]) -> String {
+    replies
+        .iter()
+        .map(Reply::to_text)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn the_macro_shop_sells() {
+    let shop = MacroShop::default().router();
+    let mut declared: Vec<String> = shop.capabilities().iter().map(CapabilityId::url).collect();
+    declared.sort();
+    assert_eq!(
+        declared,
+        [
+            "https://aitp.dev/capabilities/aitp-01-payments/v1.0.0/schema.json",
+            "https://aitp.dev/capabilities/aitp-02-decisions/v1.0.0/schema.json"
+        ]
+    );
+    assert_eq!(aitp::agent::Agent::actor_id(&shop), "aitp-rs-macro-shop");
+    let customer = Customer {
+        shop,
+        thread: Thread::new(),
+    };
+
+    let replies = customer.post(Content::text("hi")).await;
+    assert!(texts(&replies).starts_with("You said \"hi\""));
+    let catalogue: RequestDecision = find(&replies).expect("product cards");
+    assert_eq!(catalogue.options.len(), 3);
+
+    let mut choice = catalogue.choose(["stove", "mug"]);
+    choice.options[1].quantity = Some(2u64.into());
+    let replies = customer
+        .post(Content::aitp(&AitpMessage::new(choice)))
+        .await;
+    let quote: Quote = find(&replies).expect("a quote");
+    assert!(texts(&replies).contains("68.50 USD"), "{}", texts(&replies));
+    assert!(
+        quote.verify_with(|b, s| aitp_examples::demo_signature::verify(shop_macros::KEY, b, s))
+    );
+
+    // Unknown product: an error report, nothing else.
+    let replies = customer
+        .post(Content::aitp(&AitpMessage::new(
+            catalogue.choose(["canoe"]),
+        )))
+        .await;
+    assert!(
+        texts(&replies).contains("we do not sell \\\"canoe\\\""),
+        "{}",
+        texts(&replies)
+    );
+
+    let option = &quote.payment_options[0];
+    let payment = Payment::new(
+        &quote,
+        "customer.near",
+        PaymentMethodUsed::for_option(option, &option.payment_methods[0], "channel-1"),
+    )
+    .sign_with(|_| "ed25519:demo".to_owned());
+    let replies = customer
+        .post(Content::aitp(&AitpMessage::new(payment.clone())))
+        .await;
+    let confirmation: PaymentConfirmation = find(&replies).expect("a confirmation");
+    assert_eq!(confirmation.quote_id, quote.quote_id);
+    assert!(texts(&replies).contains("ORD-1001"));
+
+    // Paying again: the quote is closed.
+    let replies = customer
+        .post(Content::aitp(&AitpMessage::new(payment)))
+        .await;
+    assert!(texts(&replies).contains("is not open in this thread"));
+
+    // Anything else goes to the fallback.
+    let other = r#"{"$schema": "https://aitp.dev/capabilities/aitp-03-data-request/v1.0.0/schema.json", "data": {"fields": []}}"#;
+    let replies = customer.post(Content::text(other)).await;
+    assert!(
+        texts(&replies).starts_with("This shop does not handle that"),
+        "{}",
+        texts(&replies)
+    );
+}

@@ -1,0 +1,14 @@
+// A handler needs the message it answers.
+use aitp::agent::ThreadCtx;
+
+struct Agent;
+
+#[aitp::agent]
+impl Agent {
+    #[aitp::handler]
+    async fn nothing(&self, cx: ThreadCtx) -> String {
+        cx.thread_id().to_owned()
+    }
+}
+
+fn main() {}
