@@ -171,11 +171,7 @@ impl Drop for ServerGuard {
 /// what is missing when Python or the package index cannot be reached.
 pub fn python_venv(dir: &Path, packages: &[&str]) -> PathBuf {
     use std::process::Command;
-    let venv = dir.join(
-        packages
-            .join("_")
-            .replace(['=', '<', '>', ' ', '/'], "-"),
-    );
+    let venv = dir.join(packages.join("_").replace(['=', '<', '>', ' ', '/'], "-"));
     let python = venv.join("bin/python");
     let stamp = venv.join(".installed");
     if stamp.exists() {
@@ -186,7 +182,11 @@ pub fn python_venv(dir: &Path, packages: &[&str]) -> PathBuf {
     let lock = venv.with_extension("lock");
     let mut waited = 0;
     loop {
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+        {
             Ok(_) => break,
             Err(_) if waited < 600 => {
                 std::thread::sleep(std::time::Duration::from_secs(1));
@@ -205,10 +205,19 @@ pub fn python_venv(dir: &Path, packages: &[&str]) -> PathBuf {
             .status()
             .map_err(|e| format!("python3 is needed for the peer tests and could not run: {e}"))?;
         if !status.success() {
-            return Err(format!("`python3 -m venv {}` failed ({status})", venv.display()));
+            return Err(format!(
+                "`python3 -m venv {}` failed ({status})",
+                venv.display()
+            ));
         }
         let out = Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .args(packages)
             .output()
             .map_err(|e| format!("pip could not run: {e}"))?;

@@ -267,7 +267,12 @@ fn decision_and_legacy_builders_satisfy_the_official_schemas() {
         decisions::{DecisionOption, RequestDecision},
         transactions::{PaymentAuthorization, PaymentDetail, PaymentOutcome, PaymentResult, Quote},
     };
-    let quote = Quote::one_time("q-1", "shop.near", "19.99".parse().unwrap(), "2030-01-01T00:00:00Z");
+    let quote = Quote::one_time(
+        "q-1",
+        "shop.near",
+        "19.99".parse().unwrap(),
+        "2030-01-01T00:00:00Z",
+    );
     let products = RequestDecision::products(
         "pick",
         [DecisionOption::new("sku-1", "Socks")
@@ -281,15 +286,29 @@ fn decision_and_legacy_builders_satisfy_the_official_schemas() {
     .title("Pick")
     .build();
     let cases: Vec<(&str, AitpMessage)> = vec![
-        ("aitp-02", AitpMessage::new(RequestDecision::radio("r", ["a", "b"]).build())),
-        ("aitp-02", AitpMessage::new(RequestDecision::checkbox("c", [("x", "X"), ("y", "Y")]).build())),
-        ("aitp-02", AitpMessage::new(RequestDecision::confirmation("ok", "Proceed?").build())),
+        (
+            "aitp-02",
+            AitpMessage::new(RequestDecision::radio("r", ["a", "b"]).build()),
+        ),
+        (
+            "aitp-02",
+            AitpMessage::new(RequestDecision::checkbox("c", [("x", "X"), ("y", "Y")]).build()),
+        ),
+        (
+            "aitp-02",
+            AitpMessage::new(RequestDecision::confirmation("ok", "Proceed?").build()),
+        ),
         ("aitp-02", AitpMessage::new(products.clone())),
         ("aitp-02", AitpMessage::new(products.choose(["sku-1-red"]))),
         ("aitp-04tx", AitpMessage::new(quote.clone())),
         (
             "aitp-04tx",
-            AitpMessage::new(PaymentAuthorization::near_usdc(&quote, "19.99".parse().unwrap(), "me.near", "tx-1")),
+            AitpMessage::new(PaymentAuthorization::near_usdc(
+                &quote,
+                "19.99".parse().unwrap(),
+                "me.near",
+                "tx-1",
+            )),
         ),
         (
             "aitp-04tx",
@@ -332,7 +351,10 @@ fn transport_vectors_carry_typed_messages_or_text() {
             }
         }
     }
-    assert!(typed >= 3, "the t01 examples embed several AITP messages, found {typed}");
+    assert!(
+        typed >= 3,
+        "the t01 examples embed several AITP messages, found {typed}"
+    );
 }
 
 fn collect_content_strings(v: &Value, out: &mut Vec<String>) {
@@ -342,7 +364,9 @@ fn collect_content_strings(v: &Value, out: &mut Vec<String>) {
                 if k == "content" {
                     match x {
                         Value::String(s) => out.push(s.clone()),
-                        Value::Array(a) => out.extend(a.iter().filter_map(|p| p.as_str().map(str::to_owned))),
+                        Value::Array(a) => {
+                            out.extend(a.iter().filter_map(|p| p.as_str().map(str::to_owned)))
+                        }
                         _ => {}
                     }
                 }

@@ -28,7 +28,13 @@ fn start(db: &std::path::Path, slow_ms: u64) -> (Child, String) {
 }
 
 async fn post(http: &Client, url: String, body: Value) -> Value {
-    let r = http.post(url).bearer_auth("k").json(&body).send().await.unwrap();
+    let r = http
+        .post(url)
+        .bearer_auth("k")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
     r.json().await.unwrap()
 }
@@ -52,28 +58,58 @@ async fn wait_status(http: &Client, base: &str, thread: &str, run: &str, want: &
 
 #[tokio::test]
 async fn sigkill_mid_conversation_loses_nothing_acknowledged() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("crash-{}", std::process::id()));
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("aitp.db");
     let http = Client::new();
 
     let (mut server, base) = start(&db, 60_000);
-    let thread = post(&http, format!("{base}/threads"), json!({"metadata": {"topic": "crash"}})).await;
+    let thread = post(
+        &http,
+        format!("{base}/threads"),
+        json!({"metadata": {"topic": "crash"}}),
+    )
+    .await;
     let tid = thread["id"].as_str().unwrap().to_owned();
     let mut acknowledged = Vec::new();
     let mut runs = Vec::new();
     for i in 0..3 {
-        let m = post(&http, format!("{base}/threads/{tid}/messages"), json!({"role": "user", "content": format!("m{i}")})).await;
+        let m = post(
+            &http,
+            format!("{base}/threads/{tid}/messages"),
+            json!({"role": "user", "content": format!("m{i}")}),
+        )
+        .await;
         acknowledged.push(m["id"].as_str().unwrap().to_owned());
-        let r = post(&http, format!("{base}/threads/{tid}/runs"), json!({"assistant_id": "a"})).await;
+        let r = post(
+            &http,
+            format!("{base}/threads/{tid}/runs"),
+            json!({"assistant_id": "a"}),
+        )
+        .await;
         let rid = r["id"].as_str().unwrap().to_owned();
         wait_status(&http, &base, &tid, &rid, &["completed"]).await;
         runs.push(rid);
     }
-    let before = get(&http, format!("{base}/threads/{tid}/messages?order=asc&limit=100")).await;
-    let slow = post(&http, format!("{base}/threads/{tid}/messages"), json!({"role": "user", "content": "slow"})).await;
-    let r = post(&http, format!("{base}/threads/{tid}/runs"), json!({"assistant_id": "a"})).await;
+    let before = get(
+        &http,
+        format!("{base}/threads/{tid}/messages?order=asc&limit=100"),
+    )
+    .await;
+    let slow = post(
+        &http,
+        format!("{base}/threads/{tid}/messages"),
+        json!({"role": "user", "content": "slow"}),
+    )
+    .await;
+    let r = post(
+        &http,
+        format!("{base}/threads/{tid}/runs"),
+        json!({"assistant_id": "a"}),
+    )
+    .await;
     let interrupted = r["id"].as_str().unwrap().to_owned();
     wait_status(&http, &base, &tid, &interrupted, &["in_progress"]).await;
 
@@ -83,12 +119,33 @@ async fn sigkill_mid_conversation_loses_nothing_acknowledged() {
     let (mut server, base) = start(&db, 10);
     let t = get(&http, format!("{base}/threads/{tid}")).await;
     assert_eq!(t, thread, "the thread survives unchanged");
-    let after = get(&http, format!("{base}/threads/{tid}/messages?order=asc&limit=100")).await;
-    let ids: Vec<&str> = after["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
-    let before_ids: Vec<&str> = before["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
-    assert_eq!(&ids[..before_ids.len()], &before_ids[..], "every acknowledged message, in order");
+    let after = get(
+        &http,
+        format!("{base}/threads/{tid}/messages?order=asc&limit=100"),
+    )
+    .await;
+    let ids: Vec<&str> = after["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    let before_ids: Vec<&str> = before["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &ids[..before_ids.len()],
+        &before_ids[..],
+        "every acknowledged message, in order"
+    );
     assert_eq!(ids.last().copied(), slow["id"].as_str());
-    assert_eq!(after["data"].as_array().unwrap()[..before_ids.len()], before["data"].as_array().unwrap()[..]);
+    assert_eq!(
+        after["data"].as_array().unwrap()[..before_ids.len()],
+        before["data"].as_array().unwrap()[..]
+    );
     for rid in &runs {
         let r = get(&http, format!("{base}/threads/{tid}/runs/{rid}")).await;
         assert_eq!(r["status"], "completed");
@@ -97,11 +154,29 @@ async fn sigkill_mid_conversation_loses_nothing_acknowledged() {
     assert_eq!(r["status"], "failed", "{r}");
     assert_eq!(r["last_error"]["code"], "server_error");
     let all = get(&http, format!("{base}/threads/{tid}/runs?limit=100")).await;
-    assert!(all["data"].as_array().unwrap().iter().all(|r| !["queued", "in_progress"].contains(&r["status"].as_str().unwrap())));
+    assert!(
+        all["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| !["queued", "in_progress"].contains(&r["status"].as_str().unwrap()))
+    );
 
     // The conversation goes on: the next run answers what the interrupted one did not.
-    let r = post(&http, format!("{base}/threads/{tid}/runs"), json!({"assistant_id": "a"})).await;
-    wait_status(&http, &base, &tid, r["id"].as_str().unwrap(), &["completed"]).await;
+    let r = post(
+        &http,
+        format!("{base}/threads/{tid}/runs"),
+        json!({"assistant_id": "a"}),
+    )
+    .await;
+    wait_status(
+        &http,
+        &base,
+        &tid,
+        r["id"].as_str().unwrap(),
+        &["completed"],
+    )
+    .await;
     let last = get(&http, format!("{base}/threads/{tid}/messages?limit=1")).await;
     assert_eq!(last["data"][0]["content"][0]["text"]["value"], "echo: slow");
     server.kill().unwrap();

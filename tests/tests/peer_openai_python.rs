@@ -12,32 +12,68 @@ use serde_json::Value;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openai_python_client_completes_a_shop_conversation() {
     let python = tokio::task::spawn_blocking(|| {
-        python_venv(&Path::new(env!("CARGO_TARGET_TMPDIR")).join("peer-venvs"), &["openai==3.54.0"])
+        python_venv(
+            &Path::new(env!("CARGO_TARGET_TMPDIR")).join("peer-venvs"),
+            &["openai==3.54.0"],
+        )
     })
     .await
     .expect("venv setup");
-    let (base, guard) = serve_in_background(Server::new(aitp_examples::shop::shop_agent(), MemoryStore::new())).await;
+    let (base, guard) = serve_in_background(Server::new(
+        aitp_examples::shop::shop_agent(),
+        MemoryStore::new(),
+    ))
+    .await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("py/openai_shop_flow.py");
     let output = tokio::time::timeout(
         Duration::from_secs(120),
-        tokio::process::Command::new(&python).arg(&script).arg(&base).output(),
+        tokio::process::Command::new(&python)
+            .arg(&script)
+            .arg(&base)
+            .output(),
     )
     .await
     .expect("the Python client finished within 2 minutes")
     .expect("the Python client ran");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "openai-python failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "openai-python failed:\n{stdout}\n{stderr}"
+    );
     let summary: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
         .unwrap_or_else(|e| panic!("no summary ({e}):\n{stdout}\n{stderr}"));
     assert_eq!(summary["openai"], "3.54.0");
     assert_eq!(summary["confirmation"], "success");
-    let seen: Vec<&str> = summary["seen"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    for key in ["request_decision", "request_data", "quote", "payment_confirmation"] {
-        assert!(seen.contains(&key), "the client never saw `{key}`: {seen:?}");
+    let seen: Vec<&str> = summary["seen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for key in [
+        "request_decision",
+        "request_data",
+        "quote",
+        "payment_confirmation",
+    ] {
+        assert!(
+            seen.contains(&key),
+            "the client never saw `{key}`: {seen:?}"
+        );
     }
-    let events: Vec<&str> = summary["stream_events"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    for e in ["thread.run.created", "thread.message.delta", "thread.message.completed", "thread.run.completed"] {
+    let events: Vec<&str> = summary["stream_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for e in [
+        "thread.run.created",
+        "thread.message.delta",
+        "thread.message.completed",
+        "thread.run.completed",
+    ] {
         assert!(events.contains(&e), "the stream lacked {e}: {events:?}");
     }
     guard.stop().await;

@@ -27,7 +27,11 @@ async fn main() -> std::io::Result<()> {
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:8080".into());
     let agent = || Router::new().on_text(|text: String| async move { format!("echo: {text}") });
     match mode.as_str() {
-        "memory" => Server::new(agent(), aitp::store::MemoryStore::new()).serve(addr).await,
+        "memory" => {
+            Server::new(agent(), aitp::store::MemoryStore::new())
+                .serve(addr)
+                .await
+        }
         "sqlite" => {
             let db = args.next().unwrap_or_else(|| "load.db".into());
             for suffix in ["", "-wal", "-shm"] {

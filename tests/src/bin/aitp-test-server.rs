@@ -10,7 +10,9 @@ use aitp::{agent::Router, server::Server, store::SqliteStore};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let db = std::env::args().nth(1).expect("usage: aitp-test-server DB_PATH");
+    let db = std::env::args()
+        .nth(1)
+        .expect("usage: aitp-test-server DB_PATH");
     let slow_ms: u64 = std::env::var("AITP_TEST_SLOW_MS")
         .ok()
         .and_then(|v| v.parse().ok())
