@@ -331,9 +331,9 @@ pub async fn shutdown_signal() {
 /// `http://127.0.0.1:8080/v1`) until Ctrl-C or SIGTERM, with no authentication, storing threads
 /// in the embedded default store: SQLite in `./aitp.db` (feature `sqlite`), else in memory.
 pub async fn serve(agent: impl Agent, addr: impl ToSocketAddrs) -> std::io::Result<()> {
-    #[cfg(all(feature = "sqlite", any()))]
+    #[cfg(feature = "sqlite")]
     let store = crate::store::SqliteStore::open("aitp.db").map_err(std::io::Error::other)?;
-    #[cfg(not(all(feature = "sqlite", any())))]
+    #[cfg(not(feature = "sqlite"))]
     let store = crate::store::MemoryStore::new();
     Server::new(agent, store).serve(addr).await
 }

@@ -14,13 +14,15 @@ use crate::{
     thread::{Message, Run, Thread},
 };
 
+#[cfg(test)]
+mod contract_tests;
 mod memory;
-#[cfg(all(feature = "sqlite", any()))] // PENDING: SqliteStore lands next
+#[cfg(feature = "sqlite")]
 mod sqlite;
 
 pub use memory::MemoryStore;
-#[cfg(all(feature = "sqlite", any()))]
-pub use sqlite::SqliteStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]

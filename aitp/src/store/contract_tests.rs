@@ -1,0 +1,702 @@
+//! The [`ThreadStore`] contract, run against every store: [`MemoryStore`] and `SqliteStore`
+//! (in memory, in a file, and in a file without its cache), so they behave alike.
+
+use serde_json::json;
+
+use super::{ListQuery, MemoryStore, Order, Page, StoreError, ThreadStore};
+use crate::{
+    agent::Principal,
+    thread::{Content, Message, Role, Run, RunStatus, Thread},
+};
+
+fn me() -> Principal {
+    Principal::new("me")
+}
+
+fn user(thread: &Thread, text: &str) -> Message {
+    Message::new(thread.id.clone(), Role::User, vec![Content::text(text)])
+}
+
+fn reply(run: &Run, text: &str) -> Message {
+    let mut m = Message::new(
+        run.thread_id.clone(),
+        Role::Assistant,
+        vec![Content::text(text)],
+    );
+    m.run_id = Some(run.id.clone());
+    m.assistant_id = Some(run.assistant_id.clone());
+    m
+}
+
+fn ids<T>(page: &Page<T>, id: impl Fn(&T) -> &str) -> Vec<String> {
+    page.data.iter().map(|t| id(t).to_owned()).collect()
+}
+
+fn msg_ids(page: &Page<Message>) -> Vec<String> {
+    ids(page, |m| &m.id)
+}
+
+fn texts(messages: &[Message]) -> Vec<String> {
+    messages.iter().map(Message::text).collect()
+}
+
+/// A thread of `me` holding messages "0" .. "n-1".
+async fn thread_with<S: ThreadStore>(s: &S, n: usize) -> (Thread, Vec<Message>) {
+    let thread = Thread::new();
+    let messages: Vec<Message> = (0..n).map(|i| user(&thread, &i.to_string())).collect();
+    s.create_thread(&me(), thread.clone(), messages.clone())
+        .await
+        .unwrap();
+    (thread, messages)
+}
+
+/// Runs `run` to completion answering up to `answered`, with `replies`.
+async fn complete<S: ThreadStore>(s: &S, mut run: Run, replies: Vec<Message>, answered: &str) {
+    run.set_status(RunStatus::Completed);
+    s.finish_run(run, replies, Some(answered.to_owned()))
+        .await
+        .unwrap();
+}
+
+async fn thread_crud<S: ThreadStore>(s: S) {
+    let (mut thread, messages) = thread_with(&s, 2).await;
+    assert_eq!(
+        s.thread(&me(), &thread.id).await.unwrap(),
+        Some(thread.clone())
+    );
+    assert!(matches!(
+        s.create_thread(&me(), thread.clone(), Vec::new()).await,
+        Err(StoreError::Conflict(_))
+    ));
+
+    thread.metadata.insert("topic", "shoes");
+    thread.tool_resources = Some(json!({"code_interpreter": {"file_ids": []}}));
+    s.update_thread(&me(), thread.clone()).await.unwrap();
+    assert_eq!(
+        s.thread(&me(), &thread.id).await.unwrap(),
+        Some(thread.clone())
+    );
+
+    let run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    assert!(s.delete_thread(&me(), &thread.id).await.unwrap());
+    assert_eq!(s.thread(&me(), &thread.id).await.unwrap(), None);
+    assert!(!s.delete_thread(&me(), &thread.id).await.unwrap());
+    assert_eq!(s.message(&thread.id, &messages[0].id).await.unwrap(), None);
+    assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), None);
+    assert!(matches!(
+        s.update_thread(&me(), thread.clone()).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // The id is free again, with nothing of the old thread left.
+    s.create_thread(&me(), thread.clone(), Vec::new())
+        .await
+        .unwrap();
+    let page = s
+        .list_messages(&thread.id, &ListQuery::default())
+        .await
+        .unwrap();
+    assert!(page.data.is_empty() && !page.has_more);
+    let runs = s
+        .list_runs(&thread.id, &ListQuery::default())
+        .await
+        .unwrap();
+    assert!(runs.data.is_empty());
+    assert!(s.unanswered(&thread.id).await.unwrap().is_empty());
+}
+
+async fn owner_isolation<S: ThreadStore>(s: S) {
+    let (thread, _) = thread_with(&s, 1).await;
+    let other = Principal::new("other");
+    assert_eq!(s.thread(&other, &thread.id).await.unwrap(), None);
+    let mut changed = thread.clone();
+    changed.metadata.insert("k", "v");
+    assert!(matches!(
+        s.update_thread(&other, changed).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(!s.delete_thread(&other, &thread.id).await.unwrap());
+    // Still there, unchanged, for its owner.
+    assert_eq!(
+        s.thread(&me(), &thread.id).await.unwrap(),
+        Some(thread.clone())
+    );
+    // And still invisible to the other principal once read (and cached) by its owner.
+    assert_eq!(s.thread(&other, &thread.id).await.unwrap(), None);
+    assert_eq!(s.thread(&me(), "thread_missing").await.unwrap(), None);
+}
+
+async fn missing_thread<S: ThreadStore>(s: S) {
+    let ghost = Thread::new();
+    let id = ghost.id.as_str();
+    let q = ListQuery::default();
+    assert!(matches!(
+        s.append_messages(id, vec![user(&ghost, "x")]).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.list_messages(id, &q).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.list_runs(id, &q).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(s.unanswered(id).await, Err(StoreError::NotFound)));
+    let run = Run::new(id, "agent");
+    assert!(matches!(
+        s.create_run(run.clone()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.update_run(run.clone()).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        s.finish_run(run.clone(), Vec::new(), None).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.message(id, "msg_x").await.unwrap(), None);
+    assert_eq!(s.run(id, &run.id).await.unwrap(), None);
+}
+
+async fn messages_pagination<S: ThreadStore>(s: S) {
+    // Two at creation, three appended: the order is insertion order across both.
+    let (thread, mut all) = thread_with(&s, 2).await;
+    let more: Vec<Message> = (2..5).map(|i| user(&thread, &i.to_string())).collect();
+    s.append_messages(&thread.id, more.clone()).await.unwrap();
+    all.extend(more);
+    let id: Vec<String> = all.iter().map(|m| m.id.clone()).collect();
+    let list = |q: ListQuery| {
+        let s = &s;
+        let thread_id = thread.id.clone();
+        async move { s.list_messages(&thread_id, &q).await.unwrap() }
+    };
+
+    let p = list(ListQuery::new(20, Order::Asc)).await;
+    assert_eq!(p.data, all);
+    assert!(!p.has_more);
+    let p = list(ListQuery::default()).await;
+    assert_eq!(msg_ids(&p), id.iter().rev().cloned().collect::<Vec<_>>());
+
+    // has_more is exact: a page that ends exactly at the last item says so.
+    let p = list(ListQuery::new(5, Order::Asc)).await;
+    assert_eq!(p.data.len(), 5);
+    assert!(!p.has_more);
+    let p = list(ListQuery::new(4, Order::Asc)).await;
+    assert_eq!(msg_ids(&p), id[..4]);
+    assert!(p.has_more);
+    let p = list(ListQuery::new(2, Order::Asc).after(id[2].clone())).await;
+    assert_eq!(msg_ids(&p), id[3..5]);
+    assert!(!p.has_more);
+    let p = list(ListQuery::new(2, Order::Asc).after(id[1].clone())).await;
+    assert_eq!(msg_ids(&p), id[2..4]);
+    assert!(p.has_more);
+
+    // Descending: `after` goes towards older items, `before` towards newer ones.
+    let p = list(ListQuery::new(2, Order::Desc)).await;
+    assert_eq!(msg_ids(&p), [id[4].clone(), id[3].clone()]);
+    assert!(p.has_more);
+    let p = list(ListQuery::new(10, Order::Desc).after(id[3].clone())).await;
+    assert_eq!(msg_ids(&p), [id[2].clone(), id[1].clone(), id[0].clone()]);
+    assert!(!p.has_more);
+    let p = list(ListQuery::new(2, Order::Desc).after(id[3].clone())).await;
+    assert_eq!(msg_ids(&p), [id[2].clone(), id[1].clone()]);
+    assert!(p.has_more);
+    let p = list(ListQuery::new(10, Order::Desc).before(id[2].clone())).await;
+    assert_eq!(msg_ids(&p), [id[4].clone(), id[3].clone()]);
+    assert!(!p.has_more);
+    let p = list(ListQuery::new(1, Order::Desc).before(id[2].clone())).await;
+    assert_eq!(msg_ids(&p), [id[4].clone()]);
+    assert!(p.has_more);
+
+    // Ascending `before`, and both bounds together.
+    let p = list(ListQuery::new(10, Order::Asc).before(id[2].clone())).await;
+    assert_eq!(msg_ids(&p), id[..2]);
+    assert!(!p.has_more);
+    let p = list(
+        ListQuery::new(10, Order::Asc)
+            .after(id[0].clone())
+            .before(id[4].clone()),
+    )
+    .await;
+    assert_eq!(msg_ids(&p), id[1..4]);
+    let p = list(
+        ListQuery::new(2, Order::Asc)
+            .after(id[0].clone())
+            .before(id[4].clone()),
+    )
+    .await;
+    assert_eq!(msg_ids(&p), id[1..3]);
+    assert!(p.has_more);
+    let p = list(
+        ListQuery::new(10, Order::Desc)
+            .after(id[4].clone())
+            .before(id[0].clone()),
+    )
+    .await;
+    assert_eq!(msg_ids(&p), [id[3].clone(), id[2].clone(), id[1].clone()]);
+    assert!(!p.has_more);
+    // Bounds that cross leave nothing between them.
+    let p = list(
+        ListQuery::new(10, Order::Desc)
+            .after(id[1].clone())
+            .before(id[3].clone()),
+    )
+    .await;
+    assert!(p.data.is_empty() && !p.has_more);
+    let p = list(
+        ListQuery::new(10, Order::Asc)
+            .after(id[3].clone())
+            .before(id[1].clone()),
+    )
+    .await;
+    assert!(p.data.is_empty() && !p.has_more);
+
+    // Past the end, an unknown cursor (ignored), a limit of 0 (read as 1).
+    let p = list(ListQuery::new(10, Order::Asc).after(id[4].clone())).await;
+    assert!(p.data.is_empty() && !p.has_more);
+    let p = list(ListQuery::new(10, Order::Asc).after("msg_unknown")).await;
+    assert_eq!(msg_ids(&p), id);
+    let p = list(ListQuery::new(0, Order::Asc)).await;
+    assert_eq!(msg_ids(&p), id[..1]);
+    assert!(p.has_more);
+
+    // A cursor from another thread is unknown here.
+    let (other, other_messages) = thread_with(&s, 1).await;
+    let p = list(ListQuery::new(10, Order::Asc).after(other_messages[0].id.clone())).await;
+    assert_eq!(p.data.len(), 5);
+    let p = s
+        .list_messages(&other.id, &ListQuery::new(10, Order::Asc))
+        .await
+        .unwrap();
+    assert_eq!(p.data, other_messages);
+}
+
+async fn message_lookup_and_run_filter<S: ThreadStore>(s: S) {
+    let (thread, messages) = thread_with(&s, 2).await;
+    let (other, _) = thread_with(&s, 0).await;
+    assert_eq!(
+        s.message(&thread.id, &messages[1].id).await.unwrap(),
+        Some(messages[1].clone())
+    );
+    assert_eq!(s.message(&other.id, &messages[1].id).await.unwrap(), None);
+    assert_eq!(s.message(&thread.id, "msg_unknown").await.unwrap(), None);
+
+    let first = Run::new(thread.id.clone(), "agent");
+    s.create_run(first.clone()).await.unwrap();
+    let first_replies = vec![reply(&first, "a"), reply(&first, "b"), reply(&first, "c")];
+    complete(&s, first.clone(), first_replies.clone(), &messages[1].id).await;
+    s.append_messages(&thread.id, vec![user(&thread, "2")])
+        .await
+        .unwrap();
+    let second = Run::new(thread.id.clone(), "agent");
+    s.create_run(second.clone()).await.unwrap();
+    let second_replies = vec![reply(&second, "d")];
+    complete(&s, second.clone(), second_replies.clone(), &messages[0].id).await;
+
+    assert_eq!(
+        s.message(&thread.id, &first_replies[0].id).await.unwrap(),
+        Some(first_replies[0].clone())
+    );
+    let of = |run: &Run, q: ListQuery| {
+        let s = &s;
+        let thread_id = thread.id.clone();
+        let q = q.run_id(run.id.clone());
+        async move { s.list_messages(&thread_id, &q).await.unwrap() }
+    };
+    let p = of(&first, ListQuery::new(10, Order::Asc)).await;
+    assert_eq!(p.data, first_replies);
+    assert!(!p.has_more);
+    let p = of(&first, ListQuery::new(2, Order::Desc)).await;
+    assert_eq!(texts(&p.data), ["c", "b"]);
+    assert!(p.has_more);
+    let p = of(
+        &first,
+        ListQuery::new(10, Order::Asc).after(first_replies[0].id.clone()),
+    )
+    .await;
+    assert_eq!(texts(&p.data), ["b", "c"]);
+    // A cursor outside the run's messages is ignored, as an unknown one is.
+    let p = of(
+        &first,
+        ListQuery::new(10, Order::Asc).after(second_replies[0].id.clone()),
+    )
+    .await;
+    assert_eq!(texts(&p.data), ["a", "b", "c"]);
+    let p = of(&second, ListQuery::new(10, Order::Asc)).await;
+    assert_eq!(p.data, second_replies);
+    let p = s
+        .list_messages(
+            &thread.id,
+            &ListQuery::new(10, Order::Asc).run_id("run_unknown"),
+        )
+        .await
+        .unwrap();
+    assert!(p.data.is_empty() && !p.has_more);
+    // Unfiltered, everything in insertion order.
+    let p = s
+        .list_messages(&thread.id, &ListQuery::new(20, Order::Asc))
+        .await
+        .unwrap();
+    assert_eq!(texts(&p.data), ["0", "1", "a", "b", "c", "2", "d"]);
+}
+
+async fn run_conflicts<S: ThreadStore>(s: S) {
+    let (thread, messages) = thread_with(&s, 1).await;
+    let mut run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(run.clone()));
+
+    // Every non-terminal status blocks a second run and new messages.
+    for status in [
+        RunStatus::Queued,
+        RunStatus::InProgress,
+        RunStatus::RequiresAction,
+        RunStatus::Cancelling,
+        RunStatus::from("thinking_hard"),
+    ] {
+        run.set_status(status);
+        s.update_run(run.clone()).await.unwrap();
+        assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(run.clone()));
+        assert!(matches!(
+            s.create_run(Run::new(thread.id.clone(), "agent")).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.append_messages(&thread.id, vec![user(&thread, "late")])
+                .await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+    // A run of another thread changes nothing here.
+    let (other, _) = thread_with(&s, 0).await;
+    s.create_run(Run::new(other.id.clone(), "agent"))
+        .await
+        .unwrap();
+    // An update of an unknown run, or of a run under the wrong thread, is NotFound.
+    assert!(matches!(
+        s.update_run(Run::new(thread.id.clone(), "agent")).await,
+        Err(StoreError::NotFound)
+    ));
+    let mut misplaced = run.clone();
+    misplaced.thread_id = other.id.clone();
+    assert!(matches!(
+        s.update_run(misplaced).await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(s.run(&other.id, &run.id).await.unwrap(), None);
+
+    // Terminal: new messages and a new run are accepted again.
+    run.set_status(RunStatus::Cancelled);
+    s.finish_run(run.clone(), Vec::new(), None).await.unwrap();
+    assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(run.clone()));
+    s.append_messages(&thread.id, vec![user(&thread, "now")])
+        .await
+        .unwrap();
+    let second = Run::new(thread.id.clone(), "agent");
+    s.create_run(second.clone()).await.unwrap();
+    complete(&s, second.clone(), Vec::new(), &messages[0].id).await;
+    let third = Run::new(thread.id.clone(), "agent");
+    s.create_run(third.clone()).await.unwrap();
+
+    // Runs list in creation order.
+    let p = s
+        .list_runs(&thread.id, &ListQuery::new(10, Order::Asc))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&p, |r| &r.id),
+        [run.id.clone(), second.id.clone(), third.id.clone()]
+    );
+    assert!(!p.has_more);
+    let p = s
+        .list_runs(&thread.id, &ListQuery::new(2, Order::Desc))
+        .await
+        .unwrap();
+    assert_eq!(ids(&p, |r| &r.id), [third.id.clone(), second.id.clone()]);
+    assert!(p.has_more);
+    let p = s
+        .list_runs(
+            &thread.id,
+            &ListQuery::new(2, Order::Desc).after(second.id.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&p, |r| &r.id), [run.id.clone()]);
+    assert!(!p.has_more);
+    let p = s
+        .list_runs(
+            &thread.id,
+            &ListQuery::new(5, Order::Asc).before(third.id.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&p, |r| &r.id), [run.id.clone(), second.id.clone()]);
+    // The run_id filter is for messages; runs ignore it.
+    let p = s
+        .list_runs(&thread.id, &ListQuery::new(5, Order::Asc).run_id("run_x"))
+        .await
+        .unwrap();
+    assert_eq!(p.data.len(), 3);
+}
+
+async fn unanswered_and_cursor<S: ThreadStore>(s: S) {
+    let (thread, messages) = thread_with(&s, 2).await;
+    assert_eq!(s.unanswered(&thread.id).await.unwrap(), messages);
+
+    let run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    let mut done = run.clone();
+    done.set_status(RunStatus::Completed);
+    s.finish_run(
+        done.clone(),
+        vec![reply(&run, "hello")],
+        Some(messages[1].id.clone()),
+    )
+    .await
+    .unwrap();
+    // One atomic step: run state, replies, cursor.
+    assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(done));
+    assert!(s.unanswered(&thread.id).await.unwrap().is_empty());
+
+    // Replies are never unanswered, even when after the cursor.
+    let m2 = user(&thread, "2");
+    let m3 = user(&thread, "3");
+    s.append_messages(&thread.id, vec![m2.clone(), m3.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.unanswered(&thread.id).await.unwrap(),
+        vec![m2.clone(), m3.clone()]
+    );
+
+    // A failed run answers nothing: the cursor stays.
+    let mut failed = Run::new(thread.id.clone(), "agent");
+    s.create_run(failed.clone()).await.unwrap();
+    failed.fail(crate::thread::RunError::server_error("boom"));
+    s.finish_run(failed, Vec::new(), None).await.unwrap();
+    assert_eq!(
+        s.unanswered(&thread.id).await.unwrap(),
+        vec![m2.clone(), m3.clone()]
+    );
+
+    // A cursor that names no message of the thread leaves it where it is.
+    let run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    complete(&s, run, Vec::new(), "msg_unknown").await;
+    assert_eq!(s.unanswered(&thread.id).await.unwrap().len(), 2);
+
+    // Answering only the first leaves the second.
+    let run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    complete(&s, run.clone(), vec![reply(&run, "re 2")], &m2.id).await;
+    assert_eq!(s.unanswered(&thread.id).await.unwrap(), vec![m3.clone()]);
+
+    // The cursor never moves back.
+    let run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    complete(&s, run, Vec::new(), &messages[0].id).await;
+    assert_eq!(s.unanswered(&thread.id).await.unwrap(), vec![m3.clone()]);
+    let run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    complete(&s, run, Vec::new(), &m3.id).await;
+    assert!(s.unanswered(&thread.id).await.unwrap().is_empty());
+
+    // Cursors are per thread.
+    let (other, other_messages) = thread_with(&s, 1).await;
+    assert_eq!(s.unanswered(&other.id).await.unwrap(), other_messages);
+}
+
+async fn fail_interrupted_runs<S: ThreadStore>(s: S) {
+    let (a, _) = thread_with(&s, 1).await;
+    let (b, _) = thread_with(&s, 1).await;
+    let (c, _) = thread_with(&s, 1).await;
+    let queued = Run::new(a.id.clone(), "agent");
+    s.create_run(queued.clone()).await.unwrap();
+    let mut working = Run::new(b.id.clone(), "agent");
+    s.create_run(working.clone()).await.unwrap();
+    working.set_status(RunStatus::InProgress);
+    s.update_run(working.clone()).await.unwrap();
+    let mut done = Run::new(c.id.clone(), "agent");
+    s.create_run(done.clone()).await.unwrap();
+    done.set_status(RunStatus::Completed);
+    s.finish_run(done.clone(), Vec::new(), None).await.unwrap();
+
+    let now = 1_900_000_000;
+    assert_eq!(s.fail_interrupted_runs(now).await.unwrap(), 2);
+    for (thread, run) in [(&a, &queued), (&b, &working)] {
+        let stored = s.run(&thread.id, &run.id).await.unwrap().unwrap();
+        assert_eq!(stored.status, RunStatus::Failed);
+        assert_eq!(stored.failed_at, Some(now));
+        let error = stored.last_error.unwrap();
+        assert_eq!(error.code, "server_error");
+        assert!(!error.message.is_empty());
+        assert_eq!(stored.started_at, run.started_at);
+    }
+    assert_eq!(s.run(&c.id, &done.id).await.unwrap(), Some(done));
+    assert_eq!(s.fail_interrupted_runs(now).await.unwrap(), 0);
+    // The threads take new runs again.
+    s.create_run(Run::new(a.id.clone(), "agent")).await.unwrap();
+}
+
+async fn unknown_fields_survive<S: ThreadStore>(s: S) {
+    // Numbers keep their exact text (`1.10`, `0.70`), unknown fields their place.
+    let thread: Thread = serde_json::from_str(
+        r#"{"id": "thread_lossless", "object": "thread", "created_at": 1700000000,
+            "metadata": {"actors": "[]", "k": "v"}, "tool_resources": null,
+            "x_vendor": {"exact": 1.10, "big": 123456789012345678901234567890}}"#,
+    )
+    .unwrap();
+    let message: Message = serde_json::from_str(
+        r#"{"id": "msg_lossless", "object": "thread.message", "created_at": 1700000001,
+            "thread_id": "thread_lossless", "role": "user",
+            "content": [{"type": "text", "text": {"value": "hi", "annotations": []}}],
+            "x_trace": [1, 2.50, "three"]}"#,
+    )
+    .unwrap();
+    let run: Run = serde_json::from_str(
+        r#"{"id": "run_lossless", "object": "thread.run", "created_at": 1700000002,
+            "assistant_id": "agent", "thread_id": "thread_lossless", "status": "queued",
+            "temperature": 0.70, "x_budget": "12.500"}"#,
+    )
+    .unwrap();
+    s.create_thread(&me(), thread.clone(), vec![message.clone()])
+        .await
+        .unwrap();
+    s.create_run(run.clone()).await.unwrap();
+    let back = s.thread(&me(), &thread.id).await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::to_value(&back).unwrap(),
+        serde_json::to_value(&thread).unwrap()
+    );
+    assert_eq!(back, thread);
+    assert_eq!(
+        s.message(&thread.id, &message.id).await.unwrap(),
+        Some(message)
+    );
+    assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(run));
+}
+
+/// Writes from several tasks at once, reads in between: the writes all land, in order per
+/// thread, and reads see only whole writes.
+async fn concurrent_use<S: ThreadStore + Clone>(s: S) {
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            let (thread, _) = thread_with(&s, 1).await;
+            for i in 0..10 {
+                s.append_messages(&thread.id, vec![user(&thread, &i.to_string())])
+                    .await
+                    .unwrap();
+                let p = s
+                    .list_messages(&thread.id, &ListQuery::new(100, Order::Asc))
+                    .await
+                    .unwrap();
+                assert_eq!(p.data.len(), i + 2);
+                assert!(s.thread(&me(), &thread.id).await.unwrap().is_some());
+            }
+            thread
+        }));
+    }
+    for t in tasks {
+        let thread = t.await.unwrap();
+        let p = s
+            .list_messages(&thread.id, &ListQuery::new(100, Order::Asc))
+            .await
+            .unwrap();
+        let expected: Vec<String> = std::iter::once("0".to_owned())
+            .chain((0..10).map(|i| i.to_string()))
+            .collect();
+        assert_eq!(texts(&p.data), expected);
+    }
+}
+
+/// One `#[tokio::test]` per contract function, on the store (and its guard) `$make` makes.
+macro_rules! contract {
+    ($make:expr) => {
+        contract!(@tests $make;
+            thread_crud, owner_isolation, missing_thread, messages_pagination,
+            message_lookup_and_run_filter, run_conflicts, unanswered_and_cursor,
+            fail_interrupted_runs, unknown_fields_survive, concurrent_use);
+    };
+    (@tests $make:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (store, _guard) = $make;
+                crate::store::contract_tests::$name(store).await;
+            }
+        )*
+    };
+}
+
+mod memory {
+    use super::*;
+    contract!((MemoryStore::new(), ()));
+}
+
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite {
+    use std::{
+        path::{Path, PathBuf},
+        sync::atomic::{AtomicUsize, Ordering},
+    };
+
+    use crate::store::{SqliteOptions, SqliteStore};
+
+    /// A database file in the temporary directory, removed (with its WAL) when dropped.
+    #[derive(Debug)]
+    pub(crate) struct TempDb(pub(crate) PathBuf);
+
+    impl TempDb {
+        pub(crate) fn new() -> Self {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            Self(std::env::temp_dir().join(format!(
+                "aitp-store-test-{}-{}-{nanos}.db",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            )))
+        }
+
+        pub(crate) fn path(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for TempDb {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut p = self.0.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+
+    fn file(options: SqliteOptions) -> (SqliteStore, TempDb) {
+        let db = TempDb::new();
+        (options.open(db.path()).unwrap(), db)
+    }
+
+    mod in_memory {
+        use super::*;
+        contract!((SqliteStore::in_memory().unwrap(), ()));
+    }
+
+    mod in_file {
+        use super::*;
+        contract!(file(SqliteOptions::new()));
+    }
+
+    mod in_file_uncached {
+        use super::*;
+        contract!(file(SqliteOptions::new().cache(0).readers(1)));
+    }
+}

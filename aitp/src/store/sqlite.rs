@@ -1,1 +1,0 @@
-//! SqliteStore (being written).

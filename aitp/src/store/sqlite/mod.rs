@@ -1,0 +1,809 @@
+//! `SqliteStore`: threads in one SQLite file, the durable embedded default store.
+//!
+//! Layout ([`schema`]): each thread, message and run is stored as its JSON (so fields this
+//! crate does not know survive), next to the few columns queries need. Messages and runs carry
+//! an autoincrement `seq`, their exact insertion order; the thread row keeps the agent's cursor
+//! as the `seq` of the last message a run answered.
+//!
+//! Concurrency: one [`writer`] thread owns the write connection and commits queued operations
+//! in groups (SQLite has one writer at a time anyway); a few read-only connections read at the
+//! same time (WAL) on tokio's blocking pool, so the runtime's workers never wait on SQLite.
+//! Threads and runs are also kept in a bounded write-through [`cache`]: the server reads the
+//! thread on every request, clients poll runs, and both only change through this store.
+
+/// The condition "the run is not terminal", written exactly as in the `runs_active` partial
+/// index so that SQLite uses the index.
+macro_rules! active_runs {
+    () => {
+        "status NOT IN ('cancelled', 'failed', 'completed', 'incomplete', 'expired')"
+    };
+}
+
+mod cache;
+mod schema;
+#[cfg(test)]
+mod tests;
+mod writer;
+
+use std::{
+    error::Error as StdError,
+    fmt,
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex as StdMutex, MutexGuard},
+    time::Duration,
+};
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Row, params, types::Type};
+use serde::{Serialize, de::DeserializeOwned};
+use tokio::sync::Semaphore;
+
+use self::{
+    cache::{Cache, Change},
+    writer::{Op, Writer},
+};
+use super::{ListQuery, Order, Page, StoreError, StoreResult, ThreadStore};
+use crate::{
+    agent::Principal,
+    thread::{Message, Run, RunError, Thread},
+};
+
+/// How SQLite flushes commits, trading write speed for safety against power loss.
+///
+/// Either way an acknowledged write survives the process being killed (even `SIGKILL`): the
+/// commit is in the operating system's hands before the future resolves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Synchronous {
+    /// `synchronous=NORMAL` (the default): no flush to disk per commit. A power loss or an
+    /// operating system crash may lose the last transactions; it never corrupts the database.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: a flush on every commit, so acknowledged writes also survive a
+    /// power loss. Each commit waits for the disk (writes arriving together share one).
+    Full,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Self::Normal => "NORMAL",
+            Self::Full => "FULL",
+        }
+    }
+}
+
+/// How a [`SqliteStore`] is opened: durability, read connections, waits, caching.
+///
+/// ```no_run
+/// use aitp::store::{SqliteStore, Synchronous};
+/// # fn main() -> Result<(), aitp::store::StoreError> {
+/// let store = SqliteStore::options()
+///     .synchronous(Synchronous::Full)
+///     .open("threads.db")?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "options do nothing until `open`"]
+pub struct SqliteOptions {
+    synchronous: Synchronous,
+    readers: usize,
+    busy_timeout: Duration,
+    cache: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Normal,
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+            cache: 4096,
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// The defaults: `synchronous=NORMAL`, 4 read connections, a 5 s busy timeout, a cache of
+    /// 4096 recently used threads and as many runs.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How commits are flushed ([`Synchronous::Normal`] by default).
+    pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
+        self.synchronous = synchronous;
+        self
+    }
+
+    /// How many reads may run at once, each on its own read-only connection (at least 1).
+    /// In-memory stores read on their single connection.
+    pub fn readers(mut self, n: usize) -> Self {
+        self.readers = n.max(1);
+        self
+    }
+
+    /// How long a statement waits for a lock held by another connection (or process) before
+    /// failing with "database is locked".
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// How many threads, and as many runs, to keep in memory so that reading them (done on
+    /// every request, and by every poll) costs no query; up to twice as many may be held. `0`
+    /// disables the cache: do that if another process writes to the same file, since the
+    /// cache only sees this store's writes.
+    pub fn cache(mut self, capacity: usize) -> Self {
+        self.cache = capacity;
+        self
+    }
+
+    /// Opens (creating it if needed) the database file at `path` and brings its schema up to
+    /// date. Fails if the file was written by a newer version of this crate.
+    pub fn open(&self, path: impl AsRef<Path>) -> StoreResult<SqliteStore> {
+        let path = path.as_ref().to_path_buf();
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&path, flags).map_err(backend)?;
+        self.finish_open(conn, Some(path))
+    }
+
+    /// A private in-memory database, lost when the store is dropped (for tests). Reads go
+    /// through the single connection.
+    pub fn open_in_memory(&self) -> StoreResult<SqliteStore> {
+        let conn = Connection::open_in_memory().map_err(backend)?;
+        self.finish_open(conn, None)
+    }
+
+    fn finish_open(&self, mut conn: Connection, path: Option<PathBuf>) -> StoreResult<SqliteStore> {
+        configure(&conn, self.busy_timeout)?;
+        // Refuse a newer schema before changing anything in the file.
+        schema::check_version(&conn, path.as_deref())?;
+        // `wal` for files; in-memory databases answer `memory`.
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", self.synchronous.pragma())
+            .map_err(backend)?;
+        schema::migrate(&mut conn, path.as_deref())?;
+        // Readers open the same file even if the working directory changes later.
+        let readers = path.as_ref().map(|p| Readers {
+            path: std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()),
+            slots: Arc::new(Semaphore::new(self.readers)),
+            idle: StdMutex::new(Vec::with_capacity(self.readers)),
+            busy_timeout: self.busy_timeout,
+        });
+        Ok(SqliteStore {
+            inner: Arc::new(Inner {
+                writer: Writer::start(conn)?,
+                readers,
+                cache: Arc::new(StdMutex::new(Cache::new(self.cache))),
+                path,
+            }),
+        })
+    }
+}
+
+/// A durable [`ThreadStore`] in one SQLite file: the embedded default of
+/// [`aitp::serve`](crate::serve).
+///
+/// An acknowledged write survives the process being killed. With the default
+/// [`Synchronous::Normal`], a power loss or an OS crash may lose the last transactions (the
+/// file stays consistent); [`SqliteOptions::synchronous`] with [`Synchronous::Full`] trades
+/// write speed for surviving that too. The schema is migrated at open; a file written by a
+/// newer version is refused rather than misread.
+///
+/// One process should own a file: the store caches threads and runs, seeing only its own
+/// writes (see [`SqliteOptions::cache`]). Cheap to clone (clones share everything); dropping
+/// the last clone finishes queued writes and closes the file. Writes run on a thread of the
+/// store's own, reads on tokio's blocking pool (inline outside a tokio runtime).
+///
+/// ```no_run
+/// use aitp::store::SqliteStore;
+/// # fn main() -> Result<(), aitp::store::StoreError> {
+/// let store = SqliteStore::open("aitp.db")?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    /// `None` in memory.
+    path: Option<PathBuf>,
+    writer: Writer,
+    /// `None` in memory: reads go through the writer.
+    readers: Option<Readers>,
+    cache: Arc<StdMutex<Cache>>,
+}
+
+/// The read-only connections, opened on first need and kept for reuse.
+struct Readers {
+    path: PathBuf,
+    /// One permit per connection: at most that many reads at once.
+    slots: Arc<Semaphore>,
+    idle: StdMutex<Vec<Connection>>,
+    busy_timeout: Duration,
+}
+
+impl Readers {
+    fn take(&self) -> StoreResult<Connection> {
+        if let Some(conn) = lock(&self.idle).pop() {
+            return Ok(conn);
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(backend)?;
+        configure(&conn, self.busy_timeout)?;
+        Ok(conn)
+    }
+
+    fn put(&self, conn: Connection) {
+        lock(&self.idle).push(conn);
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database file at `path` with the default
+    /// [`SqliteOptions`].
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        SqliteOptions::new().open(path)
+    }
+
+    /// Opens `./aitp.db`, the file [`aitp::serve`](crate::serve) uses.
+    pub fn open_default() -> StoreResult<Self> {
+        Self::open("aitp.db")
+    }
+
+    /// A private in-memory database, lost when the store is dropped (for tests).
+    pub fn in_memory() -> StoreResult<Self> {
+        SqliteOptions::new().open_in_memory()
+    }
+
+    /// Options to open a store with (durability, read connections, caching).
+    pub fn options() -> SqliteOptions {
+        SqliteOptions::new()
+    }
+
+    /// The database file, `None` in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// Runs `f` on the writer, in a transaction of its own (a savepoint of a group commit);
+    /// `changes` reach the cache once it is committed.
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection, &mut Vec<Change>) -> StoreResult<T> + Send + 'static,
+    {
+        let (job, reply) = Op::job(f, Arc::clone(&self.inner.cache));
+        self.inner.writer.submit(job)?;
+        reply
+            .await
+            .map_err(|_| backend("the SQLite writer thread stopped"))?
+    }
+
+    /// Runs `f` on a read connection (on the writer in memory).
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let Some(readers) = &self.inner.readers else {
+            return self.write(move |conn, _| f(conn)).await;
+        };
+        let permit = Arc::clone(&readers.slots)
+            .acquire_owned()
+            .await
+            .map_err(backend)?;
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            let _permit = permit;
+            let readers = inner
+                .readers
+                .as_ref()
+                .ok_or_else(|| backend("the store has no read connections"))?;
+            let conn = readers.take()?;
+            let out = f(&conn);
+            readers.put(conn);
+            out
+        })
+        .await
+    }
+
+    fn cache(&self) -> MutexGuard<'_, Cache> {
+        lock(&self.inner.cache)
+    }
+
+    fn cached_thread(&self, id: &str) -> bool {
+        self.cache().thread(id).is_some()
+    }
+}
+
+/// Runs blocking SQLite work off the async workers (inline outside a tokio runtime).
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> StoreResult<T> + Send + 'static,
+) -> StoreResult<T> {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) => handle.spawn_blocking(f).await.map_err(backend)?,
+        Err(_) => f(),
+    }
+}
+
+fn lock<T>(m: &StdMutex<T>) -> MutexGuard<'_, T> {
+    // The guarded data (the cache, idle connections) is valid whatever a panicking holder did:
+    // the cache is only changed after commits, entry by entry.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn backend(e: impl Into<Box<dyn StdError + Send + Sync>>) -> StoreError {
+    StoreError::Backend(e.into())
+}
+
+/// Maps a failed insert: a duplicate id is a conflict, anything else a backend failure.
+fn insert_error(e: rusqlite::Error, what: &str, id: &str) -> StoreError {
+    if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) {
+        StoreError::Conflict(format!("{what} {id} exists"))
+    } else {
+        backend(e)
+    }
+}
+
+fn configure(conn: &Connection, busy_timeout: Duration) -> StoreResult<()> {
+    conn.busy_timeout(busy_timeout).map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn to_json(value: &impl Serialize) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(backend)
+}
+
+/// Column `i` of `row`, parsed from JSON (a bad row is an error, never a panic).
+fn json_col<T: DeserializeOwned>(row: &Row<'_>, i: usize) -> rusqlite::Result<T> {
+    let text = row.get_ref(i)?.as_str()?;
+    serde_json::from_str(text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
+}
+
+/// The first column of `row`, parsed from JSON.
+fn first_json<T: DeserializeOwned>(row: &Row<'_>) -> rusqlite::Result<T> {
+    json_col(row, 0)
+}
+
+fn thread_exists(conn: &Connection, id: &str) -> StoreResult<bool> {
+    conn.prepare_cached("SELECT 1 FROM threads WHERE id = ?1")
+        .and_then(|mut s| s.exists([id]))
+        .map_err(backend)
+}
+
+/// The id of a run of the thread that is not terminal, if any.
+fn active_run(conn: &Connection, thread_id: &str) -> StoreResult<Option<String>> {
+    conn.prepare_cached(concat!(
+        "SELECT id FROM runs WHERE thread_id = ?1 AND ",
+        active_runs!(),
+        " LIMIT 1"
+    ))
+    .and_then(|mut s| s.query_row([thread_id], |r| r.get(0)).optional())
+    .map_err(backend)
+}
+
+fn insert_messages(conn: &Connection, thread_id: &str, messages: &[Message]) -> StoreResult<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO messages (id, thread_id, run_id, json) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(backend)?;
+    for m in messages {
+        stmt.execute(params![m.id, thread_id, m.run_id, to_json(m)?])
+            .map_err(|e| insert_error(e, "message", &m.id))?;
+    }
+    Ok(())
+}
+
+/// Stores a run's new state; `false` if the thread has no such run.
+fn store_run(conn: &Connection, run: &Run) -> StoreResult<bool> {
+    let json = to_json(run)?;
+    let n = conn
+        .prepare_cached("UPDATE runs SET status = ?3, json = ?4 WHERE id = ?1 AND thread_id = ?2")
+        .and_then(|mut s| s.execute(params![run.id, run.thread_id, run.status.as_str(), json]))
+        .map_err(backend)?;
+    Ok(n > 0)
+}
+
+/// The two tables that are listed by pages.
+#[derive(Clone, Copy)]
+enum Table {
+    Messages,
+    Runs,
+}
+
+macro_rules! list_sql {
+    ($table:literal, $filter:literal, $dir:literal) => {
+        concat!(
+            "SELECT json FROM ",
+            $table,
+            " WHERE thread_id = ?1 AND seq > ?2 AND seq < ?3",
+            $filter,
+            " ORDER BY seq ",
+            $dir,
+            " LIMIT ?4"
+        )
+    };
+}
+
+/// A page of `table` with [`ListQuery`]'s semantics, as `memory::page` has them: an `after` or
+/// `before` id not among the listed items is ignored; `has_more` is exact (one more row is
+/// fetched).
+fn list<T: DeserializeOwned>(
+    conn: &Connection,
+    table: Table,
+    thread_id: &str,
+    query: &ListQuery,
+) -> StoreResult<Page<T>> {
+    // Only messages are filtered by run.
+    let run_id = match table {
+        Table::Messages => query.run_id.as_deref(),
+        Table::Runs => None,
+    };
+    let seq_of = |id: &Option<String>| -> StoreResult<Option<i64>> {
+        let Some(id) = id else { return Ok(None) };
+        let sql = match (table, run_id.is_some()) {
+            (Table::Messages, false) => "SELECT seq FROM messages WHERE thread_id = ?1 AND id = ?2",
+            (Table::Messages, true) => {
+                "SELECT seq FROM messages WHERE thread_id = ?1 AND id = ?2 AND run_id = ?3"
+            }
+            (Table::Runs, _) => "SELECT seq FROM runs WHERE thread_id = ?1 AND id = ?2",
+        };
+        let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+        let seq = match run_id {
+            Some(run) => stmt.query_row(params![thread_id, id, run], |r| r.get(0)),
+            None => stmt.query_row(params![thread_id, id], |r| r.get(0)),
+        };
+        seq.optional().map_err(backend)
+    };
+    let after = seq_of(&query.after)?;
+    let before = seq_of(&query.before)?;
+    // Exclusive bounds on `seq`: `after` is further along the order, `before` earlier.
+    let (low, high) = match query.order {
+        Order::Asc => (after, before),
+        Order::Desc => (before, after),
+    };
+    let (low, high) = (low.unwrap_or(i64::MIN), high.unwrap_or(i64::MAX));
+    let limit = query.limit.max(1);
+    let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+    let sql = match (table, run_id.is_some(), query.order) {
+        (Table::Messages, false, Order::Asc) => list_sql!("messages", "", "ASC"),
+        (Table::Messages, false, Order::Desc) => list_sql!("messages", "", "DESC"),
+        (Table::Messages, true, Order::Asc) => list_sql!("messages", " AND run_id = ?5", "ASC"),
+        (Table::Messages, true, Order::Desc) => list_sql!("messages", " AND run_id = ?5", "DESC"),
+        (Table::Runs, _, Order::Asc) => list_sql!("runs", "", "ASC"),
+        (Table::Runs, _, Order::Desc) => list_sql!("runs", "", "DESC"),
+    };
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let rows = match run_id {
+        Some(run) => stmt.query_map(params![thread_id, low, high, fetch, run], first_json::<T>),
+        None => stmt.query_map(params![thread_id, low, high, fetch], first_json::<T>),
+    }
+    .map_err(backend)?;
+    let mut data = rows.collect::<Result<Vec<T>, _>>().map_err(backend)?;
+    let has_more = data.len() > limit;
+    data.truncate(limit);
+    Ok(Page::new(data, has_more))
+}
+
+impl ThreadStore for SqliteStore {
+    async fn create_thread(
+        &self,
+        owner: &Principal,
+        thread: Thread,
+        messages: Vec<Message>,
+    ) -> StoreResult<()> {
+        let owner = owner.clone();
+        self.write(move |conn, changes| {
+            let json = to_json(&thread)?;
+            let n = conn
+                .prepare_cached(
+                    "INSERT INTO threads (id, owner, json) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .and_then(|mut s| s.execute(params![thread.id, owner.as_str(), json]))
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!("thread {} exists", thread.id)));
+            }
+            insert_messages(conn, &thread.id, &messages)?;
+            changes.push(Change::Thread(owner, thread));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn thread(&self, owner: &Principal, id: &str) -> StoreResult<Option<Thread>> {
+        let epoch = {
+            let mut cache = self.cache();
+            if let Some((o, t)) = cache.thread(id) {
+                return Ok((o == owner).then(|| t.clone()));
+            }
+            cache.epoch()
+        };
+        let key = id.to_owned();
+        let row = self
+            .read(move |conn| {
+                conn.prepare_cached("SELECT owner, json FROM threads WHERE id = ?1")
+                    .and_then(|mut s| {
+                        s.query_row([key], |r| {
+                            Ok((r.get::<_, String>(0)?, json_col::<Thread>(r, 1)?))
+                        })
+                        .optional()
+                    })
+                    .map_err(backend)
+            })
+            .await?;
+        let Some((stored_owner, thread)) = row else {
+            return Ok(None);
+        };
+        let stored_owner = Principal::new(stored_owner);
+        let mine = &stored_owner == owner;
+        self.cache()
+            .fill_thread(epoch, stored_owner, thread.clone());
+        Ok(mine.then_some(thread))
+    }
+
+    async fn update_thread(&self, owner: &Principal, thread: Thread) -> StoreResult<()> {
+        let owner = owner.clone();
+        self.write(move |conn, changes| {
+            let json = to_json(&thread)?;
+            let n = conn
+                .prepare_cached("UPDATE threads SET json = ?3 WHERE id = ?1 AND owner = ?2")
+                .and_then(|mut s| s.execute(params![thread.id, owner.as_str(), json]))
+                .map_err(backend)?;
+            if n == 0 {
+                return Err(StoreError::NotFound);
+            }
+            changes.push(Change::Thread(owner, thread));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_thread(&self, owner: &Principal, id: &str) -> StoreResult<bool> {
+        let owner = owner.clone();
+        let id = id.to_owned();
+        self.write(move |conn, changes| {
+            let n = conn
+                .prepare_cached("DELETE FROM threads WHERE id = ?1 AND owner = ?2")
+                .and_then(|mut s| s.execute(params![id, owner.as_str()]))
+                .map_err(backend)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            for sql in [
+                "DELETE FROM messages WHERE thread_id = ?1",
+                "DELETE FROM runs WHERE thread_id = ?1",
+            ] {
+                conn.prepare_cached(sql)
+                    .and_then(|mut s| s.execute([&id]))
+                    .map_err(backend)?;
+            }
+            changes.push(Change::Deleted(id));
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn append_messages(&self, thread_id: &str, messages: Vec<Message>) -> StoreResult<()> {
+        let thread_id = thread_id.to_owned();
+        self.write(move |conn, _| {
+            if !thread_exists(conn, &thread_id)? {
+                return Err(StoreError::NotFound);
+            }
+            if let Some(active) = active_run(conn, &thread_id)? {
+                return Err(StoreError::Conflict(format!(
+                    "Can't add messages to {thread_id} while a run {active} is active."
+                )));
+            }
+            insert_messages(conn, &thread_id, &messages)
+        })
+        .await
+    }
+
+    async fn message(&self, thread_id: &str, message_id: &str) -> StoreResult<Option<Message>> {
+        let (thread_id, message_id) = (thread_id.to_owned(), message_id.to_owned());
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT json FROM messages WHERE id = ?1 AND thread_id = ?2")
+                .and_then(|mut s| s.query_row([message_id, thread_id], first_json).optional())
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn list_messages(
+        &self,
+        thread_id: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Page<Message>> {
+        let cached = self.cached_thread(thread_id);
+        let (thread_id, query) = (thread_id.to_owned(), query.clone());
+        self.read(move |conn| {
+            if !cached && !thread_exists(conn, &thread_id)? {
+                return Err(StoreError::NotFound);
+            }
+            list(conn, Table::Messages, &thread_id, &query)
+        })
+        .await
+    }
+
+    async fn create_run(&self, run: Run) -> StoreResult<()> {
+        self.write(move |conn, changes| {
+            if !thread_exists(conn, &run.thread_id)? {
+                return Err(StoreError::NotFound);
+            }
+            if let Some(active) = active_run(conn, &run.thread_id)? {
+                return Err(StoreError::Conflict(format!(
+                    "thread {} already has an active run {active}",
+                    run.thread_id
+                )));
+            }
+            conn.prepare_cached(
+                "INSERT INTO runs (id, thread_id, status, json) VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(backend)?
+            .execute(params![
+                run.id,
+                run.thread_id,
+                run.status.as_str(),
+                to_json(&run)?
+            ])
+            .map_err(|e| insert_error(e, "run", &run.id))?;
+            changes.push(Change::Run(Box::new(run)));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_run(&self, run: Run) -> StoreResult<()> {
+        self.write(move |conn, changes| {
+            if !store_run(conn, &run)? {
+                return Err(StoreError::NotFound);
+            }
+            changes.push(Change::Run(Box::new(run)));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn run(&self, thread_id: &str, run_id: &str) -> StoreResult<Option<Run>> {
+        let epoch = {
+            let mut cache = self.cache();
+            if let Some(run) = cache.run(run_id) {
+                return Ok((run.thread_id == thread_id).then(|| run.clone()));
+            }
+            cache.epoch()
+        };
+        let (thread_id, run_id) = (thread_id.to_owned(), run_id.to_owned());
+        let run: Option<Run> = self
+            .read(move |conn| {
+                conn.prepare_cached("SELECT json FROM runs WHERE id = ?1 AND thread_id = ?2")
+                    .and_then(|mut s| s.query_row([run_id, thread_id], first_json).optional())
+                    .map_err(backend)
+            })
+            .await?;
+        if let Some(run) = &run {
+            self.cache().fill_run(epoch, run.clone());
+        }
+        Ok(run)
+    }
+
+    async fn list_runs(&self, thread_id: &str, query: &ListQuery) -> StoreResult<Page<Run>> {
+        let cached = self.cached_thread(thread_id);
+        let (thread_id, query) = (thread_id.to_owned(), query.clone());
+        self.read(move |conn| {
+            if !cached && !thread_exists(conn, &thread_id)? {
+                return Err(StoreError::NotFound);
+            }
+            list(conn, Table::Runs, &thread_id, &query)
+        })
+        .await
+    }
+
+    async fn unanswered(&self, thread_id: &str) -> StoreResult<Vec<Message>> {
+        let thread_id = thread_id.to_owned();
+        self.read(move |conn| {
+            // One statement, one snapshot: the cursor and the messages after it agree. No row
+            // at all means no thread; a NULL message means a thread with nothing unanswered.
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT m.json FROM threads t
+                     LEFT JOIN messages m
+                       ON m.thread_id = t.id AND m.seq > t.cursor AND m.run_id IS NULL
+                     WHERE t.id = ?1
+                     ORDER BY m.seq",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([&thread_id], |r| match r.get_ref(0)? {
+                    rusqlite::types::ValueRef::Null => Ok(None),
+                    _ => json_col::<Message>(r, 0).map(Some),
+                })
+                .map_err(backend)?;
+            let rows = rows.collect::<Result<Vec<_>, _>>().map_err(backend)?;
+            if rows.is_empty() {
+                return Err(StoreError::NotFound);
+            }
+            Ok(rows.into_iter().flatten().collect())
+        })
+        .await
+    }
+
+    async fn finish_run(
+        &self,
+        run: Run,
+        replies: Vec<Message>,
+        answered_up_to: Option<String>,
+    ) -> StoreResult<()> {
+        // One savepoint: the run's state, its replies and the cursor land together or not.
+        self.write(move |conn, changes| {
+            if !store_run(conn, &run)? {
+                return Err(StoreError::NotFound);
+            }
+            if let Some(id) = answered_up_to {
+                // The cursor moves forward only, and only to a message of this thread.
+                conn.prepare_cached(
+                    "UPDATE threads SET cursor = max(cursor, (
+                         SELECT seq FROM messages WHERE id = ?2 AND thread_id = ?1))
+                     WHERE id = ?1
+                       AND EXISTS (SELECT 1 FROM messages WHERE id = ?2 AND thread_id = ?1)",
+                )
+                .and_then(|mut s| s.execute(params![run.thread_id, id]))
+                .map_err(backend)?;
+            }
+            insert_messages(conn, &run.thread_id, &replies)?;
+            changes.push(Change::Run(Box::new(run)));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn fail_interrupted_runs(&self, now: i64) -> StoreResult<usize> {
+        self.write(move |conn, changes| {
+            let runs = conn
+                .prepare(concat!("SELECT json FROM runs WHERE ", active_runs!()))
+                .and_then(|mut s| {
+                    s.query_map([], first_json::<Run>)?
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .map_err(backend)?;
+            let mut n = 0;
+            for mut run in runs {
+                // Rust has the last word on what is terminal.
+                if run.status.is_terminal() {
+                    continue;
+                }
+                run.fail(RunError::server_error(
+                    "The server restarted while this run was in progress.",
+                ));
+                run.failed_at = Some(now);
+                if store_run(conn, &run)? {
+                    n += 1;
+                    changes.push(Change::Run(Box::new(run)));
+                }
+            }
+            Ok(n)
+        })
+        .await
+    }
+}

@@ -1,0 +1,94 @@
+//! The schema and its migrations, versioned by `PRAGMA user_version`.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::backend;
+use crate::store::StoreResult;
+
+/// The schema, one migration per version: `PRAGMA user_version` counts those applied.
+///
+/// Never edit a released entry; append a new one. The terminal statuses in `runs_active` must
+/// be those of [`RunStatus::is_terminal`](crate::thread::RunStatus::is_terminal) (the SQL of
+/// `active_runs!`); if that set changes, a new migration recreates the index.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: threads, messages, runs. Objects are kept as their JSON; the other columns are what
+    // queries need. `seq` is the exact insertion order; `cursor` the `seq` of the last message
+    // a run answered.
+    "CREATE TABLE threads (
+        id     TEXT PRIMARY KEY NOT NULL,
+        owner  TEXT NOT NULL,
+        json   TEXT NOT NULL,
+        cursor INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE messages (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        id        TEXT NOT NULL UNIQUE,
+        thread_id TEXT NOT NULL,
+        run_id    TEXT,
+        json      TEXT NOT NULL
+    );
+    CREATE INDEX messages_thread ON messages (thread_id, seq);
+    CREATE INDEX messages_run ON messages (run_id, seq) WHERE run_id IS NOT NULL;
+    CREATE TABLE runs (
+        seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+        id        TEXT NOT NULL UNIQUE,
+        thread_id TEXT NOT NULL,
+        status    TEXT NOT NULL,
+        json      TEXT NOT NULL
+    );
+    CREATE INDEX runs_thread ON runs (thread_id, seq);
+    CREATE INDEX runs_active ON runs (thread_id)
+        WHERE status NOT IN ('cancelled', 'failed', 'completed', 'incomplete', 'expired');",
+];
+
+/// The database was written by a newer version of this crate: refused rather than misread.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{path}: schema version {found} is newer than this version of aitp supports ({known}); \
+     upgrade aitp or use another file"
+)]
+pub(super) struct NewerSchema {
+    pub(super) path: String,
+    pub(super) found: i64,
+    pub(super) known: usize,
+}
+
+fn display(path: Option<&Path>) -> String {
+    path.map_or_else(|| ":memory:".into(), |p| p.display().to_string())
+}
+
+/// The schema version of the database; an error if it is newer than [`MIGRATIONS`].
+pub(super) fn check_version(conn: &Connection, path: Option<&Path>) -> StoreResult<usize> {
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    match usize::try_from(found) {
+        Ok(v) if v <= MIGRATIONS.len() => Ok(v),
+        _ => Err(backend(NewerSchema {
+            path: display(path),
+            found,
+            known: MIGRATIONS.len(),
+        })),
+    }
+}
+
+/// Applies the missing migrations in one transaction. Another process may be opening the same
+/// file: the version is read again under the write lock.
+pub(super) fn migrate(conn: &mut Connection, path: Option<&Path>) -> StoreResult<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let version = check_version(&tx, path)?;
+    if version == MIGRATIONS.len() {
+        return Ok(());
+    }
+    for sql in &MIGRATIONS[version..] {
+        tx.execute_batch(sql).map_err(backend)?;
+    }
+    let known = i64::try_from(MIGRATIONS.len()).map_err(backend)?;
+    tx.pragma_update(None, "user_version", known)
+        .map_err(backend)?;
+    tx.commit().map_err(backend)
+}

@@ -1,0 +1,393 @@
+//! What only `SqliteStore` promises: durability across reopening and killing, migrations,
+//! refusing newer files, errors for bad rows. The shared contract is in `contract_tests`.
+
+use std::{
+    future::Future,
+    io::{BufRead, BufReader},
+    pin::pin,
+    process::{Command, Stdio},
+    sync::Arc,
+    task::{Context, Poll, Wake, Waker},
+};
+
+use super::{schema::MIGRATIONS, schema::NewerSchema, *};
+use crate::{
+    store::contract_tests::sqlite::TempDb,
+    thread::{Content, Role, RunStatus},
+};
+
+fn me() -> Principal {
+    Principal::new("me")
+}
+
+fn user(thread: &str, text: &str) -> Message {
+    Message::new(thread, Role::User, vec![Content::text(text)])
+}
+
+fn reply(run: &Run, text: &str) -> Message {
+    let mut m = Message::new(
+        run.thread_id.clone(),
+        Role::Assistant,
+        vec![Content::text(text)],
+    );
+    m.run_id = Some(run.id.clone());
+    m
+}
+
+fn raw(db: &TempDb) -> Connection {
+    Connection::open(db.path()).unwrap()
+}
+
+/// A thread with two messages, a completed run that answered them with one reply, and a third
+/// message left unanswered.
+async fn conversation(s: &SqliteStore) -> (Thread, Run, Vec<Message>) {
+    let thread = Thread::new();
+    let first = vec![user(&thread.id, "a"), user(&thread.id, "b")];
+    s.create_thread(&me(), thread.clone(), first.clone())
+        .await
+        .unwrap();
+    let mut run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    run.set_status(RunStatus::Completed);
+    let answer = reply(&run, "c");
+    s.finish_run(run.clone(), vec![answer.clone()], Some(first[1].id.clone()))
+        .await
+        .unwrap();
+    let last = user(&thread.id, "d");
+    s.append_messages(&thread.id, vec![last.clone()])
+        .await
+        .unwrap();
+    let mut all = first;
+    all.extend([answer, last]);
+    (thread, run, all)
+}
+
+async fn check_conversation(s: &SqliteStore, (thread, run, all): &(Thread, Run, Vec<Message>)) {
+    assert_eq!(
+        s.thread(&me(), &thread.id).await.unwrap().as_ref(),
+        Some(thread)
+    );
+    let page = s
+        .list_messages(&thread.id, &ListQuery::new(10, Order::Asc))
+        .await
+        .unwrap();
+    assert_eq!(&page.data, all);
+    assert_eq!(
+        s.run(&thread.id, &run.id).await.unwrap().as_ref(),
+        Some(run)
+    );
+    // The cursor survived: only the last message is unanswered.
+    assert_eq!(s.unanswered(&thread.id).await.unwrap(), all[3..]);
+}
+
+#[test]
+fn the_sql_terminal_statuses_are_rusts() {
+    let terminal = ["cancelled", "failed", "completed", "incomplete", "expired"];
+    for s in terminal {
+        assert!(RunStatus::from(s).is_terminal(), "{s}");
+        assert!(active_runs!().contains(&format!("'{s}'")), "{s}");
+    }
+    assert_eq!(active_runs!().matches('\'').count(), 2 * terminal.len());
+    for s in [
+        "queued",
+        "in_progress",
+        "requires_action",
+        "cancelling",
+        "x",
+    ] {
+        assert!(!RunStatus::from(s).is_terminal(), "{s}");
+    }
+    assert!(MIGRATIONS[0].contains(active_runs!()));
+}
+
+#[tokio::test]
+async fn data_survives_close_and_reopen() {
+    let db = TempDb::new();
+    let store = SqliteStore::open(db.path()).unwrap();
+    let expected = conversation(&store).await;
+    check_conversation(&store, &expected).await;
+    drop(store);
+    // Reopened without a cache, every read comes from the file.
+    let store = SqliteOptions::new().cache(0).open(db.path()).unwrap();
+    check_conversation(&store, &expected).await;
+    drop(store);
+    let store = SqliteStore::open(db.path()).unwrap();
+    check_conversation(&store, &expected).await;
+}
+
+#[tokio::test]
+async fn the_file_uses_wal_and_the_chosen_synchronous_mode() {
+    let db = TempDb::new();
+    for (mode, expected) in [(Synchronous::Normal, 1), (Synchronous::Full, 2)] {
+        let store = SqliteOptions::new()
+            .synchronous(mode)
+            .open(db.path())
+            .unwrap();
+        let (journal, sync) = store
+            .write(|conn, _| {
+                let journal: String = conn
+                    .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                    .map_err(backend)?;
+                let sync: i64 = conn
+                    .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                    .map_err(backend)?;
+                Ok((journal, sync))
+            })
+            .await
+            .unwrap();
+        assert_eq!(journal, "wal");
+        assert_eq!(sync, expected);
+    }
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent() {
+    let db = TempDb::new();
+    let store = SqliteStore::open(db.path()).unwrap();
+    let expected = conversation(&store).await;
+    // A second store on the same file while the first is open, then reopening twice.
+    let second = SqliteStore::open(db.path()).unwrap();
+    drop(second);
+    drop(store);
+    for _ in 0..2 {
+        let store = SqliteStore::open(db.path()).unwrap();
+        check_conversation(&store, &expected).await;
+    }
+    let conn = raw(&db);
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, i64::try_from(MIGRATIONS.len()).unwrap());
+    let tables: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN \
+             ('threads', 'messages', 'runs')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(tables, 3);
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let db = TempDb::new();
+    drop(SqliteStore::open(db.path()).unwrap());
+    raw(&db).pragma_update(None, "user_version", 999).unwrap();
+    let err = SqliteStore::open(db.path()).unwrap_err();
+    let StoreError::Backend(inner) = &err else {
+        panic!("{err:?}")
+    };
+    let newer = inner.downcast_ref::<NewerSchema>().unwrap();
+    assert_eq!((newer.found, newer.known), (999, MIGRATIONS.len()));
+    assert!(err.to_string().contains("newer"), "{err}");
+    // Nothing was changed.
+    let version: i64 = raw(&db)
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 999);
+}
+
+#[tokio::test]
+async fn bad_rows_are_errors_not_panics() {
+    let db = TempDb::new();
+    let store = SqliteOptions::new().cache(0).open(db.path()).unwrap();
+    let (thread, run, _) = conversation(&store).await;
+    let conn = raw(&db);
+    conn.execute(
+        "INSERT INTO messages (id, thread_id, json) VALUES ('msg_bad', ?1, '{not json')",
+        [&thread.id],
+    )
+    .unwrap();
+    conn.execute("UPDATE runs SET json = 'null' WHERE id = ?1", [&run.id])
+        .unwrap();
+    conn.execute(
+        "UPDATE threads SET json = '[1, 2]' WHERE id = ?1",
+        [&thread.id],
+    )
+    .unwrap();
+    let backend_error = |r: StoreResult<()>| assert!(matches!(r, Err(StoreError::Backend(_))));
+    backend_error(
+        store
+            .list_messages(&thread.id, &ListQuery::default())
+            .await
+            .map(drop),
+    );
+    backend_error(store.message(&thread.id, "msg_bad").await.map(drop));
+    backend_error(store.unanswered(&thread.id).await.map(drop));
+    backend_error(store.run(&thread.id, &run.id).await.map(drop));
+    backend_error(store.thread(&me(), &thread.id).await.map(drop));
+    // A run whose status says active but whose JSON is unreadable fails the recovery loudly.
+    conn.execute("UPDATE runs SET status = 'queued' WHERE id = ?1", [&run.id])
+        .unwrap();
+    backend_error(store.fail_interrupted_runs(0).await.map(drop));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_write_does_not_spoil_its_batch() {
+    let db = TempDb::new();
+    let store = SqliteStore::open(db.path()).unwrap();
+    let taken = Thread::new();
+    store
+        .create_thread(&me(), taken.clone(), Vec::new())
+        .await
+        .unwrap();
+    // Many writes at once, so several share a commit; every third one conflicts.
+    let tasks: Vec<_> = (0..60)
+        .map(|i| {
+            let store = store.clone();
+            let thread = if i % 3 == 0 {
+                taken.clone()
+            } else {
+                Thread::new()
+            };
+            tokio::spawn(async move {
+                let message = user(&thread.id, &i.to_string());
+                let result = store
+                    .create_thread(&me(), thread.clone(), vec![message])
+                    .await;
+                (thread, result)
+            })
+        })
+        .collect();
+    let mut created = Vec::new();
+    for (i, task) in tasks.into_iter().enumerate() {
+        let (thread, result) = task.await.unwrap();
+        if i % 3 == 0 {
+            assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+        } else {
+            result.unwrap();
+            created.push(thread);
+        }
+    }
+    drop(store);
+    let store = SqliteOptions::new().cache(0).open(db.path()).unwrap();
+    for thread in &created {
+        assert_eq!(
+            store.thread(&me(), &thread.id).await.unwrap().as_ref(),
+            Some(thread)
+        );
+        let page = store
+            .list_messages(&thread.id, &ListQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(page.data.len(), 1);
+    }
+    // The conflicting writes left no message behind.
+    let page = store
+        .list_messages(&taken.id, &ListQuery::default())
+        .await
+        .unwrap();
+    assert!(page.data.is_empty());
+}
+
+#[tokio::test]
+async fn the_active_run_check_uses_its_index() {
+    let store = SqliteStore::in_memory().unwrap();
+    let plan = store
+        .read(|conn| {
+            let sql = concat!(
+                "EXPLAIN QUERY PLAN SELECT id FROM runs WHERE thread_id = ?1 AND ",
+                active_runs!(),
+                " LIMIT 1"
+            );
+            let mut stmt = conn.prepare(sql).map_err(backend)?;
+            let rows = stmt
+                .query_map(["t"], |r| r.get::<_, String>(3))
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+        .unwrap();
+    assert!(plan.iter().any(|p| p.contains("runs_active")), "{plan:?}");
+}
+
+/// Polls `future` to completion on this thread, without a runtime.
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+            return out;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn works_outside_a_tokio_runtime() {
+    let db = TempDb::new();
+    let store = SqliteStore::open(db.path()).unwrap();
+    let expected = block_on(conversation(&store));
+    block_on(check_conversation(&store, &expected));
+}
+
+const KILL_ENV: &str = "AITP_SQLITE_KILL_TEST_DB";
+
+/// The child of [`acknowledged_writes_survive_sigkill`]: writes, says so, waits to be killed.
+/// Without the environment variable (a normal test run) it does nothing.
+#[test]
+fn sigkill_child() {
+    let Ok(path) = std::env::var(KILL_ENV) else {
+        return;
+    };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = SqliteStore::open(&path).unwrap();
+        let (thread, run, _) = conversation(&store).await;
+        println!("written {} {}", thread.id, run.id);
+        std::io::Write::flush(&mut std::io::stdout()).unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+    });
+}
+
+#[test]
+fn acknowledged_writes_survive_sigkill() {
+    let db = TempDb::new();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "store::sqlite::tests::sigkill_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(KILL_ENV, db.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        // libtest may print the test's name on the same line first.
+        .find_map(|l| l.find("written ").map(|i| l[i..].to_owned()))
+        .expect("the child wrote nothing");
+    // SIGKILL on Unix: no destructor, no checkpoint, no close.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let ids: Vec<&str> = line.split_whitespace().collect();
+    let (thread_id, run_id) = (ids[1], ids[2]);
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let store = SqliteOptions::new().cache(0).open(db.path()).unwrap();
+        assert!(store.thread(&me(), thread_id).await.unwrap().is_some());
+        let run = store.run(thread_id, run_id).await.unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Completed);
+        let page = store
+            .list_messages(thread_id, &ListQuery::new(10, Order::Asc))
+            .await
+            .unwrap();
+        let texts: Vec<String> = page.data.iter().map(Message::text).collect();
+        assert_eq!(texts, ["a", "b", "c", "d"]);
+        assert_eq!(store.unanswered(thread_id).await.unwrap().len(), 1);
+    });
+}
