@@ -50,8 +50,15 @@ pub struct ThreadHandle {
 impl ThreadHandle {
     fn new(client: Client, thread: Thread) -> Self {
         let actors = thread.actors().unwrap_or_default();
-        let decls: Vec<_> = actors.iter().map(|a| a.capabilities.as_slice()).collect();
-        let negotiated = Negotiated::from_declarations(decls);
+        // Negotiation needs a peer: a thread where only we declared ourselves (servers that
+        // do not speak AITP) agrees on nothing.
+        let ours = &client.inner.actor.id;
+        let negotiated = if actors.iter().any(|a| &a.id != ours) {
+            let decls: Vec<_> = actors.iter().map(|a| a.capabilities.as_slice()).collect();
+            Negotiated::from_declarations(decls)
+        } else {
+            Negotiated::default()
+        };
         let assistant_id = client.inner.assistant_id.clone();
         Self {
             client,
