@@ -346,7 +346,7 @@ impl Client {
             method: method.clone(),
             url: url.to_owned(),
             status,
-            error: crate::ApiErrorBody::parse(&body),
+            error: crate::ApiErrorBody::parse(&body).map(Box::new),
             body,
             retry_after,
         }

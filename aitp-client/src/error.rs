@@ -66,7 +66,7 @@ pub enum Error {
         /// The status.
         status: StatusCode,
         /// The server's error body, when it is an OpenAI-style error.
-        error: Option<ApiErrorBody>,
+        error: Option<Box<ApiErrorBody>>,
         /// The raw body.
         body: String,
         /// The server's `Retry-After`, if it sent one.
