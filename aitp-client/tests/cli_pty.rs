@@ -137,3 +137,42 @@ async fn a_shop_purchase_in_a_terminal() {
         "{screen}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_messages_and_schema() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let server = Server::new(aitp_examples::echo_agent(), MemoryStore::new());
+    tokio::spawn(server.serve_with(listener, std::future::pending()));
+    let thread = aitp_client::Client::new(&url)
+        .unwrap()
+        .create_thread()
+        .await
+        .unwrap();
+    let aitp = |args: Vec<String>| {
+        tokio::task::spawn_blocking(move || {
+            let out = Command::new(env!("CARGO_BIN_EXE_aitp"))
+                .args(&args)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{args:?}: {out:?}");
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        })
+    };
+    let id = thread.id().to_owned();
+    let sent = aitp(vec![
+        "send".into(),
+        url.clone(),
+        id.clone(),
+        "hello".into(),
+        "--run".into(),
+    ])
+    .await
+    .unwrap();
+    assert!(sent.contains("echo: hello"), "{sent}");
+    let listed = aitp(vec!["messages".into(), url, id]).await.unwrap();
+    assert!(listed.contains(": hello") && listed.contains("echo: hello"), "{listed}");
+    let schema = aitp(vec!["schema".into(), "payments".into()]).await.unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&schema).unwrap();
+    assert!(schema.to_string().contains("payment_confirmation"));
+}
