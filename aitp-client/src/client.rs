@@ -97,6 +97,25 @@ impl Default for WaitPolicy {
 }
 
 impl WaitPolicy {
+    /// Sets the longest wait with nothing new.
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.idle_timeout = d;
+        self
+    }
+
+    /// Sets the longest wait for a run to end.
+    pub fn run_timeout(mut self, d: Duration) -> Self {
+        self.run_timeout = d;
+        self
+    }
+
+    /// Sets the first and the longest poll interval.
+    pub fn poll_interval(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_interval = initial;
+        self.max_interval = max;
+        self
+    }
+
     /// The interval after `current`.
     pub(crate) fn next(&self, current: Duration) -> Duration {
         (current * 2).min(self.max_interval)

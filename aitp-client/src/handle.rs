@@ -255,7 +255,8 @@ impl ThreadHandle {
     /// Sends `request`, runs, and waits for the reply of type `R` that answers it (matched
     /// by [`correlation_id`]): a `payment` for a `quote` is answered by a
     /// `payment_confirmation`, a `request_decision` by a `decision`, a `request_data` by
-    /// `data`. An AITP error report about the request is [`Error::Peer`].
+    /// `data`. An AITP error report posted after the request (about it, or naming no message)
+    /// is [`Error::Peer`].
     pub async fn request<R: CapabilityMessage>(&mut self, request: &AitpMessage) -> Result<R> {
         let id = correlation_id(request).ok_or_else(|| {
             Error::Config(format!(
@@ -290,7 +291,11 @@ impl ThreadHandle {
             for m in &new {
                 for envelope in m.capabilities().filter_map(|c| c.ok()) {
                     if let Some(Ok(report)) = envelope.message::<ErrorReport>() {
-                        if message_id.is_some() && report.message_id.as_deref() == message_id {
+                        // After our request: a report about it, or about nothing in particular
+                        // (handlers' errors often name no message), answers it.
+                        let about_ours = report.message_id.is_none()
+                            || report.message_id.as_deref() == message_id;
+                        if message_id.is_some() && about_ours {
                             return Err(Error::Peer(Box::new(report)));
                         }
                     }

@@ -171,8 +171,13 @@ async fn send_messages_and_schema() {
     .unwrap();
     assert!(sent.contains("echo: hello"), "{sent}");
     let listed = aitp(vec!["messages".into(), url, id]).await.unwrap();
-    assert!(listed.contains(": hello") && listed.contains("echo: hello"), "{listed}");
-    let schema = aitp(vec!["schema".into(), "payments".into()]).await.unwrap();
+    assert!(
+        listed.contains(": hello") && listed.contains("echo: hello"),
+        "{listed}"
+    );
+    let schema = aitp(vec!["schema".into(), "payments".into()])
+        .await
+        .unwrap();
     let schema: serde_json::Value = serde_json::from_str(&schema).unwrap();
     assert!(schema.to_string().contains("payment_confirmation"));
 }

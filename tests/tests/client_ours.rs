@@ -246,3 +246,61 @@ async fn a_whole_shop_purchase_with_the_script() {
     let order = state.order(thread.id()).expect("the shop has the order");
     assert_eq!(order.stage.waiting_for(), "nothing: the order is paid");
 }
+
+#[tokio::test]
+async fn correlated_requests_answers_errors_and_idle_timeouts() {
+    use aitp::{
+        agent::Router,
+        capability::decisions::{Decision, RequestDecision},
+    };
+    #[derive(Debug)]
+    struct No;
+    impl std::fmt::Display for No {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("I will not choose")
+        }
+    }
+    // An agent that answers a request_decision with its first option, unless asked about
+    // "refuse", and says something unrelated about "other".
+    let agent = Router::new()
+        .actor_id("chooser")
+        .handler(|r: RequestDecision| async move {
+            match r.id.as_deref() {
+                Some("refuse") => Err(No),
+                Some("other") => Ok(vec![aitp::agent::Reply::Text("hmm".into())]),
+                _ => Ok(vec![aitp::agent::Reply::Message(AitpMessage::new(
+                    r.choose([r.options[0].id.as_str()]),
+                ))]),
+            }
+        });
+    let (base, _g) = serve_in_background(Server::new(agent, MemoryStore::new())).await;
+    let c = Client::builder(&base)
+        .wait(aitp_client::WaitPolicy::default().idle_timeout(Duration::from_millis(300)))
+        .build()
+        .unwrap();
+    let mut thread = c.create_thread().await.unwrap();
+
+    let ask = RequestDecision::radio("size", ["S", "M"]).build();
+    let decision: Decision = thread.request(&AitpMessage::new(ask)).await.unwrap();
+    assert_eq!(decision.request_decision_id.as_deref(), Some("size"));
+    assert_eq!(decision.chosen_ids().collect::<Vec<_>>(), ["S"]);
+
+    let refuse = RequestDecision::radio("refuse", ["S"]).build();
+    let err = thread
+        .request::<Decision>(&AitpMessage::new(refuse))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Peer(r) if r.message.contains("I will not choose")),
+        "{err}"
+    );
+
+    let other = RequestDecision::radio("other", ["S"]).build();
+    let start = std::time::Instant::now();
+    let err = thread
+        .request::<Decision>(&AitpMessage::new(other))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::WaitTimeout { .. }), "{err}");
+    assert!(start.elapsed() < Duration::from_secs(3));
+}
