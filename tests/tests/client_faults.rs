@@ -465,3 +465,70 @@ async fn streams_that_never_close_unknown_events_and_data_only_frames() {
     assert!(matches!(err, Error::WaitTimeout { .. }), "{err:?}");
     assert!(s.next().await.is_none());
 }
+
+#[tokio::test]
+async fn auth_headers_user_agent_and_header_providers_reach_the_server() {
+    use axum::http::HeaderMap;
+    let router = Router::new().route(
+        "/v1/threads/{id}",
+        get(|headers: HeaderMap| async move {
+            let h = |n: &str| {
+                headers
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let seen = serde_json::json!({
+                "id": "thread_1", "object": "thread", "created_at": 1,
+                "metadata": {
+                    "authorization": h("authorization"), "user_agent": h("user-agent"),
+                    "tenant": h("x-tenant"), "beta": h("openai-beta"),
+                },
+            });
+            json_owned(seen.to_string())
+        }),
+    );
+    let base = serve(router).await;
+    let near = aitp_client::NearAuth::new(
+        "ada.near",
+        "ed25519:abc",
+        "c2ln",
+        "00000000000000000001740000000000",
+    );
+    let c = Client::builder(&base)
+        .near_auth(&near)
+        .user_agent("my-app/1.0")
+        .header("x-tenant", "acme")
+        .build()
+        .unwrap();
+    let t = c.threads().retrieve("thread_1").await.unwrap();
+    let auth = t.metadata.get("authorization").unwrap();
+    let token: serde_json::Value =
+        serde_json::from_str(auth.strip_prefix("Bearer ").unwrap()).unwrap();
+    assert_eq!(token["account_id"], "ada.near");
+    assert_eq!(token["recipient"], "ai.near");
+    assert_eq!(token["nonce"], "00000000000000000001740000000000");
+    assert_eq!(t.metadata.get("user_agent"), Some("my-app/1.0"));
+    assert_eq!(t.metadata.get("tenant"), Some("acme"));
+    assert_eq!(t.metadata.get("beta"), Some("assistants=v2"));
+
+    let bad = Client::builder(&base)
+        .bearer("line\nbreak")
+        .build()
+        .unwrap();
+    assert!(matches!(
+        bad.threads().retrieve("t").await,
+        Err(Error::Config(_))
+    ));
+    assert!(matches!(Client::new("not a url"), Err(Error::Config(_))));
+}
+
+fn json_owned(body: String) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}

@@ -280,6 +280,7 @@ async fn chat(args: &Args, url: &str) -> CliResult {
             peers.join(", ")
         }
     );
+    let agent = peers.first().map_or("agent", |p| *p).to_owned();
     let payer = Payer {
         account: args.get("payer").unwrap_or(&client.actor().id).to_owned(),
         channel: args.get("channel").unwrap_or("default").to_owned(),
@@ -301,7 +302,7 @@ async fn chat(args: &Args, url: &str) -> CliResult {
                     break;
                 }
             };
-            let Some(answer) = show_and_answer(&replies, &payer) else {
+            let Some(answer) = show_and_answer(&replies, &payer, &agent) else {
                 break;
             };
             turn = spin(exchange(&mut thread, &answer)).await;
@@ -315,10 +316,10 @@ async fn exchange(thread: &mut ThreadHandle, m: &AitpMessage) -> aitp_client::Re
 }
 
 /// Shows the agent's messages; answers the first one that asks something.
-fn show_and_answer(replies: &[Message], payer: &Payer) -> Option<AitpMessage> {
+fn show_and_answer(replies: &[Message], payer: &Payer, agent: &str) -> Option<AitpMessage> {
     let mut question: Option<AitpMessage> = None;
     for m in replies.iter().filter(|m| m.role == Role::Assistant) {
-        let who = m.actor().unwrap_or("agent").to_owned();
+        let who = m.actor().unwrap_or(agent).to_owned();
         for part in m.text_parts() {
             match extract_text(part) {
                 ContentPart::Aitp(a) => {
