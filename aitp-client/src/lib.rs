@@ -15,6 +15,15 @@
 //!
 //! Every failure is an [`Error`] naming the request, with the status, the server's error body
 //! and the raw body when it does not decode.
+//!
+//! Feature `cli` builds the `aitp` terminal client (`cargo install --path aitp-client
+//! --features cli`): `aitp chat URL` renders `request_decision` as a menu, `request_data` as a
+//! validated form and a quote as a confirmation with its exact amounts; `aitp send`,
+//! `aitp messages`, `aitp threads` and `aitp schema` script the same calls.
+//!
+//! TLS: this crate enables no TLS backend, so the default build speaks plain HTTP (loopback, or
+//! behind a proxy). For `https`, enable one in your own `Cargo.toml` (for instance
+//! `reqwest = { version = "0.13", features = ["rustls"] }`; cargo unifies the features).
 #![deny(missing_docs)]
 
 mod auth;
@@ -32,6 +41,8 @@ pub use client::{Client, ClientBuilder, USER_AGENT, WaitPolicy};
 pub use error::{ApiErrorBody, Error, Result};
 pub use forward::{Forwarder, to_replies};
 pub use handle::{RunHandle, ThreadHandle, correlation_id};
+/// The HTTP client underneath (its `Method`, `StatusCode` and headers appear in [`Error`]).
+pub use reqwest;
 pub use resources::{ListQuery, Messages, Order, Runs, Threads};
 pub use retry::RetryPolicy;
 pub use sse::{EventStream, StreamOutcome};
