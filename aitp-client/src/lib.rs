@@ -1,7 +1,48 @@
-//! A typed client for AITP-T01 agents.
+//! A typed client for AITP-T01 agents: any server speaking the OpenAI Assistants v2 Threads
+//! API (our [`aitp::server`], NEAR AI's hub, OpenAI-compatible mocks).
 //!
-//! This crate is being built: today it re-exports the protocol model so that
-//! applications can already build and parse capability messages.
+//! - [`Client`] ([`Client::builder`]): base URL, our actor and capabilities, auth (bearer,
+//!   [`NearAuth`], a [`HeaderProvider`]), timeouts, a [`RetryPolicy`] that honours
+//!   `Retry-After` and retries only what is safe, a user agent.
+//! - The raw API: [`Client::threads`], [`Client::messages`], [`Client::runs`]; lists are
+//!   auto-paginating `Stream`s; streamed runs are [`EventStream`]s of typed events.
+//! - Conversations: [`ThreadHandle`] (from [`Client::create_thread`]) negotiates capabilities
+//!   from the thread's actors, sends text and capability messages, runs the agent
+//!   ([`RunHandle::wait`], [`ThreadHandle::run_stream`]) and waits for correlated replies
+//!   ([`ThreadHandle::request`], [`ThreadHandle::expect_reply`]).
+//! - Passthrough: [`Forwarder`] implements [`aitp::agent::Forward`], so an agent built with
+//!   `aitp` can pass what it does not handle to another agent.
+//!
+//! Every failure is an [`Error`] naming the request, with the status, the server's error body
+//! and the raw body when it does not decode.
+//!
+//! Feature `cli` builds the `aitp` terminal client (`cargo install --path aitp-client
+//! --features cli`): `aitp chat URL` renders `request_decision` as a menu, `request_data` as a
+//! validated form and a quote as a confirmation with its exact amounts; `aitp send`,
+//! `aitp messages`, `aitp threads` and `aitp schema` script the same calls.
+//!
+//! TLS: this crate enables no TLS backend, so the default build speaks plain HTTP (loopback, or
+//! behind a proxy). For `https`, enable one in your own `Cargo.toml` (for instance
+//! `reqwest = { version = "0.13", features = ["rustls"] }`; cargo unifies the features).
 #![deny(missing_docs)]
 
+mod auth;
+mod client;
+mod error;
+mod forward;
+mod handle;
+mod resources;
+mod retry;
+mod sse;
+
 pub use aitp;
+pub use auth::{HeaderProvider, NearAuth};
+pub use client::{Client, ClientBuilder, USER_AGENT, WaitPolicy};
+pub use error::{ApiErrorBody, Error, Result};
+pub use forward::{Forwarder, to_replies};
+pub use handle::{RunHandle, ThreadHandle, correlation_id};
+/// The HTTP client underneath (its `Method`, `StatusCode` and headers appear in [`Error`]).
+pub use reqwest;
+pub use resources::{ListQuery, Messages, Order, Runs, Threads};
+pub use retry::RetryPolicy;
+pub use sse::{EventStream, StreamOutcome};

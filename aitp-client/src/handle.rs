@@ -1,0 +1,420 @@
+//! Conversations: a thread with negotiated capabilities, runs to wait for or stream, and
+//! replies matched to the requests they answer.
+
+use std::{collections::HashSet, time::Instant};
+
+use aitp::{
+    capability::{AitpMessage, CapabilityMessage, Negotiated, Payload, errors::ErrorReport},
+    thread::{
+        Actor, CreateMessage, CreateRun, CreateThread, Message, Role, Run, RunStatus, Thread,
+    },
+};
+use futures_util::TryStreamExt;
+
+use crate::{Client, Error, ListQuery, Result, sse::EventStream};
+
+impl Client {
+    /// Creates a thread declaring our actor and capabilities in `metadata.actors`, and reads
+    /// back the actors the agent added (so capabilities can be negotiated).
+    pub async fn create_thread(&self) -> Result<ThreadHandle> {
+        let request = CreateThread::with_actors(std::slice::from_ref(&self.inner.actor));
+        let thread = self.threads().create(&request).await?;
+        Ok(ThreadHandle::new(self.clone(), thread))
+    }
+
+    /// A handle on an existing thread (retrieved, so its actors are known).
+    pub async fn thread(&self, id: &str) -> Result<ThreadHandle> {
+        let thread = self.threads().retrieve(id).await?;
+        let mut handle = ThreadHandle::new(self.clone(), thread);
+        handle.catch_up().await?;
+        Ok(handle)
+    }
+}
+
+/// A conversation with an agent in one thread.
+///
+/// Knows the thread's actors and what they all support ([`ThreadHandle::negotiated`]), and
+/// which messages it has seen, so [`ThreadHandle::replies`] returns only new ones.
+#[derive(Debug, Clone)]
+pub struct ThreadHandle {
+    client: Client,
+    thread: Thread,
+    actors: Vec<Actor>,
+    negotiated: Negotiated,
+    force: bool,
+    assistant_id: String,
+    cursor: Option<String>,
+    seen: HashSet<String>,
+}
+
+impl ThreadHandle {
+    fn new(client: Client, thread: Thread) -> Self {
+        let actors = thread.actors().unwrap_or_default();
+        // Negotiation needs a peer: a thread where only we declared ourselves (servers that
+        // do not speak AITP) agrees on nothing.
+        let ours = &client.inner.actor.id;
+        let negotiated = if actors.iter().any(|a| &a.id != ours) {
+            let decls: Vec<_> = actors.iter().map(|a| a.capabilities.as_slice()).collect();
+            Negotiated::from_declarations(decls)
+        } else {
+            Negotiated::default()
+        };
+        let assistant_id = client.inner.assistant_id.clone();
+        Self {
+            client,
+            thread,
+            actors,
+            negotiated,
+            force: false,
+            assistant_id,
+            cursor: None,
+            seen: HashSet::new(),
+        }
+    }
+
+    /// The thread id.
+    pub fn id(&self) -> &str {
+        &self.thread.id
+    }
+
+    /// The thread as the server returned it.
+    pub fn thread(&self) -> &Thread {
+        &self.thread
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The thread's actors (ours and the agent's, when it declares itself).
+    pub fn actors(&self) -> &[Actor] {
+        &self.actors
+    }
+
+    /// The capabilities every actor declared, at the versions to send.
+    pub fn negotiated(&self) -> &Negotiated {
+        &self.negotiated
+    }
+
+    /// Whether every actor supports messages of type `T`.
+    pub fn supports<T: CapabilityMessage>(&self) -> bool {
+        self.negotiated.supports::<T>()
+    }
+
+    /// Sends capability messages even when the thread's actors did not all declare them
+    /// (servers that declare nothing, such as plain OpenAI-style ones).
+    pub fn force(mut self) -> Self {
+        self.force = true;
+        self
+    }
+
+    /// Creates runs with `assistant_id` (default: the client's).
+    pub fn assistant(mut self, assistant_id: impl Into<String>) -> Self {
+        self.assistant_id = assistant_id.into();
+        self
+    }
+
+    /// Marks every message now in the thread as seen.
+    pub async fn catch_up(&mut self) -> Result<()> {
+        let all: Vec<Message> = self
+            .client
+            .messages(&self.thread.id)
+            .list(ListQuery::new().limit(100))
+            .try_collect()
+            .await?;
+        for m in all {
+            self.mark_seen(&m);
+        }
+        Ok(())
+    }
+
+    fn mark_seen(&mut self, m: &Message) {
+        self.seen.insert(m.id.clone());
+        self.cursor = Some(m.id.clone());
+    }
+
+    async fn post(&mut self, request: CreateMessage) -> Result<Message> {
+        let request = request.actor(self.client.inner.actor.id.clone());
+        let message = self
+            .client
+            .messages(&self.thread.id)
+            .create(&request)
+            .await?;
+        self.mark_seen(&message);
+        Ok(message)
+    }
+
+    /// Sends a text message.
+    pub async fn send(&mut self, text: impl Into<String>) -> Result<Message> {
+        self.post(CreateMessage::user(text.into())).await
+    }
+
+    /// Sends a capability message; an [`Error::NotNegotiated`] if the thread's actors did not
+    /// all declare its capability (unless [`ThreadHandle::force`]d).
+    pub async fn send_message<T: CapabilityMessage>(&mut self, message: &T) -> Result<Message> {
+        self.send_aitp(&AitpMessage::from_message(message)).await
+    }
+
+    /// Sends an envelope, checked like [`ThreadHandle::send_message`]; AITP error reports are
+    /// always allowed.
+    pub async fn send_aitp(&mut self, message: &AitpMessage) -> Result<Message> {
+        if !self.force && message.message::<ErrorReport>().is_none() {
+            self.check(message)?;
+        }
+        self.send_unchecked(message).await
+    }
+
+    /// Sends an envelope without checking the negotiation.
+    pub async fn send_unchecked(&mut self, message: &AitpMessage) -> Result<Message> {
+        self.post(CreateMessage::aitp(Role::User, message)).await
+    }
+
+    fn check(&self, message: &AitpMessage) -> Result<()> {
+        let agreed = message
+            .capability_id()
+            .ok()
+            .and_then(|id| self.negotiated.get(&id).map(|a| (id, a)))
+            .is_some_and(|(id, a)| a.version().major == id.version().major);
+        if agreed {
+            return Ok(());
+        }
+        Err(Error::NotNegotiated {
+            capability: message.schema().to_owned(),
+            key: message.key().to_owned(),
+            negotiated: self
+                .negotiated
+                .iter()
+                .map(|c| c.url())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+    }
+
+    /// Starts a run (polled; [`RunHandle::wait`] waits for it).
+    pub async fn run(&self) -> Result<RunHandle> {
+        let run = self
+            .client
+            .runs(&self.thread.id)
+            .create(&CreateRun::new(self.assistant_id.clone()))
+            .await?;
+        Ok(RunHandle {
+            client: self.client.clone(),
+            run,
+        })
+    }
+
+    /// Starts a streamed run: its events as they come.
+    pub async fn run_stream(&self) -> Result<EventStream> {
+        self.client
+            .runs(&self.thread.id)
+            .create_stream(&CreateRun::new(self.assistant_id.clone()))
+            .await
+    }
+
+    /// Runs the agent, waits for the run to complete, and returns the new messages.
+    pub async fn run_and_wait(&mut self) -> Result<Vec<Message>> {
+        self.run().await?.wait_completed().await?;
+        self.replies().await
+    }
+
+    /// Sends text, runs, and returns the agent's new messages.
+    pub async fn say(&mut self, text: impl Into<String>) -> Result<Vec<Message>> {
+        self.send(text).await?;
+        self.run_and_wait().await
+    }
+
+    /// Sends a capability message (checked), runs, and returns the agent's new messages.
+    pub async fn exchange(&mut self, message: &AitpMessage) -> Result<Vec<Message>> {
+        self.send_aitp(message).await?;
+        self.run_and_wait().await
+    }
+
+    /// The messages posted since the last call (or since the last message sent), oldest first.
+    pub async fn replies(&mut self) -> Result<Vec<Message>> {
+        let mut query = ListQuery::new().limit(100);
+        if let Some(c) = &self.cursor {
+            query = query.after(c.clone());
+        }
+        let page: Vec<Message> = self
+            .client
+            .messages(&self.thread.id)
+            .list(query)
+            .try_collect()
+            .await?;
+        let mut new = Vec::new();
+        for m in page {
+            if !self.seen.contains(&m.id) {
+                self.mark_seen(&m);
+                new.push(m);
+            }
+        }
+        Ok(new)
+    }
+
+    /// Sends `request`, runs, and waits for the reply of type `R` that answers it (matched
+    /// by [`correlation_id`]): a `payment` for a `quote` is answered by a
+    /// `payment_confirmation`, a `request_decision` by a `decision`, a `request_data` by
+    /// `data`. An AITP error report posted after the request (about it, or naming no message)
+    /// is [`Error::Peer`].
+    pub async fn request<R: CapabilityMessage>(&mut self, request: &AitpMessage) -> Result<R> {
+        let id = correlation_id(request).ok_or_else(|| {
+            Error::Config(format!(
+                "`{}` messages carry no id a reply could refer to",
+                request.key()
+            ))
+        })?;
+        let sent = self.send_aitp(request).await?;
+        self.run().await?.wait_completed().await?;
+        self.expect_reply_to::<R>(&id, Some(&sent.id)).await
+    }
+
+    /// Waits for a message of type `R` correlated with `id` (see [`correlation_id`]), polling
+    /// the thread; gives up after the wait policy's idle timeout without new messages.
+    pub async fn expect_reply<R: CapabilityMessage>(&mut self, id: &str) -> Result<R> {
+        self.expect_reply_to::<R>(id, None).await
+    }
+
+    async fn expect_reply_to<R: CapabilityMessage>(
+        &mut self,
+        id: &str,
+        message_id: Option<&str>,
+    ) -> Result<R> {
+        let policy = self.client.inner.wait.clone();
+        let mut interval = policy.initial_interval;
+        let mut last_news = Instant::now();
+        loop {
+            let new = self.replies().await?;
+            if !new.is_empty() {
+                last_news = Instant::now();
+            }
+            for m in &new {
+                for envelope in m.capabilities().filter_map(|c| c.ok()) {
+                    if let Some(Ok(report)) = envelope.message::<ErrorReport>() {
+                        // After our request: a report about it, or about nothing in particular
+                        // (handlers' errors often name no message), answers it.
+                        let about_ours = report.message_id.is_none()
+                            || report.message_id.as_deref() == message_id;
+                        if message_id.is_some() && about_ours {
+                            return Err(Error::Peer(Box::new(report)));
+                        }
+                    }
+                    if envelope.key() == R::KEY && correlation_id(&envelope).as_deref() == Some(id)
+                    {
+                        if let Some(typed) = envelope.message::<R>() {
+                            return Ok(typed?);
+                        }
+                    }
+                }
+            }
+            if last_news.elapsed() > policy.idle_timeout {
+                return Err(Error::WaitTimeout {
+                    what: format!("a `{}` answering {id}", R::KEY),
+                    after: policy.idle_timeout,
+                });
+            }
+            tokio::time::sleep(interval).await;
+            interval = policy.next(interval);
+        }
+    }
+}
+
+/// The id that ties a capability message to its request or its reply:
+/// `request_decision.id` ↔ `decision.request_decision_id`, `request_data.id` ↔
+/// `data.request_data_id`, and the `quote_id` shared by a quote, its payment and the payment's
+/// confirmation.
+///
+/// ```
+/// use aitp::capability::{AitpMessage, decisions::RequestDecision};
+/// use aitp_client::correlation_id;
+/// let ask = RequestDecision::radio("size", ["S", "M"]).build();
+/// let answer = ask.choose(["M"]);
+/// assert_eq!(correlation_id(&AitpMessage::new(ask)).as_deref(), Some("size"));
+/// assert_eq!(correlation_id(&AitpMessage::new(answer)).as_deref(), Some("size"));
+/// ```
+pub fn correlation_id(message: &AitpMessage) -> Option<String> {
+    match message.payload() {
+        Payload::RequestDecision(r) => r.id.clone(),
+        Payload::Decision(d) => d.request_decision_id.clone(),
+        Payload::RequestData(r) => Some(r.id.clone()),
+        Payload::Data(d) => d.request_data_id.clone(),
+        Payload::Quote(q) => Some(q.quote_id.clone()),
+        Payload::Payment(p) => Some(p.quote_id.clone()),
+        Payload::PaymentConfirmation(c) => Some(c.quote_id.clone()),
+        _ => None,
+    }
+}
+
+/// A run: refresh it, wait for it, cancel it.
+#[derive(Debug, Clone)]
+pub struct RunHandle {
+    client: Client,
+    run: Run,
+}
+
+impl RunHandle {
+    /// The run id.
+    pub fn id(&self) -> &str {
+        &self.run.id
+    }
+
+    /// The run as last read.
+    pub fn run(&self) -> &Run {
+        &self.run
+    }
+
+    /// Reads the run again.
+    pub async fn refresh(&mut self) -> Result<&Run> {
+        self.run = self
+            .client
+            .runs(&self.run.thread_id)
+            .retrieve(&self.run.id)
+            .await?;
+        Ok(&self.run)
+    }
+
+    /// Polls (with backoff) until the run ends or waits for the client (`requires_action`);
+    /// gives up after the wait policy's run timeout.
+    pub async fn wait(&mut self) -> Result<Run> {
+        let policy = self.client.inner.wait.clone();
+        let start = Instant::now();
+        let mut interval = policy.initial_interval;
+        loop {
+            if self.run.status.is_terminal() || self.run.status == RunStatus::RequiresAction {
+                return Ok(self.run.clone());
+            }
+            if start.elapsed() > policy.run_timeout {
+                return Err(Error::WaitTimeout {
+                    what: format!(
+                        "run {} to end (last status {})",
+                        self.run.id, self.run.status
+                    ),
+                    after: policy.run_timeout,
+                });
+            }
+            tokio::time::sleep(interval).await;
+            interval = policy.next(interval);
+            self.refresh().await?;
+        }
+    }
+
+    /// [`RunHandle::wait`], then an [`Error::RunNotCompleted`] unless the run completed.
+    pub async fn wait_completed(&mut self) -> Result<Run> {
+        let run = self.wait().await?;
+        if run.status == RunStatus::Completed {
+            Ok(run)
+        } else {
+            Err(Error::RunNotCompleted(Box::new(run)))
+        }
+    }
+
+    /// Asks the server to cancel the run.
+    pub async fn cancel(&mut self) -> Result<&Run> {
+        self.run = self
+            .client
+            .runs(&self.run.thread_id)
+            .cancel(&self.run.id)
+            .await?;
+        Ok(&self.run)
+    }
+}
