@@ -22,7 +22,7 @@
 //! where it was, so the customer can try again. Text in the middle of the flow is answered
 //! with a reminder of what the shop is waiting for, and `cancel` drops the order.
 //!
-//! Demo shortcuts, said plainly: signatures are [`demo_signature`](crate::demo_signature)
+//! Demo shortcuts, said plainly: signatures are [`demo_signature`]
 //! values, not ed25519; the payer's signature is required (by the schema) but not verified,
 //! since the shop has no registry of payer keys; and the payment is trusted as reported —
 //! a real shop checks the payment channel before confirming.
