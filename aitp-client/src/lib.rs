@@ -21,9 +21,8 @@
 //! validated form and a quote as a confirmation with its exact amounts; `aitp send`,
 //! `aitp messages`, `aitp threads` and `aitp schema` script the same calls.
 //!
-//! TLS: this crate enables no TLS backend, so the default build speaks plain HTTP (loopback, or
-//! behind a proxy). For `https`, enable one in your own `Cargo.toml` (for instance
-//! `reqwest = { version = "0.13", features = ["rustls"] }`; cargo unifies the features).
+//! TLS: the default build enables no TLS backend and speaks plain HTTP (loopback, or behind a
+//! proxy). For `https`, enable the feature `rustls` (or `native-tls`) of this crate.
 #![deny(missing_docs)]
 
 mod auth;
