@@ -666,3 +666,29 @@ async fn cancel_panic_conflict_and_thread_and_run() {
         format!("echo: one shot ({t2})")
     );
 }
+
+#[tokio::test]
+async fn a_poll_of_a_running_run_is_held_until_it_ends() {
+    let mut limits = aitp::server::Limits::default();
+    limits.poll_hold = Duration::from_secs(10);
+    let agent = Router::new().on_text(|text: String| async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        format!("late: {text}")
+    });
+    let (base, _g) = serve_in_background(Server::new(agent, MemoryStore::new()).limits(limits)).await;
+    let api = Api {
+        base,
+        http: Client::new(),
+        token: "k",
+    };
+    let thread = api.new_thread().await;
+    api.say(&thread, "hi").await;
+    let run = api.ok_post(&format!("/threads/{thread}/runs"), json!({})).await;
+    assert_eq!(run["status"], "queued");
+    // One poll is enough: the server answers when the run ends, well within the hold.
+    let polled = api
+        .ok_get(&format!("/threads/{thread}/runs/{}", run["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(polled["status"], "completed", "{polled}");
+    assert_eq!(text_of(&api.last_reply(&thread).await), "late: hi");
+}

@@ -80,6 +80,10 @@ pub struct Limits {
     pub text_bytes: usize,
     /// Most messages in one request (thread creation, additional messages) (32).
     pub messages: usize,
+    /// How long `GET …/runs/{id}` may hold a poll of a run this server is still executing,
+    /// answering as soon as it ends (250 ms; zero answers at once). Clients that poll in a
+    /// loop then ask once or twice per run instead of dozens of times.
+    pub poll_hold: Duration,
 }
 
 impl Default for Limits {
@@ -89,6 +93,7 @@ impl Default for Limits {
             content_parts: 32,
             text_bytes: 256 * 1024,
             messages: 32,
+            poll_hold: Duration::from_millis(250),
         }
     }
 }
@@ -101,7 +106,14 @@ pub(crate) struct Shared<S> {
     pub(crate) limits: Limits,
     pub(crate) actor: Actor,
     pub(crate) tasks: TaskTracker,
-    pub(crate) cancels: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    pub(crate) runs: Mutex<HashMap<String, Arc<Active>>>,
+}
+
+/// A run this server is executing: its cancel flag, and who waits for it to end.
+#[derive(Default)]
+pub(crate) struct Active {
+    pub(crate) cancel: AtomicBool,
+    pub(crate) ended: tokio::sync::Notify,
 }
 
 impl<S> Shared<S> {
@@ -115,25 +127,35 @@ impl<S> Shared<S> {
         })
     }
 
-    pub(crate) fn cancel_flag(&self, run_id: &str) -> Arc<AtomicBool> {
-        let mut map = self.cancels.lock().unwrap_or_else(|e| e.into_inner());
+    pub(crate) fn active(&self, run_id: &str) -> Arc<Active> {
+        let mut map = self.runs.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(run_id.to_owned()).or_default().clone()
     }
 
+    pub(crate) fn active_if_running(&self, run_id: &str) -> Option<Arc<Active>> {
+        let map = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(run_id).cloned()
+    }
+
     pub(crate) fn request_cancel(&self, run_id: &str) -> bool {
-        let map = self.cancels.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get(run_id) {
-            Some(flag) => {
-                flag.store(true, Ordering::SeqCst);
+        match self.active_if_running(run_id) {
+            Some(run) => {
+                run.cancel.store(true, Ordering::SeqCst);
                 true
             }
             None => false,
         }
     }
 
+    /// The run ended (its final state is stored): wake everyone holding a poll on it.
     pub(crate) fn forget_run(&self, run_id: &str) {
-        let mut map = self.cancels.lock().unwrap_or_else(|e| e.into_inner());
-        map.remove(run_id);
+        let run = {
+            let mut map = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+            map.remove(run_id)
+        };
+        if let Some(run) = run {
+            run.ended.notify_waiters();
+        }
     }
 }
 
@@ -171,7 +193,7 @@ impl<S: ThreadStore> Server<S> {
                 limits: Limits::default(),
                 actor,
                 tasks: TaskTracker::new(),
-                cancels: Mutex::new(HashMap::new()),
+                runs: Mutex::new(HashMap::new()),
             },
         }
     }

@@ -34,8 +34,8 @@ pub(crate) fn spawn<S: ThreadStore>(
     run: Run,
     events: Option<Events>,
 ) {
-    // Registered before the task starts, so a cancel arriving at once is not lost.
-    let _ = app.cancel_flag(&run.id);
+    // Registered before the task starts, so a cancel or a poll arriving at once is not lost.
+    let _ = app.active(&run.id);
     let tasks = app.tasks.clone();
     tasks.spawn(execute(app, principal, thread, run, events));
 }
@@ -72,7 +72,8 @@ async fn execute<S: ThreadStore>(
     mut run: Run,
     events: Option<Events>,
 ) {
-    let cancel = app.cancel_flag(&run.id);
+    let active = app.active(&run.id);
+    let cancel = &active.cancel;
     let thread_id = thread.id.clone();
     let run_id = run.id.clone();
 

@@ -106,6 +106,32 @@ pub(crate) async fn retrieve<S: ThreadStore>(
     Path((thread_id, run_id)): Path<(String, String)>,
 ) -> Result<Json<Run>, ApiError> {
     check_owner(&app, &caller, &thread_id).await?;
+    let hold = app.limits.poll_hold;
+    // A run still executing here: wait (briefly) for it to end rather than answer a poll the
+    // client will only repeat. Registered before the status is read, so an end in between
+    // is not missed.
+    let active = (!hold.is_zero())
+        .then(|| app.active_if_running(&run_id))
+        .flatten();
+    let ended = active.as_ref().map(|a| a.ended.notified());
+    let run = app
+        .store
+        .run(&thread_id, &run_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("run", &run_id))?;
+    if run.status.is_terminal() {
+        return Ok(Json(run));
+    }
+    let Some(ended) = ended else {
+        return Ok(Json(run));
+    };
+    tokio::pin!(ended);
+    ended.as_mut().enable();
+    if app.active_if_running(&run_id).is_none() {
+        // Ended between the two reads.
+    } else if tokio::time::timeout(hold, ended).await.is_err() {
+        return Ok(Json(run));
+    }
     app.store
         .run(&thread_id, &run_id)
         .await?
