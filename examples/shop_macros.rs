@@ -13,6 +13,7 @@
 //! names (`Decision`, `Payment`), `#[aitp::on_text]` answers text, `#[aitp::fallback]` every
 //! other capability message, and the capabilities the shop declares are those of its handlers.
 
+use aitp::capability::payments::Signed as _;
 use std::{
     collections::HashMap,
     fmt,

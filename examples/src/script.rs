@@ -14,6 +14,7 @@
 //! assert!(matches!(answer.payload(), Payload::Data(d) if d.get("city") == Some(script::ADDRESS[2].1)));
 //! ```
 
+use aitp::capability::payments::Signed as _;
 use aitp::{
     agent::Reply,
     capability::{

@@ -27,6 +27,7 @@
 //! since the shop has no registry of payer keys; and the payment is trusted as reported —
 //! a real shop checks the payment channel before confirming.
 
+use aitp::capability::payments::Signed as _;
 use std::{
     collections::HashMap,
     fmt,

@@ -675,7 +675,8 @@ async fn a_poll_of_a_running_run_is_held_until_it_ends() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         format!("late: {text}")
     });
-    let (base, _g) = serve_in_background(Server::new(agent, MemoryStore::new()).limits(limits)).await;
+    let (base, _g) =
+        serve_in_background(Server::new(agent, MemoryStore::new()).limits(limits)).await;
     let api = Api {
         base,
         http: Client::new(),
@@ -683,11 +684,16 @@ async fn a_poll_of_a_running_run_is_held_until_it_ends() {
     };
     let thread = api.new_thread().await;
     api.say(&thread, "hi").await;
-    let run = api.ok_post(&format!("/threads/{thread}/runs"), json!({})).await;
+    let run = api
+        .ok_post(&format!("/threads/{thread}/runs"), json!({}))
+        .await;
     assert_eq!(run["status"], "queued");
     // One poll is enough: the server answers when the run ends, well within the hold.
     let polled = api
-        .ok_get(&format!("/threads/{thread}/runs/{}", run["id"].as_str().unwrap()))
+        .ok_get(&format!(
+            "/threads/{thread}/runs/{}",
+            run["id"].as_str().unwrap()
+        ))
         .await;
     assert_eq!(polled["status"], "completed", "{polled}");
     assert_eq!(text_of(&api.last_reply(&thread).await), "late: hi");

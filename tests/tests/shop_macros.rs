@@ -6,6 +6,7 @@
 #[path = "../../examples/shop_macros.rs"]
 mod shop_macros;
 
+use aitp::capability::payments::Signed as _;
 use std::sync::Arc;
 
 use aitp::{

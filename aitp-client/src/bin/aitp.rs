@@ -11,6 +11,7 @@
 //!          --payer ACCOUNT  --channel ID  --sign-with COMMAND   (payments in `chat`)
 //! ```
 
+use aitp::capability::payments::Signed as _;
 use std::{
     io::{BufRead, IsTerminal, Write},
     process::ExitCode,

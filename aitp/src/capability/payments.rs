@@ -18,9 +18,10 @@
 //! # Signatures
 //!
 //! Quotes, payments, confirmations and top-ups carry a signature string (`ed25519:<base64>` in
-//! the spec). This module does no cryptography: each message offers `signing_payload()` (the
-//! bytes to sign), `sign_with(|bytes| signature)` and `verify_with(|bytes, signature| ok)`, so
-//! any signer (a key in memory, an HSM, a wallet) plugs in without a dependency.
+//! the spec). This module does no cryptography: the [`Signed`] trait gives each of them
+//! `signing_payload()` (the bytes to sign), `sign_with(|bytes| signature)` and
+//! `verify_with(|bytes, signature| ok)`, so any signer (a key in memory, an HSM, a wallet)
+//! plugs in without a dependency.
 //!
 //! What is signed is the message body **without its signature field**, in the canonical form
 //! of [`canonical_json`]: object keys sorted recursively, no whitespace. The spec's prose asks
@@ -32,7 +33,7 @@
 //! <quote>, "previous_wrappers": [<wrappers>]}` in the same form (the spec's pseudocode payload).
 //!
 //! ```
-//! use aitp::capability::payments::{PaymentConfirmation, PaymentMethodUsed, PaymentOption, Payment, Quote};
+//! use aitp::capability::payments::{PaymentConfirmation, PaymentMethodUsed, PaymentOption, Payment, Quote, Signed};
 //! use aitp::capability::transactions::PaymentOutcome;
 //!
 //! let merchant_key = |bytes: &[u8]| format!("ed25519:{}", bytes.len()); // a real signer here
@@ -160,6 +161,64 @@ fn signing_payload_of<T: Serialize>(body: &T, signature_field: &str) -> String {
         map.remove(signature_field);
     }
     canonical_json(&value)
+}
+
+/// A message signed by one party: the signature covers the canonical JSON ([`canonical_json`])
+/// of the message body without its signature field.
+///
+/// AITP-01 signs quotes, payments, confirmations and top-ups alike; this trait is that rule
+/// once. Bring it into scope (`use aitp::capability::payments::Signed`) to sign and verify.
+pub trait Signed: Serialize + Sized {
+    /// The field holding the signature (`merchant_signature` or `payer_signature`).
+    const SIGNATURE_FIELD: &'static str;
+
+    /// The signature, if signed.
+    fn signature(&self) -> Option<&str>;
+
+    /// Where the signature goes.
+    fn signature_mut(&mut self) -> &mut Option<String>;
+
+    /// The bytes the signer signs: the canonical JSON of the body without the signature.
+    fn signing_payload(&self) -> String {
+        signing_payload_of(self, Self::SIGNATURE_FIELD)
+    }
+
+    /// Signs: `sign` gets [`Signed::signing_payload`] and returns the signature string
+    /// (`ed25519:<base64>` by the spec's convention). Sign last: any later change to the
+    /// message invalidates the signature.
+    fn sign_with(mut self, sign: impl FnOnce(&[u8]) -> String) -> Self {
+        let signature = sign(self.signing_payload().as_bytes());
+        *self.signature_mut() = Some(signature);
+        self
+    }
+
+    /// Whether `verify(payload, signature)` accepts the signature; `false` when unsigned.
+    fn verify_with(&self, verify: impl FnOnce(&[u8], &str) -> bool) -> bool {
+        self.signature()
+            .is_some_and(|sig| verify(self.signing_payload().as_bytes(), sig))
+    }
+}
+
+macro_rules! signed {
+    ($($ty:ty => $field:ident;)*) => {$(
+        impl Signed for $ty {
+            const SIGNATURE_FIELD: &'static str = stringify!($field);
+            fn signature(&self) -> Option<&str> {
+                self.$field.as_deref()
+            }
+            fn signature_mut(&mut self) -> &mut Option<String> {
+                &mut self.$field
+            }
+        }
+    )*};
+}
+
+signed! {
+    Quote => merchant_signature;
+    Payment => payer_signature;
+    PaymentConfirmation => merchant_signature;
+    TopUpRequest => merchant_signature;
+    TopUpResponse => payer_signature;
 }
 
 /// Why a signature chain does not verify.
@@ -404,29 +463,6 @@ impl Quote {
         }
     }
 
-    /// The bytes the merchant signs: the canonical JSON ([`canonical_json`]) of this quote
-    /// without `merchant_signature`.
-    pub fn signing_payload(&self) -> String {
-        signing_payload_of(self, "merchant_signature")
-    }
-
-    /// Signs the quote: `sign` gets [`Quote::signing_payload`] and returns the signature
-    /// string (`ed25519:<base64>` by the spec's convention).
-    ///
-    /// Sign last: any later change to the quote invalidates the signature.
-    pub fn sign_with(mut self, sign: impl FnOnce(&[u8]) -> String) -> Self {
-        self.merchant_signature = Some(sign(self.signing_payload().as_bytes()));
-        self
-    }
-
-    /// Whether `verify(payload, signature)` accepts the merchant's signature; `false` when
-    /// the quote is unsigned.
-    pub fn verify_with(&self, verify: impl FnOnce(&[u8], &str) -> bool) -> bool {
-        self.merchant_signature
-            .as_deref()
-            .is_some_and(|sig| verify(self.signing_payload().as_bytes(), sig))
-    }
-
     /// Whether the quote has expired: its `expiration` is a date-time in the past. A quote
     /// without an (RFC 3339) expiration never expires by this test.
     pub fn is_expired(&self) -> bool {
@@ -506,7 +542,7 @@ impl QuoteBuilder {
         self
     }
 
-    /// Signs and returns the quote (see [`Quote::sign_with`]).
+    /// Signs and returns the quote (see [`Signed::sign_with`]).
     pub fn sign_with(self, sign: impl FnOnce(&[u8]) -> String) -> Quote {
         self.inner.sign_with(sign)
     }
@@ -957,26 +993,6 @@ impl Payment {
             extra: Map::new(),
         }
     }
-
-    /// The bytes the payer signs: the canonical JSON of this payment without
-    /// `payer_signature`.
-    pub fn signing_payload(&self) -> String {
-        signing_payload_of(self, "payer_signature")
-    }
-
-    /// Signs the payment (see [`Quote::sign_with`]).
-    pub fn sign_with(mut self, sign: impl FnOnce(&[u8]) -> String) -> Self {
-        self.payer_signature = Some(sign(self.signing_payload().as_bytes()));
-        self
-    }
-
-    /// Whether `verify(payload, signature)` accepts the payer's signature; `false` when
-    /// unsigned.
-    pub fn verify_with(&self, verify: impl FnOnce(&[u8], &str) -> bool) -> bool {
-        self.payer_signature
-            .as_deref()
-            .is_some_and(|sig| verify(self.signing_payload().as_bytes(), sig))
-    }
 }
 
 impl Validate for Payment {
@@ -1129,26 +1145,6 @@ impl PaymentConfirmation {
         self.details.get_or_insert_with(Vec::new).push(detail);
         self
     }
-
-    /// The bytes the merchant signs: the canonical JSON of this confirmation without
-    /// `merchant_signature`.
-    pub fn signing_payload(&self) -> String {
-        signing_payload_of(self, "merchant_signature")
-    }
-
-    /// Signs the confirmation (see [`Quote::sign_with`]).
-    pub fn sign_with(mut self, sign: impl FnOnce(&[u8]) -> String) -> Self {
-        self.merchant_signature = Some(sign(self.signing_payload().as_bytes()));
-        self
-    }
-
-    /// Whether `verify(payload, signature)` accepts the merchant's signature; `false` when
-    /// unsigned.
-    pub fn verify_with(&self, verify: impl FnOnce(&[u8], &str) -> bool) -> bool {
-        self.merchant_signature
-            .as_deref()
-            .is_some_and(|sig| verify(self.signing_payload().as_bytes(), sig))
-    }
 }
 
 impl Validate for PaymentConfirmation {
@@ -1228,26 +1224,6 @@ impl TopUpRequest {
     pub fn reason(mut self, reason: impl Into<String>) -> Self {
         self.reason = Some(reason.into());
         self
-    }
-
-    /// The bytes the merchant signs: the canonical JSON of this request without
-    /// `merchant_signature`.
-    pub fn signing_payload(&self) -> String {
-        signing_payload_of(self, "merchant_signature")
-    }
-
-    /// Signs the request (see [`Quote::sign_with`]).
-    pub fn sign_with(mut self, sign: impl FnOnce(&[u8]) -> String) -> Self {
-        self.merchant_signature = Some(sign(self.signing_payload().as_bytes()));
-        self
-    }
-
-    /// Whether `verify(payload, signature)` accepts the merchant's signature; `false` when
-    /// unsigned.
-    pub fn verify_with(&self, verify: impl FnOnce(&[u8], &str) -> bool) -> bool {
-        self.merchant_signature
-            .as_deref()
-            .is_some_and(|sig| verify(self.signing_payload().as_bytes(), sig))
     }
 }
 
@@ -1335,26 +1311,6 @@ impl TopUpResponse {
     pub fn new_balance(mut self, new_balance: Amount) -> Self {
         self.new_balance = Some(new_balance);
         self
-    }
-
-    /// The bytes the payer signs: the canonical JSON of this response without
-    /// `payer_signature`.
-    pub fn signing_payload(&self) -> String {
-        signing_payload_of(self, "payer_signature")
-    }
-
-    /// Signs the response (see [`Quote::sign_with`]).
-    pub fn sign_with(mut self, sign: impl FnOnce(&[u8]) -> String) -> Self {
-        self.payer_signature = Some(sign(self.signing_payload().as_bytes()));
-        self
-    }
-
-    /// Whether `verify(payload, signature)` accepts the payer's signature; `false` when
-    /// unsigned.
-    pub fn verify_with(&self, verify: impl FnOnce(&[u8], &str) -> bool) -> bool {
-        self.payer_signature
-            .as_deref()
-            .is_some_and(|sig| verify(self.signing_payload().as_bytes(), sig))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The shop driven through `Router::dispatch`, no HTTP: the whole purchase, and what happens
 //! when the customer goes off script.
 
+use aitp::capability::payments::Signed as _;
 use aitp::{
     agent::Reply,
     capability::{
