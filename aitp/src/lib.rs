@@ -36,6 +36,9 @@
 
 extern crate self as aitp;
 
+#[macro_use]
+mod wire_enum;
+
 pub mod agent;
 pub mod capability;
 pub mod money;

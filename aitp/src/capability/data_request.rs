@@ -266,84 +266,25 @@ impl Validate for Form {
     }
 }
 
-/// The input type of a [`FormField`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum FieldType {
-    /// A single-line text input (the default when `type` is absent).
-    #[default]
-    Text,
-    /// A numeric input.
-    Number,
-    /// An email address.
-    Email,
-    /// Multi-line text.
-    Textarea,
-    /// One of the `options`.
-    Select,
-    /// One of the `options`, or a custom value.
-    Combobox,
-    /// A telephone number.
-    Tel,
-    /// A value the schema does not define, kept as received.
-    Other(String),
-}
-
-impl FieldType {
-    /// The wire name.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Text => "text",
-            Self::Number => "number",
-            Self::Email => "email",
-            Self::Textarea => "textarea",
-            Self::Select => "select",
-            Self::Combobox => "combobox",
-            Self::Tel => "tel",
-            Self::Other(s) => s,
-        }
-    }
-}
-
-impl fmt::Display for FieldType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for FieldType {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for FieldType {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(match s.as_str() {
-            "text" => Self::Text,
-            "number" => Self::Number,
-            "email" => Self::Email,
-            "textarea" => Self::Textarea,
-            "select" => Self::Select,
-            "combobox" => Self::Combobox,
-            "tel" => Self::Tel,
-            _ => Self::Other(s),
-        })
-    }
-}
-
-impl JsonSchema for FieldType {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "FieldType".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "enum": ["text", "number", "email", "textarea", "select", "combobox", "tel"],
-            "default": "text",
-            "description": "How the field is presented and what its value must look like: `text` (the default), `number`, `email`, `textarea`, `select` (one of the options), `combobox` (an option or a custom value) or `tel`."
-        })
+wire_enum! {
+    /// The input type of a [`FormField`].
+    #[derive(Default)]
+    pub enum FieldType : schema("FieldType", default = "text", "How the field is presented and what its value must look like: `text` (the default), `number`, `email`, `textarea`, `select` (one of the options), `combobox` (an option or a custom value) or `tel`.") {
+        /// A single-line text input (the default when `type` is absent).
+        #[default]
+        Text = "text",
+        /// A numeric input.
+        Number = "number",
+        /// An email address.
+        Email = "email",
+        /// Multi-line text.
+        Textarea = "textarea",
+        /// One of the `options`.
+        Select = "select",
+        /// One of the `options`, or a custom value.
+        Combobox = "combobox",
+        /// A telephone number.
+        Tel = "tel",
     }
 }
 

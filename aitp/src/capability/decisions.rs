@@ -31,71 +31,26 @@ use crate::{
     validate::{Validate, Validator, check_enum},
 };
 
-/// How a decision is presented, and how many options may be chosen.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum DecisionType {
-    /// One option (the default when `type` is absent).
-    #[default]
-    Radio,
-    /// Any number of options.
-    Checkbox,
-    /// A yes/no style question: one option.
-    Confirmation,
-    /// Product cards; options may carry quotes, ratings and variants.
-    Products,
-    /// A value the schema does not define, kept as received.
-    Other(String),
+wire_enum! {
+    /// How a decision is presented, and how many options may be chosen.
+    #[derive(Default)]
+    pub enum DecisionType : schema("DecisionType", default = "radio", "How the decision is presented: `radio` (one choice, the default), `checkbox` (several), `confirmation` (yes/no) or `products` (product cards).") {
+        /// One option (the default when `type` is absent).
+        #[default]
+        Radio = "radio",
+        /// Any number of options.
+        Checkbox = "checkbox",
+        /// A yes/no style question: one option.
+        Confirmation = "confirmation",
+        /// Product cards; options may carry quotes, ratings and variants.
+        Products = "products",
+    }
 }
 
 impl DecisionType {
-    /// The wire name.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Radio => "radio",
-            Self::Checkbox => "checkbox",
-            Self::Confirmation => "confirmation",
-            Self::Products => "products",
-            Self::Other(s) => s,
-        }
-    }
-
     /// Whether more than one option may be chosen.
     pub fn is_multiple(&self) -> bool {
         matches!(self, Self::Checkbox | Self::Products)
-    }
-}
-
-impl Serialize for DecisionType {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for DecisionType {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(match s.as_str() {
-            "radio" => Self::Radio,
-            "checkbox" => Self::Checkbox,
-            "confirmation" => Self::Confirmation,
-            "products" => Self::Products,
-            _ => Self::Other(s),
-        })
-    }
-}
-
-impl JsonSchema for DecisionType {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "DecisionType".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "enum": ["products", "checkbox", "radio", "confirmation"],
-            "default": "radio",
-            "description": "How the decision is presented: `radio` (one choice, the default), `checkbox` (several), `confirmation` (yes/no) or `products` (product cards)."
-        })
     }
 }
 

@@ -724,56 +724,13 @@ impl Validate for TransactionResponse {
 // ---------------------------------------------------------------------------------------------
 // request_message_signing / message_signing_response
 
-/// How a message is to be signed.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SigningType {
-    /// EIP-191 `personal_sign` of the text in `message`.
-    PersonalSign,
-    /// EIP-712 `eth_signTypedData_v4` of `typed_data`.
-    TypedData,
-    /// A value the schema does not define, kept as received.
-    Other(String),
-}
-
-impl SigningType {
-    /// The wire name.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::PersonalSign => "personal_sign",
-            Self::TypedData => "typed_data",
-            Self::Other(s) => s,
-        }
-    }
-}
-
-impl Serialize for SigningType {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for SigningType {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(match s.as_str() {
-            "personal_sign" => Self::PersonalSign,
-            "typed_data" => Self::TypedData,
-            _ => Self::Other(s),
-        })
-    }
-}
-
-impl JsonSchema for SigningType {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "EvmSigningType".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "enum": ["personal_sign", "typed_data"],
-            "description": "`personal_sign` (EIP-191, signs `message`) or `typed_data` (EIP-712, signs `typed_data`)."
-        })
+wire_enum! {
+    /// How a message is to be signed.
+    pub enum SigningType : schema("EvmSigningType", "`personal_sign` (EIP-191, signs `message`) or `typed_data` (EIP-712, signs `typed_data`).") {
+        /// EIP-191 `personal_sign` of the text in `message`.
+        PersonalSign = "personal_sign",
+        /// EIP-712 `eth_signTypedData_v4` of `typed_data`.
+        TypedData = "typed_data",
     }
 }
 
@@ -1174,52 +1131,11 @@ impl Validate for NativeCurrency {
     }
 }
 
-/// The token standard of a [`TokenNotification`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TokenType {
-    /// An ERC-20 fungible token (the only one the schema defines).
-    Erc20,
-    /// A value the schema does not define, kept as received.
-    Other(String),
-}
-
-impl TokenType {
-    /// The wire name.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Erc20 => "erc20",
-            Self::Other(s) => s,
-        }
-    }
-}
-
-impl Serialize for TokenType {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for TokenType {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(match s.as_str() {
-            "erc20" => Self::Erc20,
-            _ => Self::Other(s),
-        })
-    }
-}
-
-impl JsonSchema for TokenType {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "EvmTokenType".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "enum": ["erc20"],
-            "description": "The token standard: `erc20`."
-        })
+wire_enum! {
+    /// The token standard of a [`TokenNotification`].
+    pub enum TokenType : schema("EvmTokenType", "The token standard: `erc20`.") {
+        /// An ERC-20 fungible token (the only one the schema defines).
+        Erc20 = "erc20",
     }
 }
 

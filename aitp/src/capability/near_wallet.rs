@@ -30,10 +30,8 @@
 //! assert_eq!(response.request_id, "tx_1");
 //! ```
 
-use std::fmt;
-
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::{
@@ -278,86 +276,25 @@ impl Validate for Transaction {
     }
 }
 
-/// The kind of a NEAR transaction [`Action`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ActionType {
-    /// Create the receiver account.
-    CreateAccount,
-    /// Deploy contract code to the receiver.
-    DeployContract,
-    /// Call a contract method.
-    FunctionCall,
-    /// Send NEAR.
-    Transfer,
-    /// Stake NEAR with a validator key.
-    Stake,
-    /// Add an access key.
-    AddKey,
-    /// Delete an access key.
-    DeleteKey,
-    /// Delete the receiver account.
-    DeleteAccount,
-    /// A value the schema does not define, kept as received.
-    Other(String),
-}
-
-impl ActionType {
-    /// The wire name.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::CreateAccount => "CreateAccount",
-            Self::DeployContract => "DeployContract",
-            Self::FunctionCall => "FunctionCall",
-            Self::Transfer => "Transfer",
-            Self::Stake => "Stake",
-            Self::AddKey => "AddKey",
-            Self::DeleteKey => "DeleteKey",
-            Self::DeleteAccount => "DeleteAccount",
-            Self::Other(s) => s,
-        }
-    }
-}
-
-impl fmt::Display for ActionType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for ActionType {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for ActionType {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(match s.as_str() {
-            "CreateAccount" => Self::CreateAccount,
-            "DeployContract" => Self::DeployContract,
-            "FunctionCall" => Self::FunctionCall,
-            "Transfer" => Self::Transfer,
-            "Stake" => Self::Stake,
-            "AddKey" => Self::AddKey,
-            "DeleteKey" => Self::DeleteKey,
-            "DeleteAccount" => Self::DeleteAccount,
-            _ => Self::Other(s),
-        })
-    }
-}
-
-impl JsonSchema for ActionType {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "NearActionType".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "enum": ACTION_TYPES,
-            "description": "The kind of NEAR action; `params` holds its arguments."
-        })
+wire_enum! {
+    /// The kind of a NEAR transaction [`Action`].
+    pub enum ActionType : schema("NearActionType", "The kind of NEAR action; `params` holds its arguments.") {
+        /// Create the receiver account.
+        CreateAccount = "CreateAccount",
+        /// Deploy contract code to the receiver.
+        DeployContract = "DeployContract",
+        /// Call a contract method.
+        FunctionCall = "FunctionCall",
+        /// Send NEAR.
+        Transfer = "Transfer",
+        /// Stake NEAR with a validator key.
+        Stake = "Stake",
+        /// Add an access key.
+        AddKey = "AddKey",
+        /// Delete an access key.
+        DeleteKey = "DeleteKey",
+        /// Delete the receiver account.
+        DeleteAccount = "DeleteAccount",
     }
 }
 
@@ -655,54 +592,11 @@ impl Validate for MessageSigningResponse {
     }
 }
 
-/// The token standard of a [`TokenNotification`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TokenType {
-    /// A NEP-141 fungible token (metadata by NEP-148).
-    Nep141,
-    /// A value the schema does not define, kept as received.
-    Other(String),
-}
-
-impl TokenType {
-    /// The wire name.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Nep141 => "nep141",
-            Self::Other(s) => s,
-        }
-    }
-}
-
-impl fmt::Display for TokenType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for TokenType {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for TokenType {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(match s.as_str() {
-            "nep141" => Self::Nep141,
-            _ => Self::Other(s),
-        })
-    }
-}
-
-impl JsonSchema for TokenType {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "NearTokenType".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({ "type": "string", "enum": ["nep141"] })
+wire_enum! {
+    /// The token standard of a [`TokenNotification`].
+    pub enum TokenType : schema("NearTokenType", "One of: `nep141`.") {
+        /// A NEP-141 fungible token (metadata by NEP-148).
+        Nep141 = "nep141",
     }
 }
 

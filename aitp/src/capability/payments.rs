@@ -58,10 +58,8 @@
 //! assert!(confirmation.verify_with(|bytes, sig| merchant_key(bytes) == sig));
 //! ```
 
-use std::fmt;
-
 use schemars::JsonSchema;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::{
@@ -256,127 +254,28 @@ fn check_signature(
 // Wire enums
 // ---------------------------------------------------------------------------------------------
 
-/// The kind of a payment method. The schema knows one: a NEAR payment channel.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum PaymentMethodType {
-    /// `near_payment_channel`: funds move through a NEAR payment channel (one-time, metered
-    /// or authorise-then-capture payments over the same channel).
-    #[default]
-    NearPaymentChannel,
-    /// A value the schema does not define, kept as received.
-    Other(String),
-}
-
-impl PaymentMethodType {
-    /// The wire name.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::NearPaymentChannel => "near_payment_channel",
-            Self::Other(s) => s,
-        }
+wire_enum! {
+    /// The kind of a payment method. The schema knows one: a NEAR payment channel.
+    #[derive(Default)]
+    pub enum PaymentMethodType : schema("PaymentMethodType", "Type of payment method") {
+        /// `near_payment_channel`: funds move through a NEAR payment channel (one-time, metered
+        /// or authorise-then-capture payments over the same channel).
+        #[default]
+        NearPaymentChannel = "near_payment_channel",
     }
 }
 
-impl fmt::Display for PaymentMethodType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for PaymentMethodType {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for PaymentMethodType {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(match s.as_str() {
-            "near_payment_channel" => Self::NearPaymentChannel,
-            _ => Self::Other(s),
-        })
-    }
-}
-
-impl JsonSchema for PaymentMethodType {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "PaymentMethodType".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "enum": ["near_payment_channel"],
-            "description": "Type of payment method"
-        })
-    }
-}
-
-/// The part an affiliate played in bringing the payer to the merchant.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum AffiliateRole {
-    /// `personal_assistant`: the payer's own assistant.
-    PersonalAssistant,
-    /// `discovery`: an agent that helped find the merchant.
-    Discovery,
-    /// `service`: a service agent between the assistant and the merchant.
-    Service,
-    /// `other`: the schema's own catch-all role (a valid value, unlike [`AffiliateRole::Other`]).
-    OtherRole,
-    /// A value the schema does not define, kept as received (reported by validation).
-    Other(String),
-}
-
-impl AffiliateRole {
-    /// The wire name.
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::PersonalAssistant => "personal_assistant",
-            Self::Discovery => "discovery",
-            Self::Service => "service",
-            Self::OtherRole => "other",
-            Self::Other(s) => s,
-        }
-    }
-}
-
-impl fmt::Display for AffiliateRole {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl Serialize for AffiliateRole {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> Deserialize<'de> for AffiliateRole {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        Ok(match s.as_str() {
-            "personal_assistant" => Self::PersonalAssistant,
-            "discovery" => Self::Discovery,
-            "service" => Self::Service,
-            "other" => Self::OtherRole,
-            _ => Self::Other(s),
-        })
-    }
-}
-
-impl JsonSchema for AffiliateRole {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "AffiliateRole".into()
-    }
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({
-            "type": "string",
-            "enum": ["personal_assistant", "discovery", "service", "other"],
-            "description": "Role of this affiliate in the transaction"
-        })
+wire_enum! {
+    /// The part an affiliate played in bringing the payer to the merchant.
+    pub enum AffiliateRole : schema("AffiliateRole", "Role of this affiliate in the transaction") {
+        /// `personal_assistant`: the payer's own assistant.
+        PersonalAssistant = "personal_assistant",
+        /// `discovery`: an agent that helped find the merchant.
+        Discovery = "discovery",
+        /// `service`: a service agent between the assistant and the merchant.
+        Service = "service",
+        /// `other`: the schema's own catch-all role (a valid value, unlike [`AffiliateRole::Other`]).
+        OtherRole = "other",
     }
 }
 

@@ -22,9 +22,9 @@ use serde_json::{Map, Value};
 use super::{Content, Message, Role, Run, RunStatus, wire::write_extra};
 use crate::OpenDeserialize;
 
-string_enum! {
+wire_enum! {
     /// The name of a stream event (OpenAI Assistants v2).
-    EventName {
+    pub enum EventName {
         /// A thread was created (create-thread-and-run).
         ThreadCreated = "thread.created",
         /// A run was created.

@@ -14,13 +14,13 @@ use crate::{
     capability::{AitpMessage, CapabilityMessage, ParseError, extract},
 };
 
-string_enum! {
+wire_enum! {
     /// Who wrote a message.
     ///
     /// In AITP, `user` is always the thread's creator (even when it is an agent) and
     /// `assistant` any other respondent; `metadata.actor` says which actor exactly
     /// ([`Message::actor`]).
-    Role {
+    pub enum Role {
         /// The thread's creator.
         User = "user",
         /// Any other respondent.
@@ -28,10 +28,10 @@ string_enum! {
     }
 }
 
-string_enum! {
+wire_enum! {
     /// The status of a message (`completed` when absent).
     #[derive(Default)]
-    MessageStatus {
+    pub enum MessageStatus {
         /// Still being written (streaming).
         InProgress = "in_progress",
         /// Cut short; see `incomplete_details`.

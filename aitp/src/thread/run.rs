@@ -10,14 +10,14 @@ use super::{
 };
 use crate::OpenDeserialize;
 
-string_enum! {
+wire_enum! {
     /// The status of a run.
     ///
     /// `queued` → `in_progress` → `completed`, or `requires_action` (the agent waits for the
     /// client), `failed` (see `last_error`), `cancelling` → `cancelled`, `incomplete`,
     /// `expired`.
     #[derive(Default)]
-    RunStatus {
+    pub enum RunStatus {
         /// Created, not started.
         #[default]
         Queued = "queued",
