@@ -167,16 +167,17 @@ impl<S: Send + Sync + 'static> Router<S> {
         let validate = self.validate;
         let call: Erased<S, AitpMessage> =
             Arc::new(move |cx: ThreadCtx, state: &S, m: AitpMessage| {
-                let typed = match m.message::<T>() {
-                    Some(Ok(t)) => t,
-                    Some(Err(e)) => return ready(vec![invalid_reply(&cx, &m, &e)]),
-                    None => return ready(vec![unsupported_reply(&cx, &m)]),
+                // Moved out of the envelope, not copied: this is the path of every message.
+                let (typed, schema) = match m.take_message::<T>() {
+                    Ok(taken) => taken,
+                    Err((m, Some(e))) => return ready(vec![invalid_reply(&cx, &m, &e)]),
+                    Err((m, None)) => return ready(vec![unsupported_reply(&cx, &m)]),
                 };
                 if validate {
                     if let Err(errors) = typed.validate() {
                         let report = ErrorReport::invalid(&errors)
-                            .capability(m.schema())
-                            .key(m.key())
+                            .capability(schema)
+                            .key(T::KEY)
                             .message_id(cx.message().id.clone());
                         return ready(vec![Reply::error(report)]);
                     }
@@ -256,15 +257,14 @@ impl<S: Send + Sync + 'static> Router<S> {
         let (name, major) = match m.payload().aitp_capability() {
             Some(cap) => {
                 let major = m
-                    .capability_id()
-                    .ok()
+                    .id_ref()
                     .filter(|id| id.aitp() == Some(cap))
                     .map(|id| id.version().major)
                     .unwrap_or(1);
                 (cap.slug().to_owned(), major)
             }
             None => {
-                let id = m.capability_id().ok()?;
+                let id = m.id_ref()?;
                 (id.name(), id.version().major)
             }
         };

@@ -102,6 +102,30 @@ macro_rules! payloads {
                 }
             }
 
+            /// The typed body as `T`, moved out; the payload back if it is not a `T`.
+            // The `Err` is the value itself, handed back unmoved; boxing it would cost the
+            // allocation this exists to save.
+            #[allow(clippy::result_large_err)]
+            fn into_body<T: 'static>(self) -> Result<T, Self> {
+                match self {
+                    $(
+                        Self::$variant(m) => {
+                            let mut slot = Some(m);
+                            if let Some(t) = (&mut slot as &mut dyn Any).downcast_mut::<Option<T>>() {
+                                if let Some(t) = t.take() {
+                                    return Ok(t);
+                                }
+                            }
+                            match slot {
+                                Some(m) => Err(Self::$variant(m)),
+                                None => unreachable!("the body is taken only when it is returned"),
+                            }
+                        }
+                    )*
+                    other => Err(other),
+                }
+            }
+
             /// Wraps a typed message; messages of types this crate does not know become
             /// [`Payload::Unknown`].
             pub fn from_message<T: CapabilityMessage>(message: T) -> Payload {
@@ -289,6 +313,8 @@ fn capability_by_key(key: &str, raw: &str) -> Option<AitpCapability> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AitpMessage {
     schema: String,
+    // What `schema` names, parsed once: routing and `message::<T>()` ask for it per message.
+    id: Result<CapabilityId, CapabilityIdError>,
     // Boxed: the largest payloads are several hundred bytes, and envelopes move around.
     payload: Box<Payload>,
     extra: Map<String, Value>,
@@ -330,6 +356,7 @@ impl AitpMessage {
     pub fn new<T: CapabilityMessage>(message: T) -> Self {
         Self {
             schema: T::SCHEMA_URL.to_owned(),
+            id: Ok(T::capability().clone()),
             payload: Box::new(Payload::from_message(message)),
             extra: Map::new(),
         }
@@ -337,8 +364,10 @@ impl AitpMessage {
 
     /// A message of any capability, typed or not, under an explicit `$schema` URL.
     pub fn with_schema(schema: impl Into<String>, payload: Payload) -> Self {
+        let schema = schema.into();
         Self {
-            schema: schema.into(),
+            id: CapabilityId::parse(&schema),
+            schema,
             payload: Box::new(payload),
             extra: Map::new(),
         }
@@ -429,6 +458,7 @@ impl AitpMessage {
         let payload = payload.ok_or(ParseError::NotAitp("no message key"))?;
         Ok(Self {
             schema,
+            id,
             payload: Box::new(payload),
             extra,
         })
@@ -446,7 +476,12 @@ impl AitpMessage {
 
     /// The capability the `$schema` URL names, if it names one.
     pub fn capability_id(&self) -> Result<CapabilityId, CapabilityIdError> {
-        CapabilityId::parse(&self.schema)
+        self.id.clone()
+    }
+
+    /// The parsed `$schema`, without a copy.
+    pub(crate) fn id_ref(&self) -> Option<&CapabilityId> {
+        self.id.as_ref().ok()
     }
 
     /// The message key.
@@ -478,28 +513,57 @@ impl AitpMessage {
         if let Some(any) = self.payload.body_any() {
             return any.downcast_ref::<T>().map(|t| Ok(t.clone()));
         }
+        self.custom_message::<T>()
+    }
+
+    /// Like [`AitpMessage::message`], moving the body out instead of copying it (with the
+    /// `$schema` as received); the message comes back, with the parse error if any, when it
+    /// is not a `T` that fits.
+    #[allow(clippy::result_large_err)] // the message handed back, as `Payload::into_body`
+    pub(crate) fn take_message<T: CapabilityMessage>(
+        mut self,
+    ) -> Result<(T, String), (Self, Option<ParseError>)> {
+        if self.payload.aitp_capability().is_some() {
+            let placeholder = Payload::Unknown {
+                key: String::new(),
+                body: Value::Null,
+            };
+            let payload = std::mem::replace(&mut *self.payload, placeholder);
+            return match payload.into_body::<T>() {
+                Ok(t) => Ok((t, self.schema)),
+                Err(payload) => {
+                    *self.payload = payload;
+                    Err((self, None))
+                }
+            };
+        }
+        match self.custom_message::<T>() {
+            Some(Ok(t)) => Ok((t, self.schema)),
+            Some(Err(e)) => Err((self, Some(e))),
+            None => Err((self, None)),
+        }
+    }
+
+    /// A message of a capability this crate does not type, read as `T` when its key and
+    /// capability (same major version) are `T`'s.
+    fn custom_message<T: CapabilityMessage>(&self) -> Option<Result<T, ParseError>> {
         let Payload::Unknown { key, body } = &*self.payload else {
             return None;
         };
-        if key != T::KEY {
-            return None;
-        }
         let want = T::capability();
-        let fits = match self.capability_id() {
-            Ok(id) => id.same_capability(want) && id.version().major == want.version().major,
-            Err(_) => false,
-        };
+        let fits = key == T::KEY
+            && self.id.as_ref().is_ok_and(|id| {
+                id.same_capability(want) && id.version().major == want.version().major
+            });
         if !fits {
             return None;
         }
-        Some(
-            serde_json::from_value::<T>(body.clone()).map_err(|error| ParseError::Body {
-                key: key.clone(),
-                capability: "custom",
-                path: key.clone(),
-                error,
-            }),
-        )
+        Some(T::deserialize(body).map_err(|error| ParseError::Body {
+            key: key.clone(),
+            capability: "custom",
+            path: key.clone(),
+            error,
+        }))
     }
 
     /// Checks the message against its capability's schema: the body (typed messages), a
@@ -542,6 +606,7 @@ impl AitpMessage {
     pub fn canonicalized(mut self) -> Self {
         if let Some(url) = self.payload.canonical_url() {
             self.schema = url.to_owned();
+            self.id = CapabilityId::parse(url);
         }
         self
     }
@@ -579,5 +644,40 @@ impl fmt::Display for AitpMessage {
 impl<T: CapabilityMessage> From<T> for AitpMessage {
     fn from(m: T) -> Self {
         Self::new(m)
+    }
+}
+
+#[cfg(test)]
+mod take_tests {
+    use super::*;
+    use crate::capability::{
+        decisions::{Decision, RequestDecision},
+        errors::ErrorReport,
+    };
+
+    #[test]
+    fn take_message_moves_or_hands_back() {
+        let request = RequestDecision::radio("size", ["S", "M"]).build();
+        let m = AitpMessage::new(request.clone());
+        let (taken, schema) = m.take_message::<RequestDecision>().unwrap();
+        assert_eq!(taken, request);
+        assert_eq!(schema, RequestDecision::SCHEMA_URL);
+
+        let m = AitpMessage::new(request.clone());
+        let (back, error) = m.clone().take_message::<Decision>().unwrap_err();
+        assert!(error.is_none());
+        assert_eq!(back, m, "a message of another type comes back unchanged");
+
+        // A custom capability (here the error capability, read as Unknown) with a bad body.
+        let text = r#"{"$schema": "https://aitp-rs.github.io/capabilities/errors/v1.0.0/schema.json", "error": {"code": 1}}"#;
+        let m = AitpMessage::parse(text).unwrap();
+        assert_eq!(m.capability_id().unwrap().url(), errors_url());
+        let (back, error) = m.clone().take_message::<ErrorReport>().unwrap_err();
+        assert!(error.is_some_and(|e| e.is_aitp()));
+        assert_eq!(back, m);
+    }
+
+    fn errors_url() -> &'static str {
+        crate::capability::errors::ERRORS_V1
     }
 }
