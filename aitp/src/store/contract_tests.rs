@@ -699,4 +699,11 @@ pub(crate) mod sqlite {
         use super::*;
         contract!(file(SqliteOptions::new().cache(0).readers(1)));
     }
+
+    /// So few recent messages that most pages reach past them: the cache must tell the pages
+    /// it decides from those it must leave to the database.
+    mod in_file_few_recent {
+        use super::*;
+        contract!(file(SqliteOptions::new().recent_messages(2)));
+    }
 }

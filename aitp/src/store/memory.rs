@@ -5,7 +5,7 @@ use std::{
     sync::{Arc, Mutex, MutexGuard},
 };
 
-use super::{ListQuery, Order, Page, StoreError, StoreResult, ThreadStore};
+use super::{ListQuery, Page, StoreError, StoreResult, ThreadStore, page::page};
 use crate::{
     agent::Principal,
     thread::{Message, Run, RunError, Thread},
@@ -62,43 +62,6 @@ impl MemoryStore {
         // A panic elsewhere never leaves the map half-written: every update is a single
         // assignment or push under the lock.
         self.threads.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Selects a page of `items` (in insertion order) by `query`, finding cursor ids with
-/// `index`. Unknown cursors are ignored, as OpenAI does.
-pub(crate) fn page<T: Clone>(
-    items: &[T],
-    index: impl Fn(&str) -> Option<usize>,
-    query: &ListQuery,
-) -> Page<T> {
-    let len = items.len();
-    let limit = query.limit.max(1);
-    let after = query.after.as_deref().and_then(&index);
-    let before = query.before.as_deref().and_then(&index);
-    match query.order {
-        Order::Asc => {
-            let lo = after.map_or(0, |i| i + 1);
-            let hi = before.unwrap_or(len).min(len);
-            if lo >= hi {
-                return Page::new(Vec::new(), false);
-            }
-            let take = limit.min(hi - lo);
-            Page::new(items[lo..lo + take].to_vec(), hi - lo > take)
-        }
-        Order::Desc => {
-            // Newest first: `after` = older than the cursor, `before` = newer than it.
-            let hi = after.unwrap_or(len).min(len);
-            let lo = before.map_or(0, |i| i + 1);
-            if lo >= hi {
-                return Page::new(Vec::new(), false);
-            }
-            let take = limit.min(hi - lo);
-            Page::new(
-                items[hi - take..hi].iter().rev().cloned().collect(),
-                hi - lo > take,
-            )
-        }
     }
 }
 
@@ -284,59 +247,5 @@ impl ThreadStore for MemoryStore {
             }
         }
         Ok(n)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::thread::{Content, Role};
-
-    fn msg(thread: &str, text: &str) -> Message {
-        Message::new(thread, Role::User, vec![Content::text(text)])
-    }
-
-    #[test]
-    fn pagination_both_orders() {
-        let items: Vec<Message> = (0..5).map(|i| msg("t", &i.to_string())).collect();
-        let ids: Vec<String> = items.iter().map(|m| m.id.clone()).collect();
-        let q = ListQuery::new(2, Order::Asc);
-        let p = page(&items, |id| items.iter().position(|m| m.id == id), &q);
-        assert_eq!(
-            p.data.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
-            ids[..2]
-        );
-        assert!(p.has_more);
-        let p = page(
-            &items,
-            |id| items.iter().position(|m| m.id == id),
-            &ListQuery::new(2, Order::Asc).after(ids[1].clone()),
-        );
-        assert_eq!(p.data[0].id, ids[2]);
-        let p = page(
-            &items,
-            |id| items.iter().position(|m| m.id == id),
-            &ListQuery::new(10, Order::Desc).after(ids[3].clone()),
-        );
-        assert_eq!(
-            p.data.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
-            vec![ids[2].clone(), ids[1].clone(), ids[0].clone()]
-        );
-        assert!(!p.has_more);
-        let p = page(
-            &items,
-            |id| items.iter().position(|m| m.id == id),
-            &ListQuery::new(10, Order::Asc).before(ids[2].clone()),
-        );
-        assert_eq!(p.data.len(), 2);
-        let p = page(
-            &items,
-            |id| items.iter().position(|m| m.id == id),
-            &ListQuery::new(10, Order::Desc).before(ids[2].clone()),
-        );
-        assert_eq!(
-            p.data.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
-            vec![ids[4].clone(), ids[3].clone()]
-        );
     }
 }

@@ -17,6 +17,7 @@ use crate::{
 #[cfg(test)]
 mod contract_tests;
 mod memory;
+mod page;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 

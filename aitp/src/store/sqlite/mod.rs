@@ -38,7 +38,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use tokio::sync::Semaphore;
 
 use self::{
-    cache::{Cache, Change},
+    cache::{Cache, Change, Stored},
     writer::{Op, Writer},
 };
 use super::{ListQuery, Order, Page, StoreError, StoreResult, ThreadStore};
@@ -89,6 +89,7 @@ pub struct SqliteOptions {
     readers: usize,
     busy_timeout: Duration,
     cache: usize,
+    recent: usize,
 }
 
 impl Default for SqliteOptions {
@@ -97,14 +98,15 @@ impl Default for SqliteOptions {
             synchronous: Synchronous::Normal,
             readers: 4,
             busy_timeout: Duration::from_secs(5),
-            cache: 4096,
+            cache: 2048,
+            recent: 32,
         }
     }
 }
 
 impl SqliteOptions {
     /// The defaults: `synchronous=NORMAL`, 4 read connections, a 5 s busy timeout, a cache of
-    /// 4096 recently used threads and as many runs.
+    /// 2048 recently used threads (with their 32 newest messages) and as many runs.
     pub fn new() -> Self {
         Self::default()
     }
@@ -133,8 +135,21 @@ impl SqliteOptions {
     /// every request, and by every poll) costs no query; up to twice as many may be held. `0`
     /// disables the cache: do that if another process writes to the same file, since the
     /// cache only sees this store's writes.
+    ///
+    /// A cached thread also keeps its newest messages ([`SqliteOptions::recent_messages`],
+    /// at most 16 KiB of their JSON), so the page a client lists after each run and the
+    /// messages a run answers come from memory; the cache holds at most about 32 MiB of
+    /// messages per 1024 threads.
     pub fn cache(mut self, capacity: usize) -> Self {
         self.cache = capacity;
+        self
+    }
+
+    /// How many of a cached thread's newest messages to keep in memory (32 by default; `0`
+    /// keeps none). Listing pages that reach older messages, or asking for more than are
+    /// kept, reads the database.
+    pub fn recent_messages(mut self, n: usize) -> Self {
+        self.recent = n;
         self
     }
 
@@ -178,7 +193,7 @@ impl SqliteOptions {
             inner: Arc::new(Inner {
                 writer: Writer::start(conn)?,
                 readers,
-                cache: Arc::new(StdMutex::new(Cache::new(self.cache))),
+                cache: Arc::new(StdMutex::new(Cache::new(self.cache, self.recent))),
                 path,
             }),
         })
@@ -398,20 +413,31 @@ fn active_run(conn: &Connection, thread_id: &str) -> StoreResult<Option<String>>
     .map_err(backend)
 }
 
-fn insert_messages(conn: &Connection, thread_id: &str, messages: &[Message]) -> StoreResult<()> {
+fn insert_messages(
+    conn: &Connection,
+    thread_id: &str,
+    messages: Vec<Message>,
+) -> StoreResult<Vec<Stored>> {
     if messages.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut stmt = conn
         .prepare_cached(
             "INSERT INTO messages (id, thread_id, run_id, json) VALUES (?1, ?2, ?3, ?4)",
         )
         .map_err(backend)?;
-    for m in messages {
-        stmt.execute(params![m.id, thread_id, m.run_id, to_json(m)?])
-            .map_err(|e| insert_error(e, "message", &m.id))?;
+    let mut stored = Vec::with_capacity(messages.len());
+    for message in messages {
+        let json = to_json(&message)?;
+        stmt.execute(params![message.id, thread_id, message.run_id, json])
+            .map_err(|e| insert_error(e, "message", &message.id))?;
+        stored.push(Stored {
+            seq: conn.last_insert_rowid(),
+            bytes: json.len(),
+            message,
+        });
     }
-    Ok(())
+    Ok(stored)
 }
 
 /// Stores a run's new state; `false` if the thread has no such run.
@@ -525,8 +551,8 @@ impl ThreadStore for SqliteStore {
             if n == 0 {
                 return Err(StoreError::Conflict(format!("thread {} exists", thread.id)));
             }
-            insert_messages(conn, &thread.id, &messages)?;
-            changes.push(Change::Thread(owner, thread));
+            let stored = insert_messages(conn, &thread.id, messages)?;
+            changes.push(Change::Created(owner, thread, stored));
             Ok(())
         })
         .await
@@ -617,7 +643,7 @@ impl ThreadStore for SqliteStore {
 
     async fn append_messages(&self, thread_id: &str, messages: Vec<Message>) -> StoreResult<()> {
         let thread_id = thread_id.to_owned();
-        self.write(move |conn, _| {
+        self.write(move |conn, changes| {
             if !thread_exists(conn, &thread_id)? {
                 return Err(StoreError::NotFound);
             }
@@ -626,12 +652,17 @@ impl ThreadStore for SqliteStore {
                     "Can't add messages to {thread_id} while a run {active} is active."
                 )));
             }
-            insert_messages(conn, &thread_id, &messages)
+            let stored = insert_messages(conn, &thread_id, messages)?;
+            changes.push(Change::Messages(thread_id, stored));
+            Ok(())
         })
         .await
     }
 
     async fn message(&self, thread_id: &str, message_id: &str) -> StoreResult<Option<Message>> {
+        if let Some(message) = self.cache().message(thread_id, message_id) {
+            return Ok(Some(message));
+        }
         let (thread_id, message_id) = (thread_id.to_owned(), message_id.to_owned());
         self.read(move |conn| {
             conn.prepare_cached("SELECT json FROM messages WHERE id = ?1 AND thread_id = ?2")
@@ -646,6 +677,9 @@ impl ThreadStore for SqliteStore {
         thread_id: &str,
         query: &ListQuery,
     ) -> StoreResult<Page<Message>> {
+        if let Some(page) = self.cache().list_messages(thread_id, query) {
+            return Ok(page);
+        }
         let cached = self.cached_thread(thread_id);
         let (thread_id, query) = (thread_id.to_owned(), query.clone());
         self.read(move |conn| {
@@ -747,6 +781,9 @@ impl ThreadStore for SqliteStore {
     }
 
     async fn unanswered(&self, thread_id: &str) -> StoreResult<Vec<Message>> {
+        if let Some(messages) = self.cache().unanswered(thread_id) {
+            return Ok(messages);
+        }
         let thread_id = thread_id.to_owned();
         self.read(move |conn| {
             // One statement, one snapshot: the cursor and the messages after it agree. No row
@@ -788,16 +825,25 @@ impl ThreadStore for SqliteStore {
             }
             if let Some(id) = answered_up_to {
                 // The cursor moves forward only, and only to a message of this thread.
-                conn.prepare_cached(
-                    "UPDATE threads SET cursor = max(cursor, (
-                         SELECT seq FROM messages WHERE id = ?2 AND thread_id = ?1))
-                     WHERE id = ?1
-                       AND EXISTS (SELECT 1 FROM messages WHERE id = ?2 AND thread_id = ?1)",
-                )
-                .and_then(|mut s| s.execute(params![run.thread_id, id]))
-                .map_err(backend)?;
+                let cursor: Option<i64> = conn
+                    .prepare_cached(
+                        "UPDATE threads SET cursor = max(cursor, (
+                             SELECT seq FROM messages WHERE id = ?2 AND thread_id = ?1))
+                         WHERE id = ?1
+                           AND EXISTS (SELECT 1 FROM messages WHERE id = ?2 AND thread_id = ?1)
+                         RETURNING cursor",
+                    )
+                    .and_then(|mut s| {
+                        s.query_row(params![run.thread_id, id], |r| r.get(0))
+                            .optional()
+                    })
+                    .map_err(backend)?;
+                if let Some(cursor) = cursor {
+                    changes.push(Change::Cursor(run.thread_id.clone(), cursor));
+                }
             }
-            insert_messages(conn, &run.thread_id, &replies)?;
+            let stored = insert_messages(conn, &run.thread_id, replies)?;
+            changes.push(Change::Messages(run.thread_id.clone(), stored));
             changes.push(Change::Run(Box::new(run)));
             Ok(())
         })

@@ -391,3 +391,102 @@ fn acknowledged_writes_survive_sigkill() {
         assert_eq!(store.unanswered(thread_id).await.unwrap().len(), 1);
     });
 }
+
+/// The newest messages held in memory answer every listing exactly as the database does:
+/// a store keeping 5 and one caching nothing, fed the same conversation, are asked every page
+/// (both orders, every limit up to 8, every cursor, by run) after every round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_messages_answer_as_the_database_does() {
+    let (a, b) = (TempDb::new(), TempDb::new());
+    let cached = SqliteOptions::new()
+        .recent_messages(5)
+        .open(a.path())
+        .unwrap();
+    let plain = SqliteOptions::new().cache(0).open(b.path()).unwrap();
+    let stores = [&cached, &plain];
+    let thread = Thread::new();
+    let first = vec![user(&thread.id, "0")];
+    for s in stores {
+        s.create_thread(&me(), thread.clone(), first.clone())
+            .await
+            .unwrap();
+    }
+    let mut ids: Vec<String> = vec![first[0].id.clone(), "msg_unknown".into()];
+    let mut runs = Vec::new();
+    for round in 1..=9 {
+        let question = user(&thread.id, &round.to_string());
+        let mut run = Run::new(thread.id.clone(), "agent");
+        for s in stores {
+            s.append_messages(&thread.id, vec![question.clone()])
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            cached.unanswered(&thread.id).await.unwrap(),
+            plain.unanswered(&thread.id).await.unwrap()
+        );
+        for s in stores {
+            s.create_run(run.clone()).await.unwrap();
+        }
+        run.set_status(RunStatus::Completed);
+        // Every third run answers nothing, so the unanswered messages pile up.
+        let (replies, answered) = if round % 3 == 0 {
+            (Vec::new(), None)
+        } else {
+            (
+                vec![reply(&run, "a"), reply(&run, "b")],
+                Some(question.id.clone()),
+            )
+        };
+        for s in stores {
+            s.finish_run(run.clone(), replies.clone(), answered.clone())
+                .await
+                .unwrap();
+        }
+        ids.push(question.id.clone());
+        ids.extend(replies.iter().map(|m| m.id.clone()));
+        runs.push(run.id.clone());
+        assert_eq!(
+            cached.unanswered(&thread.id).await.unwrap(),
+            plain.unanswered(&thread.id).await.unwrap()
+        );
+        // The newest page comes from memory, not the database.
+        assert!(
+            cached
+                .cache()
+                .list_messages(&thread.id, &ListQuery::new(2, Order::Desc))
+                .is_some()
+        );
+        let filters = [None, runs.first().cloned(), runs.last().cloned()];
+        for order in [Order::Asc, Order::Desc] {
+            for limit in 1..=8 {
+                for run_id in &filters {
+                    let mut queries = vec![ListQuery::new(limit, order)];
+                    for id in &ids {
+                        queries.push(ListQuery::new(limit, order).after(id.clone()));
+                        queries.push(ListQuery::new(limit, order).before(id.clone()));
+                    }
+                    queries.push(
+                        ListQuery::new(limit, order)
+                            .after(ids[ids.len() - 1].clone())
+                            .before(ids[ids.len().saturating_sub(6)].clone()),
+                    );
+                    for mut q in queries {
+                        q.run_id = run_id.clone();
+                        assert_eq!(
+                            cached.list_messages(&thread.id, &q).await.unwrap(),
+                            plain.list_messages(&thread.id, &q).await.unwrap(),
+                            "{q:?}"
+                        );
+                    }
+                }
+            }
+        }
+        for id in &ids {
+            assert_eq!(
+                cached.message(&thread.id, id).await.unwrap(),
+                plain.message(&thread.id, id).await.unwrap()
+            );
+        }
+    }
+}
