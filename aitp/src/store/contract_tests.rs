@@ -343,6 +343,44 @@ async fn message_lookup_and_run_filter<S: ThreadStore>(s: S) {
     assert_eq!(texts(&p.data), ["0", "1", "a", "b", "c", "2", "d"]);
 }
 
+async fn started_runs<S: ThreadStore>(s: S) {
+    let (thread, messages) = thread_with(&s, 1).await;
+    let mut run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    run.set_status(RunStatus::InProgress);
+    s.start_run(run.clone()).await.unwrap();
+    // Reads see the started run, one by one and in lists; it still blocks new messages.
+    assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(run.clone()));
+    let runs = s
+        .list_runs(&thread.id, &ListQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(runs.data, vec![run.clone()]);
+    assert!(matches!(
+        s.append_messages(&thread.id, vec![user(&thread, "late")])
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    // The finished state wins, even right after the start.
+    complete(&s, run.clone(), Vec::new(), &messages[0].id).await;
+    let done = s.run(&thread.id, &run.id).await.unwrap().unwrap();
+    assert_eq!(done.status, RunStatus::Completed);
+    let runs = s
+        .list_runs(&thread.id, &ListQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(runs.data, vec![done]);
+    let mut second = Run::new(thread.id.clone(), "agent");
+    s.create_run(second.clone()).await.unwrap();
+    second.set_status(RunStatus::InProgress);
+    s.start_run(second.clone()).await.unwrap();
+    complete(&s, second.clone(), Vec::new(), &messages[0].id).await;
+    assert_eq!(
+        s.run(&thread.id, &second.id).await.unwrap().unwrap().status,
+        RunStatus::Completed
+    );
+}
+
 async fn run_conflicts<S: ThreadStore>(s: S) {
     let (thread, messages) = thread_with(&s, 1).await;
     let mut run = Run::new(thread.id.clone(), "agent");
@@ -619,7 +657,7 @@ macro_rules! contract {
     ($make:expr) => {
         contract!(@tests $make;
             thread_crud, owner_isolation, missing_thread, messages_pagination,
-            message_lookup_and_run_filter, run_conflicts, unanswered_and_cursor,
+            message_lookup_and_run_filter, started_runs, run_conflicts, unanswered_and_cursor,
             fail_interrupted_runs, unknown_fields_survive, concurrent_use);
     };
     (@tests $make:expr; $($name:ident),*) => {

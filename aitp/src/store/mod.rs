@@ -199,9 +199,10 @@ pub trait ThreadStore: Send + Sync + 'static {
     fn update_run(&self, run: Run) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Marks a run `in_progress` (`run` carries the new state). A transient state: a store may
-    /// queue the write and resolve before it is durable, as long as later writes of the run are
-    /// applied after it (a crash leaves the run `queued` or `in_progress`, and both are failed
-    /// at restart). The default is [`ThreadStore::update_run`].
+    /// queue the write and resolve before it is durable, or keep the state in memory only, as
+    /// long as reads of the run see it and later writes of the run win over it (a crash leaves
+    /// the run `queued` or `in_progress`, and both are failed at restart). The default is
+    /// [`ThreadStore::update_run`].
     fn start_run(&self, run: Run) -> impl Future<Output = StoreResult<()>> + Send {
         self.update_run(run)
     }

@@ -1,12 +1,17 @@
 //! Minting ids (`thread_`, `msg_`, `run_` + 24 lowercase hex digits) and the clock.
 //!
-//! OpenAI and NEAR AI ids are a prefix and 24 hex digits. Ours are made without a random
-//! number generator crate: a process-wide counter and the clock, hashed with SipHash under
-//! keys the standard library draws from the operating system once per process
-//! ([`std::collections::hash_map::RandomState`]). They are unique within a process (the
-//! counter), practically unique across processes (96 bits under per-process keys) and hard
-//! to guess, but they are not a secret: a thread is protected by its owner check, not by its
-//! id being unknown.
+//! OpenAI and NEAR AI ids are a prefix and 24 hex digits. Ours are 12 hex digits of the
+//! creation time in milliseconds, then 12 that scramble a process-wide counter: a keyed
+//! permutation (a four-round Feistel network over SipHash, under keys the standard library
+//! draws from the operating system once per process,
+//! [`std::collections::hash_map::RandomState`]).
+//!
+//! - Unique within a process by construction (distinct counters give distinct digits), and
+//!   practically unique across processes (48 unpredictable bits per millisecond).
+//! - Time-ordered: a store's index of ids grows at its end, as a table ordered by insertion
+//!   does, instead of being written at random places (the reason UUIDv7 and ULID exist).
+//! - Hard to guess but not a secret (they tell their creation time): a thread is protected by
+//!   its owner check, not by its id being unknown.
 
 use std::{
     collections::hash_map::RandomState,
@@ -22,7 +27,23 @@ use std::{
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 static KEYS: OnceLock<RandomState> = OnceLock::new();
 
-/// A new id: `prefix` followed by 24 lowercase hex digits.
+const HALF: u64 = (1 << 24) - 1;
+
+/// A permutation of the 48-bit numbers, keyed per process: each counter value gives other
+/// digits, and no two give the same.
+fn scramble(n: u64) -> u64 {
+    let keys = KEYS.get_or_init(RandomState::new);
+    let (mut left, mut right) = ((n >> 24) & HALF, n & HALF);
+    for round in 0u8..4 {
+        let mixed = left ^ (keys.hash_one((round, right)) & HALF);
+        left = right;
+        right = mixed;
+    }
+    (left << 24) | right
+}
+
+/// A new id: `prefix` followed by 24 lowercase hex digits (time in milliseconds, then a
+/// scrambled counter).
 ///
 /// ```
 /// let id = aitp::thread::new_id("step_");
@@ -30,18 +51,19 @@ static KEYS: OnceLock<RandomState> = OnceLock::new();
 /// assert!(id[5..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
 /// ```
 pub fn new_id(prefix: &str) -> String {
-    let keys = KEYS.get_or_init(RandomState::new);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let nanos = SystemTime::now()
+    let millis = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let high = keys.hash_one((n, nanos, 0u8));
-    let low = keys.hash_one((n, nanos, 1u8)) >> 32;
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut id = String::with_capacity(prefix.len() + 24);
     id.push_str(prefix);
-    // Writing to a String cannot fail.
-    let _ = write!(id, "{high:016x}{low:08x}");
+    // Writing to a String cannot fail. 48 bits of milliseconds last until the year 10889.
+    let _ = write!(
+        id,
+        "{:012x}{:012x}",
+        millis & ((1 << 48) - 1),
+        scramble(n & ((1 << 48) - 1))
+    );
     id
 }
 
@@ -87,5 +109,21 @@ mod tests {
         assert!(new_message_id().starts_with("msg_"));
         assert!(new_run_id().starts_with("run_"));
         assert!(unix_now() > 1_700_000_000);
+    }
+
+    #[test]
+    fn ids_grow_with_time_and_the_counter_is_scrambled_without_collisions() {
+        let a = new_message_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_message_id();
+        assert!(a < b, "{a} then {b}");
+        let mut seen = std::collections::HashSet::new();
+        for n in 0..100_000u64 {
+            let s = scramble(n);
+            assert!(s < 1 << 48);
+            assert!(seen.insert(s), "{n} collides");
+        }
+        // Consecutive counters do not give consecutive digits.
+        assert!(!(0..100).map(scramble).collect::<Vec<_>>().is_sorted());
     }
 }
