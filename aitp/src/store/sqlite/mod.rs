@@ -20,6 +20,7 @@ macro_rules! active_runs {
 }
 
 mod cache;
+mod checkpoint;
 mod schema;
 #[cfg(test)]
 mod tests;
@@ -39,6 +40,7 @@ use tokio::sync::Semaphore;
 
 use self::{
     cache::{Cache, Change, Stored},
+    checkpoint::Checkpointer,
     writer::{Op, Writer},
 };
 use super::{ListQuery, Order, Page, StoreError, StoreResult, ThreadStore};
@@ -90,6 +92,7 @@ pub struct SqliteOptions {
     busy_timeout: Duration,
     cache: usize,
     recent: usize,
+    checkpoint_pages: std::ffi::c_int,
 }
 
 impl Default for SqliteOptions {
@@ -100,6 +103,7 @@ impl Default for SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             cache: 2048,
             recent: 32,
+            checkpoint_pages: checkpoint::START_PAGES,
         }
     }
 }
@@ -153,6 +157,13 @@ impl SqliteOptions {
         self
     }
 
+    /// Checkpoints after fewer pages, so tests see several.
+    #[cfg(test)]
+    pub(crate) fn checkpoint_pages(mut self, pages: std::ffi::c_int) -> Self {
+        self.checkpoint_pages = pages;
+        self
+    }
+
     /// Opens (creating it if needed) the database file at `path` and brings its schema up to
     /// date. Fails if the file was written by a newer version of this crate.
     pub fn open(&self, path: impl AsRef<Path>) -> StoreResult<SqliteStore> {
@@ -189,9 +200,23 @@ impl SqliteOptions {
             idle: StdMutex::new(Vec::with_capacity(self.readers)),
             busy_timeout: self.busy_timeout,
         });
+        // Files are checkpointed by a thread of their own (in-memory databases have no log).
+        let checkpointer = match &readers {
+            Some(readers) => {
+                let checkpointer = Checkpointer::start(
+                    &readers.path,
+                    self.synchronous,
+                    self.busy_timeout,
+                    self.checkpoint_pages,
+                )?;
+                conn.wal_hook(Some(checkpointer.hook())).map_err(backend)?;
+                Some(checkpointer)
+            }
+            None => None,
+        };
         Ok(SqliteStore {
             inner: Arc::new(Inner {
-                writer: Writer::start(conn)?,
+                writer: Writer::start(conn, checkpointer)?,
                 readers,
                 cache: Arc::new(StdMutex::new(Cache::new(self.cache, self.recent))),
                 path,
