@@ -738,6 +738,17 @@ pub(crate) mod sqlite {
         contract!(file(SqliteOptions::new().cache(0).readers(1)));
     }
 
+    /// Rows indexed by thread in every commit: reads go through the thread index (in the
+    /// other setups, the short tests read rows not indexed yet).
+    mod in_file_indexed_at_once {
+        use super::*;
+        contract!(file(
+            SqliteOptions::new()
+                .cache(0)
+                .index_interval(std::time::Duration::ZERO)
+        ));
+    }
+
     /// So few recent messages that most pages reach past them: the cache must tell the pages
     /// it decides from those it must leave to the database.
     mod in_file_few_recent {

@@ -3,13 +3,17 @@
 //! Layout ([`schema`]): each thread, message and run is stored as its JSON (so fields this
 //! crate does not know survive), next to the few columns queries need. Messages and runs carry
 //! an autoincrement `seq`, their exact insertion order; the thread row keeps the agent's cursor
-//! as the `seq` of the last message a run answered.
+//! as the `seq` of the last message a run answered. Rows are found by thread through an index
+//! kept in bulk ([`thread_index`]), so a commit writes the end of each table, not a page per
+//! busy thread.
 //!
 //! Concurrency: one [`writer`] thread owns the write connection and commits queued operations
-//! in groups (SQLite has one writer at a time anyway); a few read-only connections read at the
-//! same time (WAL) on tokio's blocking pool, so the runtime's workers never wait on SQLite.
-//! Threads and runs are also kept in a bounded write-through [`cache`]: the server reads the
-//! thread on every request, clients poll runs, and both only change through this store.
+//! in groups (SQLite has one writer at a time anyway); a [`checkpoint`] thread copies the log
+//! back into the file beside it; a few read-only connections read at the same time (WAL) on
+//! tokio's blocking pool, so the runtime's workers never wait on SQLite. Threads (with their
+//! newest messages) and runs are also kept in a bounded write-through [`cache`]: the server
+//! reads the thread on every request, lists its newest messages every round, clients poll
+//! runs, and all of it only changes through this store, so those reads need no query.
 
 /// The condition "the run is not terminal", written exactly as in the `runs_active` partial
 /// index so that SQLite uses the index.
@@ -24,6 +28,7 @@ mod checkpoint;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod thread_index;
 mod writer;
 
 use std::{
@@ -41,6 +46,7 @@ use tokio::sync::Semaphore;
 use self::{
     cache::{Cache, Change, Stored},
     checkpoint::Checkpointer,
+    thread_index::Table,
     writer::{Op, Writer},
 };
 use super::{ListQuery, Order, Page, StoreError, StoreResult, ThreadStore};
@@ -93,6 +99,7 @@ pub struct SqliteOptions {
     cache: usize,
     recent: usize,
     checkpoint_pages: std::ffi::c_int,
+    index_interval: Duration,
 }
 
 impl Default for SqliteOptions {
@@ -104,6 +111,7 @@ impl Default for SqliteOptions {
             cache: 2048,
             recent: 32,
             checkpoint_pages: checkpoint::START_PAGES,
+            index_interval: thread_index::INTERVAL,
         }
     }
 }
@@ -154,6 +162,14 @@ impl SqliteOptions {
     /// kept, reads the database.
     pub fn recent_messages(mut self, n: usize) -> Self {
         self.recent = n;
+        self
+    }
+
+    /// Indexes new rows by thread this often (zero: in every commit), so tests see rows
+    /// indexed and not.
+    #[cfg(test)]
+    pub(crate) fn index_interval(mut self, interval: Duration) -> Self {
+        self.index_interval = interval;
         self
     }
 
@@ -216,7 +232,7 @@ impl SqliteOptions {
         };
         Ok(SqliteStore {
             inner: Arc::new(Inner {
-                writer: Writer::start(conn, checkpointer)?,
+                writer: Writer::start(conn, checkpointer, self.index_interval)?,
                 readers,
                 cache: Arc::new(StdMutex::new(Cache::new(self.cache, self.recent))),
                 path,
@@ -475,20 +491,12 @@ fn store_run(conn: &Connection, run: &Run) -> StoreResult<bool> {
     Ok(n > 0)
 }
 
-/// The two tables that are listed by pages.
-#[derive(Clone, Copy)]
-enum Table {
-    Messages,
-    Runs,
-}
-
-macro_rules! list_sql {
-    ($table:literal, $filter:literal, $dir:literal) => {
+/// A page of a run's messages: through the index of messages by run.
+macro_rules! run_messages_sql {
+    ($dir:literal) => {
         concat!(
-            "SELECT json FROM ",
-            $table,
-            " WHERE thread_id = ?1 AND seq > ?2 AND seq < ?3",
-            $filter,
+            "SELECT json FROM messages",
+            " WHERE run_id = ?5 AND thread_id = ?1 AND seq > ?2 AND seq < ?3",
             " ORDER BY seq ",
             $dir,
             " LIMIT ?4"
@@ -536,21 +544,20 @@ fn list<T: DeserializeOwned>(
     let (low, high) = (low.unwrap_or(i64::MIN), high.unwrap_or(i64::MAX));
     let limit = query.limit.max(1);
     let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
-    let sql = match (table, run_id.is_some(), query.order) {
-        (Table::Messages, false, Order::Asc) => list_sql!("messages", "", "ASC"),
-        (Table::Messages, false, Order::Desc) => list_sql!("messages", "", "DESC"),
-        (Table::Messages, true, Order::Asc) => list_sql!("messages", " AND run_id = ?5", "ASC"),
-        (Table::Messages, true, Order::Desc) => list_sql!("messages", " AND run_id = ?5", "DESC"),
-        (Table::Runs, _, Order::Asc) => list_sql!("runs", "", "ASC"),
-        (Table::Runs, _, Order::Desc) => list_sql!("runs", "", "DESC"),
+    let mut data: Vec<T> = match run_id {
+        Some(run) => {
+            let sql = match query.order {
+                Order::Asc => run_messages_sql!("ASC"),
+                Order::Desc => run_messages_sql!("DESC"),
+            };
+            let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+            let rows = stmt
+                .query_map(params![thread_id, low, high, fetch, run], first_json::<T>)
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<T>, _>>().map_err(backend)?
+        }
+        None => thread_index::rows(conn, table, thread_id, (low, high), query.order, fetch)?,
     };
-    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
-    let rows = match run_id {
-        Some(run) => stmt.query_map(params![thread_id, low, high, fetch, run], first_json::<T>),
-        None => stmt.query_map(params![thread_id, low, high, fetch], first_json::<T>),
-    }
-    .map_err(backend)?;
-    let mut data = rows.collect::<Result<Vec<T>, _>>().map_err(backend)?;
     let has_more = data.len() > limit;
     data.truncate(limit);
     Ok(Page::new(data, has_more))
@@ -652,14 +659,7 @@ impl ThreadStore for SqliteStore {
             if n == 0 {
                 return Ok(false);
             }
-            for sql in [
-                "DELETE FROM messages WHERE thread_id = ?1",
-                "DELETE FROM runs WHERE thread_id = ?1",
-            ] {
-                conn.prepare_cached(sql)
-                    .and_then(|mut s| s.execute([&id]))
-                    .map_err(backend)?;
-            }
+            thread_index::delete_thread(conn, &id)?;
             changes.push(Change::Deleted(id));
             Ok(true)
         })
@@ -821,28 +821,28 @@ impl ThreadStore for SqliteStore {
         }
         let thread_id = thread_id.to_owned();
         self.read(move |conn| {
-            // One statement, one snapshot: the cursor and the messages after it agree. No row
-            // at all means no thread; a NULL message means a thread with nothing unanswered.
-            let mut stmt = conn
-                .prepare_cached(
-                    "SELECT m.json FROM threads t
-                     LEFT JOIN messages m
-                       ON m.thread_id = t.id AND m.seq > t.cursor AND m.run_id IS NULL
-                     WHERE t.id = ?1
-                     ORDER BY m.seq",
+            // One snapshot: the cursor and the messages after it agree. A savepoint, not a
+            // transaction: in memory this runs inside the writer's.
+            let exec = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+            exec("SAVEPOINT unanswered").map_err(backend)?;
+            let after = (|| {
+                let cursor: i64 = conn
+                    .prepare_cached("SELECT cursor FROM threads WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([&thread_id], |r| r.get(0)).optional())
+                    .map_err(backend)?
+                    .ok_or(StoreError::NotFound)?;
+                thread_index::rows::<Message>(
+                    conn,
+                    Table::Messages,
+                    &thread_id,
+                    (cursor, i64::MAX),
+                    Order::Asc,
+                    -1,
                 )
-                .map_err(backend)?;
-            let rows = stmt
-                .query_map([&thread_id], |r| match r.get_ref(0)? {
-                    rusqlite::types::ValueRef::Null => Ok(None),
-                    _ => json_col::<Message>(r, 0).map(Some),
-                })
-                .map_err(backend)?;
-            let rows = rows.collect::<Result<Vec<_>, _>>().map_err(backend)?;
-            if rows.is_empty() {
-                return Err(StoreError::NotFound);
-            }
-            Ok(rows.into_iter().flatten().collect())
+            })();
+            exec("RELEASE unanswered").map_err(backend)?;
+            let after = after?;
+            Ok(after.into_iter().filter(|m| m.run_id.is_none()).collect())
         })
         .await
     }

@@ -41,6 +41,29 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX runs_thread ON runs (thread_id, seq);
     CREATE INDEX runs_active ON runs (thread_id)
         WHERE status NOT IN ('cancelled', 'failed', 'completed', 'incomplete', 'expired');",
+    // 2: messages and runs are indexed by thread in bulk (see `thread_index`), not by an index
+    // every insert writes. `indexed` keeps, per table, the `seq` up to which rows are indexed.
+    "CREATE TABLE thread_messages (
+        thread_id TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        PRIMARY KEY (thread_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE thread_runs (
+        thread_id TEXT NOT NULL,
+        seq       INTEGER NOT NULL,
+        PRIMARY KEY (thread_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE indexed (
+        name TEXT PRIMARY KEY NOT NULL,
+        seq  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO thread_messages (thread_id, seq) SELECT thread_id, seq FROM messages;
+    INSERT INTO thread_runs (thread_id, seq) SELECT thread_id, seq FROM runs;
+    INSERT INTO indexed (name, seq) VALUES
+        ('messages', (SELECT coalesce(max(seq), 0) FROM messages)),
+        ('runs', (SELECT coalesce(max(seq), 0) FROM runs));
+    DROP INDEX messages_thread;
+    DROP INDEX runs_thread;",
 ];
 
 /// The database was written by a newer version of this crate: refused rather than misread.

@@ -169,6 +169,61 @@ async fn migrations_are_idempotent() {
     assert_eq!(tables, 3);
 }
 
+/// A file written at schema version 1 (one index per thread on every insert) opens at the
+/// current version with its rows found through the thread index.
+#[tokio::test]
+async fn version_1_files_are_migrated() {
+    let db = TempDb::new();
+    let thread = Thread::new();
+    let messages = [user(&thread.id, "a"), user(&thread.id, "b")];
+    let run = Run::new(thread.id.clone(), "agent");
+    {
+        let conn = raw(&db);
+        conn.execute_batch(MIGRATIONS[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        conn.execute(
+            "INSERT INTO threads (id, owner, json) VALUES (?1, 'me', ?2)",
+            params![thread.id, to_json(&thread).unwrap()],
+        )
+        .unwrap();
+        for m in &messages {
+            conn.execute(
+                "INSERT INTO messages (id, thread_id, json) VALUES (?1, ?2, ?3)",
+                params![m.id, thread.id, to_json(m).unwrap()],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO runs (id, thread_id, status, json) VALUES (?1, ?2, 'queued', ?3)",
+            params![run.id, thread.id, to_json(&run).unwrap()],
+        )
+        .unwrap();
+    }
+    let store = SqliteOptions::new().cache(0).open(db.path()).unwrap();
+    let listed = store
+        .list_messages(&thread.id, &ListQuery::new(10, Order::Asc))
+        .await
+        .unwrap();
+    assert_eq!(listed.data, messages);
+    let runs = store
+        .list_runs(&thread.id, &ListQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(runs.data, vec![run]);
+    let indexed: i64 = raw(&db)
+        .query_row("SELECT count(*) FROM thread_messages", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(indexed, 2);
+    let old_indexes: i64 = raw(&db)
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('messages_thread', 'runs_thread')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(old_indexes, 0);
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let db = TempDb::new();
@@ -392,18 +447,29 @@ fn acknowledged_writes_survive_sigkill() {
     });
 }
 
-/// The newest messages held in memory answer every listing exactly as the database does:
-/// a store keeping 5 and one caching nothing, fed the same conversation, are asked every page
-/// (both orders, every limit up to 8, every cursor, by run) after every round.
+/// The newest messages held in memory, and rows not indexed by thread yet, answer every
+/// listing exactly as the thread index does: a store keeping 5 messages, one caching nothing
+/// that indexes half the rows midway, and one indexing in every commit,
+/// fed the same conversation, are asked every page (both orders, every limit up to 8, every
+/// cursor, by run) after every round.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recent_messages_answer_as_the_database_does() {
-    let (a, b) = (TempDb::new(), TempDb::new());
+    let (a, b, c) = (TempDb::new(), TempDb::new(), TempDb::new());
     let cached = SqliteOptions::new()
         .recent_messages(5)
         .open(a.path())
         .unwrap();
-    let plain = SqliteOptions::new().cache(0).open(b.path()).unwrap();
-    let stores = [&cached, &plain];
+    let pending = SqliteOptions::new()
+        .cache(0)
+        .index_interval(Duration::from_secs(3600))
+        .open(c.path())
+        .unwrap();
+    let plain = SqliteOptions::new()
+        .cache(0)
+        .index_interval(Duration::ZERO)
+        .open(b.path())
+        .unwrap();
+    let stores = [&cached, &pending, &plain];
     let thread = Thread::new();
     let first = vec![user(&thread.id, "0")];
     for s in stores {
@@ -414,6 +480,13 @@ async fn recent_messages_answer_as_the_database_does() {
     let mut ids: Vec<String> = vec![first[0].id.clone(), "msg_unknown".into()];
     let mut runs = Vec::new();
     for round in 1..=9 {
+        if round == 5 {
+            // The bulk store indexes the first rounds now; the later stay pending.
+            pending
+                .write(|conn, _| thread_index::index_new_rows(conn).map_err(backend))
+                .await
+                .unwrap();
+        }
         let question = user(&thread.id, &round.to_string());
         let mut run = Run::new(thread.id.clone(), "agent");
         for s in stores {
@@ -421,10 +494,12 @@ async fn recent_messages_answer_as_the_database_does() {
                 .await
                 .unwrap();
         }
-        assert_eq!(
-            cached.unanswered(&thread.id).await.unwrap(),
-            plain.unanswered(&thread.id).await.unwrap()
-        );
+        for s in [&cached, &pending] {
+            assert_eq!(
+                s.unanswered(&thread.id).await.unwrap(),
+                plain.unanswered(&thread.id).await.unwrap()
+            );
+        }
         for s in stores {
             s.create_run(run.clone()).await.unwrap();
         }
@@ -446,10 +521,21 @@ async fn recent_messages_answer_as_the_database_does() {
         ids.push(question.id.clone());
         ids.extend(replies.iter().map(|m| m.id.clone()));
         runs.push(run.id.clone());
-        assert_eq!(
-            cached.unanswered(&thread.id).await.unwrap(),
-            plain.unanswered(&thread.id).await.unwrap()
-        );
+        for s in [&cached, &pending] {
+            assert_eq!(
+                s.unanswered(&thread.id).await.unwrap(),
+                plain.unanswered(&thread.id).await.unwrap()
+            );
+            assert_eq!(
+                s.list_runs(&thread.id, &ListQuery::new(3, Order::Desc))
+                    .await
+                    .unwrap(),
+                plain
+                    .list_runs(&thread.id, &ListQuery::new(3, Order::Desc))
+                    .await
+                    .unwrap()
+            );
+        }
         // The newest page comes from memory, not the database.
         assert!(
             cached
@@ -473,11 +559,14 @@ async fn recent_messages_answer_as_the_database_does() {
                     );
                     for mut q in queries {
                         q.run_id = run_id.clone();
-                        assert_eq!(
-                            cached.list_messages(&thread.id, &q).await.unwrap(),
-                            plain.list_messages(&thread.id, &q).await.unwrap(),
-                            "{q:?}"
-                        );
+                        let expected = plain.list_messages(&thread.id, &q).await.unwrap();
+                        for s in [&cached, &pending] {
+                            assert_eq!(
+                                s.list_messages(&thread.id, &q).await.unwrap(),
+                                expected,
+                                "{q:?}"
+                            );
+                        }
                     }
                 }
             }
@@ -486,6 +575,77 @@ async fn recent_messages_answer_as_the_database_does() {
             assert_eq!(
                 cached.message(&thread.id, id).await.unwrap(),
                 plain.message(&thread.id, id).await.unwrap()
+            );
+        }
+    }
+    // The bulk store indexed some rows and not the others.
+    let indexed = |s: SqliteStore| async move {
+        s.read(|conn| {
+            conn.query_row(
+                "SELECT (SELECT count(*) FROM thread_messages), (SELECT count(*) FROM messages)",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .map_err(backend)
+        })
+        .await
+    };
+    let (some, all) = indexed(pending.clone()).await.unwrap();
+    assert!(0 < some && some < all, "{some} of {all} indexed");
+    assert_eq!(indexed(plain.clone()).await.unwrap().0, all);
+    // Deleting finds indexed rows and the others.
+    for s in stores {
+        assert!(s.delete_thread(&me(), &thread.id).await.unwrap());
+        let left = s
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM runs)
+                          + (SELECT count(*) FROM thread_messages)
+                          + (SELECT count(*) FROM thread_runs)",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(backend)
+            })
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+}
+
+/// Listing a thread reads its rows through the thread index and scans only the rows after
+/// the `indexed` mark, never the whole table.
+#[tokio::test]
+async fn thread_listings_use_the_thread_index() {
+    let store = SqliteStore::in_memory().unwrap();
+    for table in [thread_index::Table::Messages, thread_index::Table::Runs] {
+        for order in [Order::Asc, Order::Desc] {
+            let sql = format!(
+                "EXPLAIN QUERY PLAN {}",
+                thread_index::rows_sql(table, order)
+            );
+            let plan = store
+                .read(move |conn| {
+                    let mut stmt = conn.prepare(&sql).map_err(backend)?;
+                    let rows = stmt
+                        .query_map(params!["t", 0, 10, 5], |r| r.get::<_, String>(3))
+                        .map_err(backend)?;
+                    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+                })
+                .await
+                .unwrap();
+            let text = plan.join("\n");
+            assert!(text.contains("USING PRIMARY KEY"), "{text}");
+            assert!(
+                text.contains("INTEGER PRIMARY KEY (rowid>? AND rowid<?)"),
+                "{text}"
+            );
+            assert!(
+                !plan.iter().any(|p| p.starts_with("SCAN ")
+                    && !p.contains("PRIMARY KEY")
+                    && !p.contains("SUBQUERY")
+                    && !p.contains("(subquery")),
+                "{text}"
             );
         }
     }

@@ -17,6 +17,7 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind},
     sync::{Arc, Mutex as StdMutex, mpsc},
     thread::JoinHandle,
+    time::{Duration, Instant},
 };
 
 use rusqlite::Connection;
@@ -26,7 +27,7 @@ use super::{
     backend,
     cache::{Cache, Change},
     checkpoint::Checkpointer,
-    lock,
+    lock, thread_index,
 };
 use crate::store::{StoreError, StoreResult};
 
@@ -119,13 +120,19 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the thread that owns `conn` (whose WAL hook, if any, calls `checkpointer`).
-    pub(super) fn start(conn: Connection, checkpointer: Option<Checkpointer>) -> StoreResult<Self> {
+    /// Starts the thread that owns `conn` (whose WAL hook, if any, calls `checkpointer`), which
+    /// indexes new rows by thread every `index_interval` while it has work.
+    pub(super) fn start(
+        conn: Connection,
+        checkpointer: Option<Checkpointer>,
+        index_interval: Duration,
+    ) -> StoreResult<Self> {
         let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
         let thread = std::thread::Builder::new()
             .name("aitp-sqlite-writer".into())
             .spawn(move || {
                 let mut busy = false;
+                let mut indexed = Instant::now();
                 while let Ok(first) = jobs.recv() {
                     if busy {
                         std::thread::yield_now();
@@ -138,7 +145,11 @@ impl Writer {
                         }
                     }
                     busy = batch.len() > 1;
-                    run_batch(&conn, batch);
+                    let index = indexed.elapsed() >= index_interval;
+                    if index {
+                        indexed = Instant::now();
+                    }
+                    run_batch(&conn, batch, index);
                 }
                 // All senders are gone: the store was dropped; `conn` closes here.
             })
@@ -173,8 +184,9 @@ impl Drop for Writer {
     }
 }
 
-/// Runs `jobs` in one transaction, each in a savepoint, then answers them.
-fn run_batch(conn: &Connection, mut jobs: Vec<Box<dyn Job>>) {
+/// Runs `jobs` in one transaction, each in a savepoint, then answers them. With `index`, the
+/// transaction also indexes the rows added lately by thread ([`thread_index`]).
+fn run_batch(conn: &Connection, mut jobs: Vec<Box<dyn Job>>, index: bool) {
     let exec = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
     let outcome = (|| -> rusqlite::Result<()> {
         exec("BEGIN IMMEDIATE")?;
@@ -184,6 +196,15 @@ fn run_batch(conn: &Connection, mut jobs: Vec<Box<dyn Job>>) {
                 exec("ROLLBACK TO op")?;
             }
             exec("RELEASE op")?;
+        }
+        if index {
+            exec("SAVEPOINT upkeep")?;
+            // Indexing can wait for the next pass; the batch's writes must not.
+            if let Err(e) = thread_index::index_new_rows(conn) {
+                tracing::warn!(error = %e, "indexing new rows by thread failed; will retry");
+                exec("ROLLBACK TO upkeep")?;
+            }
+            exec("RELEASE upkeep")?;
         }
         exec("COMMIT")?;
         Ok(())
