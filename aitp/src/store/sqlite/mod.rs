@@ -150,8 +150,8 @@ impl SqliteOptions {
     ///
     /// A cached thread also keeps its newest messages ([`SqliteOptions::recent_messages`],
     /// at most 16 KiB of their JSON), so the page a client lists after each run and the
-    /// messages a run answers come from memory; the cache holds at most about 32 MiB of
-    /// messages per 1024 threads.
+    /// messages a run answers come from memory. Memory use is bounded by about twice
+    /// `capacity` times that (some tens of MiB with the default 2048, in the worst case).
     pub fn cache(mut self, capacity: usize) -> Self {
         self.cache = capacity;
         self
