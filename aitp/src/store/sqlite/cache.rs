@@ -140,6 +140,17 @@ struct Entry {
     recent: Option<Recent>,
 }
 
+impl Entry {
+    /// A thread whose messages are not known.
+    fn without_messages(owner: Principal, thread: Thread) -> Self {
+        Self {
+            owner,
+            thread,
+            recent: None,
+        }
+    }
+}
+
 /// Threads (with their owner and newest messages) and runs, by id.
 #[derive(Debug)]
 pub(super) struct Cache {
@@ -232,12 +243,8 @@ impl Cache {
     /// read may be older than what the writer cached).
     pub(super) fn fill_thread(&mut self, epoch: u64, owner: Principal, thread: Thread) {
         if self.epoch == epoch {
-            let entry = Entry {
-                owner,
-                thread,
-                recent: None,
-            };
-            self.threads.insert(entry.thread.id.clone(), entry);
+            self.threads
+                .insert(thread.id.clone(), Entry::without_messages(owner, thread));
         }
     }
 
@@ -272,12 +279,8 @@ impl Cache {
                 Change::Thread(owner, thread) => match self.threads.get_mut(&thread.id) {
                     Some(entry) => entry.thread = thread,
                     None => {
-                        let entry = Entry {
-                            owner,
-                            thread,
-                            recent: None,
-                        };
-                        self.threads.insert(entry.thread.id.clone(), entry);
+                        self.threads
+                            .insert(thread.id.clone(), Entry::without_messages(owner, thread));
                     }
                 },
                 Change::Deleted(id) => {

@@ -415,6 +415,11 @@ fn insert_error(e: rusqlite::Error, what: &str, id: &str) -> StoreError {
     }
 }
 
+/// Runs a statement without parameters (transaction control), prepared once per connection.
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql).and_then(|mut s| s.execute([]))
+}
+
 fn configure(conn: &Connection, busy_timeout: Duration) -> StoreResult<()> {
     conn.busy_timeout(busy_timeout).map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(64);
@@ -823,8 +828,7 @@ impl ThreadStore for SqliteStore {
         self.read(move |conn| {
             // One snapshot: the cursor and the messages after it agree. A savepoint, not a
             // transaction: in memory this runs inside the writer's.
-            let exec = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
-            exec("SAVEPOINT unanswered").map_err(backend)?;
+            exec(conn, "SAVEPOINT unanswered").map_err(backend)?;
             let after = (|| {
                 let cursor: i64 = conn
                     .prepare_cached("SELECT cursor FROM threads WHERE id = ?1")
@@ -840,7 +844,7 @@ impl ThreadStore for SqliteStore {
                     -1,
                 )
             })();
-            exec("RELEASE unanswered").map_err(backend)?;
+            exec(conn, "RELEASE unanswered").map_err(backend)?;
             let after = after?;
             Ok(after.into_iter().filter(|m| m.run_id.is_none()).collect())
         })

@@ -187,7 +187,7 @@ impl Drop for Writer {
 /// Runs `jobs` in one transaction, each in a savepoint, then answers them. With `index`, the
 /// transaction also indexes the rows added lately by thread ([`thread_index`]).
 fn run_batch(conn: &Connection, mut jobs: Vec<Box<dyn Job>>, index: bool) {
-    let exec = |sql: &str| conn.prepare_cached(sql).and_then(|mut s| s.execute([]));
+    let exec = |sql: &str| super::exec(conn, sql);
     let outcome = (|| -> rusqlite::Result<()> {
         exec("BEGIN IMMEDIATE")?;
         for job in &mut jobs {
