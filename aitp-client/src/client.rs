@@ -372,6 +372,11 @@ impl Client {
     }
 
     /// A request with a JSON body (or none) whose answer decodes as `T`.
+    /// `GET path` without a query, answered with JSON.
+    pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        self.call(Method::GET, path, &[], None::<&()>).await
+    }
+
     pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         method: Method,

@@ -179,9 +179,7 @@ impl Threads {
 
     /// `GET /threads/{id}`.
     pub async fn retrieve(&self, id: &str) -> Result<Thread> {
-        self.client
-            .call(Method::GET, &format!("/threads/{id}"), &[], None::<&()>)
-            .await
+        self.client.get(&format!("/threads/{id}")).await
     }
 
     /// `POST /threads/{id}`.
@@ -230,14 +228,7 @@ impl Messages {
 
     /// `GET /threads/{id}/messages/{message_id}`.
     pub async fn retrieve(&self, id: &str) -> Result<Message> {
-        self.client
-            .call(
-                Method::GET,
-                &format!("{}/{id}", self.path),
-                &[],
-                None::<&()>,
-            )
-            .await
+        self.client.get(&format!("{}/{id}", self.path)).await
     }
 
     /// `POST /threads/{id}/messages/{message_id}`.
@@ -303,14 +294,7 @@ impl Runs {
 
     /// `GET /threads/{id}/runs/{run_id}`.
     pub async fn retrieve(&self, id: &str) -> Result<Run> {
-        self.client
-            .call(
-                Method::GET,
-                &format!("{}/{id}", self.path),
-                &[],
-                None::<&()>,
-            )
-            .await
+        self.client.get(&format!("{}/{id}", self.path)).await
     }
 
     /// `POST /threads/{id}/runs/{run_id}/cancel`.
