@@ -437,6 +437,17 @@ fn json_col<T: DeserializeOwned>(row: &Row<'_>, i: usize) -> rusqlite::Result<T>
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
 }
 
+/// Every row of `sql`, its first column parsed from JSON.
+fn json_rows<T: DeserializeOwned>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
+    let rows = stmt.query_map(params, first_json::<T>).map_err(backend)?;
+    rows.collect::<Result<Vec<T>, _>>().map_err(backend)
+}
+
 /// The first column of `row`, parsed from JSON.
 fn first_json<T: DeserializeOwned>(row: &Row<'_>) -> rusqlite::Result<T> {
     json_col(row, 0)
@@ -555,11 +566,7 @@ fn list<T: DeserializeOwned>(
                 Order::Asc => run_messages_sql!("ASC"),
                 Order::Desc => run_messages_sql!("DESC"),
             };
-            let mut stmt = conn.prepare_cached(sql).map_err(backend)?;
-            let rows = stmt
-                .query_map(params![thread_id, low, high, fetch, run], first_json::<T>)
-                .map_err(backend)?;
-            rows.collect::<Result<Vec<T>, _>>().map_err(backend)?
+            json_rows(conn, sql, params![thread_id, low, high, fetch, run])?
         }
         None => thread_index::rows(conn, table, thread_id, (low, high), query.order, fetch)?,
     };
@@ -891,13 +898,11 @@ impl ThreadStore for SqliteStore {
 
     async fn fail_interrupted_runs(&self, now: i64) -> StoreResult<usize> {
         self.write(move |conn, changes| {
-            let runs = conn
-                .prepare(concat!("SELECT json FROM runs WHERE ", active_runs!()))
-                .and_then(|mut s| {
-                    s.query_map([], first_json::<Run>)?
-                        .collect::<Result<Vec<_>, _>>()
-                })
-                .map_err(backend)?;
+            let runs: Vec<Run> = json_rows(
+                conn,
+                concat!("SELECT json FROM runs WHERE ", active_runs!()),
+                [],
+            )?;
             let mut n = 0;
             for mut run in runs {
                 // Rust has the last word on what is terminal.

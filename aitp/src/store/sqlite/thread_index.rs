@@ -15,7 +15,7 @@ use std::time::Duration;
 use rusqlite::{Connection, params};
 use serde::de::DeserializeOwned;
 
-use super::{backend, first_json};
+use super::{backend, json_rows};
 use crate::store::{Order, StoreResult};
 
 /// How often, at most, the writer indexes new rows (while it has writes to commit).
@@ -99,13 +99,11 @@ pub(super) fn rows<T: DeserializeOwned>(
     order: Order,
     limit: i64,
 ) -> StoreResult<Vec<T>> {
-    let mut stmt = conn
-        .prepare_cached(rows_sql(table, order))
-        .map_err(backend)?;
-    let rows = stmt
-        .query_map(params![thread_id, low, high, limit], first_json::<T>)
-        .map_err(backend)?;
-    rows.collect::<Result<Vec<T>, _>>().map_err(backend)
+    json_rows(
+        conn,
+        rows_sql(table, order),
+        params![thread_id, low, high, limit],
+    )
 }
 
 /// Deletes the thread's messages and runs, indexed or not.
