@@ -14,7 +14,7 @@ use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use aitp::{
     agent::{Principal, ThreadCtx},
-    capability::{AitpMessage, Capability, ContentPart, extract_text},
+    capability::{Capability, ContentPart, Envelope, extract_text},
     server::Server,
     store::MemoryStore,
 };
@@ -194,7 +194,7 @@ fn loyalty_reply(replies: &[String]) -> Loyalty {
     let ContentPart::Aitp(message) = extract_text(reply) else {
         panic!("not a capability message: {reply}")
     };
-    Loyalty::from_message(&message)
+    Loyalty::from_envelope(&message)
         .expect("a loyalty message")
         .expect("that fits its type")
 }
@@ -240,7 +240,7 @@ async fn main() -> std::io::Result<()> {
         thread["metadata"]["actors"]
     );
 
-    let ask = AitpMessage::from(Loyalty::from(RequestBalance {
+    let ask = Envelope::from(Loyalty::from(RequestBalance {
         account: "C-1001".into(),
     }));
     let reply = loyalty_reply(&customer.say(&thread_id, &ask.to_json_string()).await);
@@ -250,7 +250,7 @@ async fn main() -> std::io::Result<()> {
     );
 
     let spend = |points| {
-        AitpMessage::new(RedeemPoints {
+        Envelope::from(RedeemPoints {
             account: "C-1001".into(),
             points,
             order_id: Some("order-42".into()),

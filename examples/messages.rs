@@ -13,7 +13,7 @@ use std::error::Error;
 
 use aitp::{
     capability::{
-        AitpMessage, Payload,
+        Body, Envelope,
         data_request::{FormField, RequestData},
         decisions::{DecisionOption, RequestDecision},
         errors::{ErrorCode, ErrorReport},
@@ -111,13 +111,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     .key("request_transaction");
 
     let built = [
-        ("AITP-01 Payments", AitpMessage::new(quote)),
-        ("AITP-02 Decisions", AitpMessage::new(decision)),
-        ("AITP-03 Data Request", AitpMessage::new(data_request)),
-        ("AITP-04 NEAR Wallet", AitpMessage::new(near)),
-        ("AITP-05 EVM Wallet", AitpMessage::new(evm)),
-        ("Legacy Transactions", AitpMessage::new(legacy)),
-        ("aitp-rs errors", AitpMessage::new(error)),
+        ("AITP-01 Payments", Envelope::from(quote)),
+        ("AITP-02 Decisions", Envelope::from(decision)),
+        ("AITP-03 Data Request", Envelope::from(data_request)),
+        ("AITP-04 NEAR Wallet", Envelope::from(near)),
+        ("AITP-05 EVM Wallet", Envelope::from(evm)),
+        ("Legacy Transactions", Envelope::from(legacy)),
+        ("aitp-rs errors", Envelope::from(error)),
     ];
     for (title, message) in &built {
         let parsed = show(title, &message.to_json_string())?;
@@ -130,7 +130,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // A third-party capability: kept as received, written back unchanged.
     let custom = r#"{"$schema":"https://loyalty.example/caps/points/v1.2.0/schema.json","redeem_points":{"account":"ada","points":250,"rate":0.015}}"#;
     let parsed = show("A capability this crate does not know", custom)?;
-    if !matches!(parsed.payload(), Payload::Unknown { .. }) || parsed.to_json_string() != custom {
+    if !matches!(parsed.body(), Body::Unknown { .. }) || parsed.to_json_string() != custom {
         return Err("the unknown capability did not pass through unchanged".into());
     }
 
@@ -144,8 +144,8 @@ fn main() -> Result<(), Box<dyn Error>> {
 }
 
 /// Prints `json` pretty, parses it, prints what was found; returns the parsed message.
-fn show(title: &str, json: &str) -> Result<AitpMessage, Box<dyn Error>> {
-    let parsed = AitpMessage::parse(json)?;
+fn show(title: &str, json: &str) -> Result<Envelope, Box<dyn Error>> {
+    let parsed = Envelope::parse(json)?;
     println!("== {title} ==");
     println!("{}", serde_json::to_string_pretty(&parsed.to_value())?);
     println!("-> {}\n", describe(&parsed));

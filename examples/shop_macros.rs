@@ -27,7 +27,7 @@ use std::{
 use aitp::{
     agent::ThreadCtx,
     capability::{
-        AitpMessage,
+        Envelope,
         decisions::{Decision, DecisionOption, RequestDecision},
         payments::{Payment, PaymentConfirmation, PaymentOption, Quote},
         transactions::PaymentOutcome,
@@ -159,7 +159,7 @@ impl MacroShop {
 
     /// Any other capability message: say what it was (a function without `self` works too).
     #[aitp::fallback]
-    fn other(message: AitpMessage) -> String {
+    fn other(message: Envelope) -> String {
         format!(
             "This shop does not handle that: {}",
             aitp_examples::describe(&message)

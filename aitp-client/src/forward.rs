@@ -4,7 +4,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use aitp::{
     agent::{BoxFuture, Forward, ForwardError, Reply, ThreadCtx},
-    capability::{AitpMessage, ContentPart, extract_text},
+    capability::{ContentPart, Envelope, extract_text},
     thread::Message,
 };
 use tokio::sync::Mutex;
@@ -60,7 +60,7 @@ impl Forwarder {
 
     /// Passes `message` on (checked against the remote thread's negotiation), runs the remote
     /// agent and returns its answers as replies.
-    pub async fn relay(&self, local_id: &str, message: &AitpMessage) -> Result<Vec<Reply>> {
+    pub async fn relay(&self, local_id: &str, message: &Envelope) -> Result<Vec<Reply>> {
         let remote = self.remote(local_id).await?;
         let mut remote = remote.lock().await;
         Ok(to_replies(&remote.exchange(message).await?))
@@ -92,7 +92,7 @@ impl Forward for Forwarder {
     fn forward(
         &self,
         cx: ThreadCtx,
-        message: AitpMessage,
+        message: Envelope,
     ) -> BoxFuture<'static, Result<Vec<Reply>, ForwardError>> {
         let this = self.clone();
         Box::pin(async move {

@@ -4,7 +4,7 @@
 use std::{collections::HashSet, time::Instant};
 
 use aitp::{
-    capability::{AitpMessage, CapabilityMessage, Negotiated, Payload, errors::ErrorReport},
+    capability::{Body, CapabilityMessage, Envelope, Negotiated, errors::ErrorReport},
     thread::{
         Actor, CreateMessage, CreateRun, CreateThread, Message, Role, Run, RunStatus, Thread,
     },
@@ -153,12 +153,12 @@ impl ThreadHandle {
     /// Sends a capability message; an [`Error::NotNegotiated`] if the thread's actors did not
     /// all declare its capability (unless [`ThreadHandle::force`]d).
     pub async fn send_message<T: CapabilityMessage>(&mut self, message: &T) -> Result<Message> {
-        self.send_aitp(&AitpMessage::from_message(message)).await
+        self.send_aitp(&Envelope::from(message.clone())).await
     }
 
     /// Sends an envelope, checked like [`ThreadHandle::send_message`]; AITP error reports are
     /// always allowed.
-    pub async fn send_aitp(&mut self, message: &AitpMessage) -> Result<Message> {
+    pub async fn send_aitp(&mut self, message: &Envelope) -> Result<Message> {
         if !self.force && message.message::<ErrorReport>().is_none() {
             self.check(message)?;
         }
@@ -166,11 +166,11 @@ impl ThreadHandle {
     }
 
     /// Sends an envelope without checking the negotiation.
-    pub async fn send_unchecked(&mut self, message: &AitpMessage) -> Result<Message> {
+    pub async fn send_unchecked(&mut self, message: &Envelope) -> Result<Message> {
         self.post(CreateMessage::aitp(Role::User, message)).await
     }
 
-    fn check(&self, message: &AitpMessage) -> Result<()> {
+    fn check(&self, message: &Envelope) -> Result<()> {
         let agreed = message
             .capability_id()
             .ok()
@@ -225,7 +225,7 @@ impl ThreadHandle {
     }
 
     /// Sends a capability message (checked), runs, and returns the agent's new messages.
-    pub async fn exchange(&mut self, message: &AitpMessage) -> Result<Vec<Message>> {
+    pub async fn exchange(&mut self, message: &Envelope) -> Result<Vec<Message>> {
         self.send_aitp(message).await?;
         self.run_and_wait().await
     }
@@ -257,7 +257,7 @@ impl ThreadHandle {
     /// `payment_confirmation`, a `request_decision` by a `decision`, a `request_data` by
     /// `data`. An AITP error report posted after the request (about it, or naming no message)
     /// is [`Error::Peer`].
-    pub async fn request<R: CapabilityMessage>(&mut self, request: &AitpMessage) -> Result<R> {
+    pub async fn request<R: CapabilityMessage>(&mut self, request: &Envelope) -> Result<R> {
         let id = correlation_id(request).ok_or_else(|| {
             Error::Config(format!(
                 "`{}` messages carry no id a reply could refer to",
@@ -325,22 +325,22 @@ impl ThreadHandle {
 /// confirmation.
 ///
 /// ```
-/// use aitp::capability::{AitpMessage, decisions::RequestDecision};
+/// use aitp::capability::{Envelope, decisions::RequestDecision};
 /// use aitp_client::correlation_id;
 /// let ask = RequestDecision::radio("size", ["S", "M"]).build();
 /// let answer = ask.choose(["M"]);
-/// assert_eq!(correlation_id(&AitpMessage::new(ask)).as_deref(), Some("size"));
-/// assert_eq!(correlation_id(&AitpMessage::new(answer)).as_deref(), Some("size"));
+/// assert_eq!(correlation_id(&Envelope::from(ask)).as_deref(), Some("size"));
+/// assert_eq!(correlation_id(&Envelope::from(answer)).as_deref(), Some("size"));
 /// ```
-pub fn correlation_id(message: &AitpMessage) -> Option<String> {
-    match message.payload() {
-        Payload::RequestDecision(r) => r.id.clone(),
-        Payload::Decision(d) => d.request_decision_id.clone(),
-        Payload::RequestData(r) => Some(r.id.clone()),
-        Payload::Data(d) => d.request_data_id.clone(),
-        Payload::Quote(q) => Some(q.quote_id.clone()),
-        Payload::Payment(p) => Some(p.quote_id.clone()),
-        Payload::PaymentConfirmation(c) => Some(c.quote_id.clone()),
+pub fn correlation_id(message: &Envelope) -> Option<String> {
+    match message.body() {
+        Body::RequestDecision(r) => r.id.clone(),
+        Body::Decision(d) => d.request_decision_id.clone(),
+        Body::RequestData(r) => Some(r.id.clone()),
+        Body::Data(d) => d.request_data_id.clone(),
+        Body::Quote(q) => Some(q.quote_id.clone()),
+        Body::Payment(p) => Some(p.quote_id.clone()),
+        Body::PaymentConfirmation(c) => Some(c.quote_id.clone()),
         _ => None,
     }
 }

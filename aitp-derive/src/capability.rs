@@ -272,14 +272,14 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                 }
             }
 
-            fn to_message(&self) -> ::aitp::capability::AitpMessage {
+            fn to_envelope(&self) -> ::aitp::capability::Envelope {
                 match self {
-                    #(Self::#idents(m) => ::aitp::capability::AitpMessage::from_message(m),)*
+                    #(Self::#idents(m) => ::aitp::capability::Envelope::from(m.clone()),)*
                 }
             }
 
-            fn from_message(
-                message: &::aitp::capability::AitpMessage,
+            fn from_envelope(
+                message: &::aitp::capability::Envelope,
             ) -> ::core::option::Option<::core::result::Result<Self, ::aitp::capability::ParseError>> {
                 #(
                     if let ::core::option::Option::Some(r) = message.message::<#tys>() {
@@ -304,16 +304,16 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             }
         )*
 
-        impl ::core::convert::From<#name> for ::aitp::capability::AitpMessage where #(#bounds,)* {
+        impl ::core::convert::From<#name> for ::aitp::capability::Envelope where #(#bounds,)* {
             fn from(m: #name) -> Self {
-                ::aitp::capability::Capability::to_message(&m)
+                ::aitp::capability::Capability::to_envelope(&m)
             }
         }
 
         impl ::aitp::agent::IntoReplies for #name where #(#bounds,)* {
             fn into_replies(self) -> ::std::vec::Vec<::aitp::agent::Reply> {
                 ::std::vec![::aitp::agent::Reply::Message(
-                    ::aitp::capability::Capability::to_message(&self),
+                    ::aitp::capability::Capability::to_envelope(&self),
                 )]
             }
         }

@@ -73,7 +73,7 @@ pub fn derive_capability_message(input: TokenStream) -> TokenStream {
 /// comment the description of its `anyOf` branch. It is a compile error for a message to carry
 /// another capability URL, or for two messages to share a key.
 ///
-/// Also generates `From<Message>` for each variant, `From<Enum> for AitpMessage` and
+/// Also generates `From<Message>` for each variant, `From<Enum> for Envelope` and
 /// `IntoReplies`, so a handler can return any message of the capability.
 #[proc_macro_derive(Capability, attributes(aitp))]
 pub fn derive_capability(input: TokenStream) -> TokenStream {
@@ -101,7 +101,7 @@ pub fn derive_capability(input: TokenStream) -> TokenStream {
 ///     fn redeem(&self, points: RedeemPoints, who: Principal) -> PointsBalance { /* sync is fine */ }
 ///
 ///     #[aitp::fallback]
-///     async fn other(&self, m: AitpMessage) -> String { /* ... */ }
+///     async fn other(&self, m: Envelope) -> String { /* ... */ }
 /// }
 ///
 /// let router = Shop::new().router(); // Router<Arc<Shop>>
@@ -109,7 +109,7 @@ pub fn derive_capability(input: TokenStream) -> TokenStream {
 ///
 /// - `#[aitp::handler]`: the method answers one capability message type, its *payload*
 ///   argument; `#[aitp::on_text]`: text parts (`String`); `#[aitp::fallback]`: capability
-///   messages no handler takes (`AitpMessage`).
+///   messages no handler takes (`Envelope`).
 /// - Methods take `&self` (or no receiver), may be `async` or not, and take the payload and any
 ///   extractors (`ThreadCtx`, `State<Arc<Self>>`, `Principal`, `Negotiated`,
 ///   `aitp::thread::Message`, your own) in any order. The payload is found by its type's traits
@@ -140,7 +140,7 @@ pub fn on_text(_attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Marks a method of an `#[aitp::agent]` impl block as the fallback for capability messages no
-/// handler takes (payload `AitpMessage`). Only meaningful inside such a block; see
+/// handler takes (payload `Envelope`). Only meaningful inside such a block; see
 /// [`macro@agent`].
 #[proc_macro_attribute]
 pub fn fallback(_attr: TokenStream, item: TokenStream) -> TokenStream {

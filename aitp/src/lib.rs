@@ -10,7 +10,7 @@
 //!
 //! - [`capability`]: capability identity ([`capability::CapabilityId`]) and negotiation, the
 //!   typed messages of AITP-01..05 and the legacy NEAR AI payments, the envelope
-//!   [`capability::AitpMessage`] and extraction from thread content.
+//!   [`capability::Envelope`] and extraction from thread content.
 //! - [`thread`]: threads, messages and actors, in the exact OpenAI Assistants v2 wire shape
 //!   and the AITP spec's own shapes.
 //! - [`money`]: exact amounts; money never goes through a float.
@@ -22,13 +22,13 @@
 //! are written.
 //!
 //! ```
-//! use aitp::capability::{AitpMessage, decisions::RequestDecision};
+//! use aitp::capability::{Envelope, decisions::RequestDecision};
 //!
 //! let request = RequestDecision::radio("pick-size", ["S", "M", "L"])
 //!     .title("Which size?")
 //!     .build();
-//! let json = AitpMessage::from_message(&request).to_json_string();
-//! let parsed = AitpMessage::parse(&json).unwrap();
+//! let json = Envelope::from(request.clone()).to_json_string();
+//! let parsed = Envelope::parse(&json).unwrap();
 //! assert_eq!(parsed.message::<RequestDecision>().unwrap().unwrap(), request);
 //! ```
 #![deny(missing_docs)]

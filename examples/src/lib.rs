@@ -14,9 +14,7 @@
 
 use aitp::{
     agent::Router,
-    capability::{
-        AitpCapability, AitpMessage, Payload, errors::ErrorReport, evm_wallet::parse_quantity,
-    },
+    capability::{AitpCapability, Body, Envelope, errors::ErrorReport, evm_wallet::parse_quantity},
 };
 
 pub mod demo_signature;
@@ -44,7 +42,7 @@ async fn echo_text(text: String) -> String {
     format!("echo: {text}")
 }
 
-async fn echo_message(message: AitpMessage) -> String {
+async fn echo_message(message: Envelope) -> String {
     tracing::info!(
         key = message.key(),
         schema = message.schema(),
@@ -57,14 +55,14 @@ async fn echo_message(message: AitpMessage) -> String {
 /// matter (ids, amounts, choices), and whether it passes its schema's validation.
 ///
 /// ```
-/// use aitp::capability::{AitpMessage, decisions::RequestDecision};
-/// let m = AitpMessage::new(RequestDecision::radio("size", ["S", "M"]).title("Size?").build());
+/// use aitp::capability::{Envelope, decisions::RequestDecision};
+/// let m = Envelope::from(RequestDecision::radio("size", ["S", "M"]).title("Size?").build());
 /// assert_eq!(
 ///     aitp_examples::describe(&m),
 ///     "aitp-02-decisions `request_decision` size \"Size?\": radio, options S, M (valid)"
 /// );
 /// ```
-pub fn describe(message: &AitpMessage) -> String {
+pub fn describe(message: &Envelope) -> String {
     // AITP capabilities by their short name; others by the URL as written.
     let capability = match message.capability_id() {
         Ok(id) if id.aitp().is_some() => id.name(),
@@ -84,10 +82,10 @@ pub fn describe(message: &AitpMessage) -> String {
 }
 
 /// The facts worth telling about a message's body.
-fn facts(message: &AitpMessage) -> String {
+fn facts(message: &Envelope) -> String {
     let list = |items: Vec<String>| items.join(", ");
-    match message.payload() {
-        Payload::Quote(q) => {
+    match message.body() {
+        Body::Quote(q) => {
             let options = q
                 .payment_options
                 .iter()
@@ -119,7 +117,7 @@ fn facts(message: &AitpMessage) -> String {
                 },
             )
         }
-        Payload::Payment(p) => format!(
+        Body::Payment(p) => format!(
             "of quote {} by {}: {} {} in {} over channel {}",
             p.quote_id,
             p.payer_id,
@@ -131,7 +129,7 @@ fn facts(message: &AitpMessage) -> String {
             p.payment_method.token,
             p.payment_method.channel_id,
         ),
-        Payload::PaymentConfirmation(c) => {
+        Body::PaymentConfirmation(c) => {
             let details = c
                 .details
                 .iter()
@@ -146,7 +144,7 @@ fn facts(message: &AitpMessage) -> String {
                 list(details)
             )
         }
-        Payload::RequestDecision(r) => {
+        Body::RequestDecision(r) => {
             let options = r
                 .options
                 .iter()
@@ -166,7 +164,7 @@ fn facts(message: &AitpMessage) -> String {
                 list(options)
             )
         }
-        Payload::Decision(d) => {
+        Body::Decision(d) => {
             let chosen = d
                 .options
                 .iter()
@@ -181,7 +179,7 @@ fn facts(message: &AitpMessage) -> String {
                 list(chosen)
             )
         }
-        Payload::RequestData(r) => {
+        Body::RequestData(r) => {
             let fields = r
                 .form
                 .fields
@@ -194,7 +192,7 @@ fn facts(message: &AitpMessage) -> String {
                 .collect();
             format!("{} {:?}: fields {}", r.id, r.description, list(fields))
         }
-        Payload::Data(d) => {
+        Body::Data(d) => {
             let values = d
                 .fields
                 .iter()
@@ -209,7 +207,7 @@ fn facts(message: &AitpMessage) -> String {
                 list(values)
             )
         }
-        Payload::NearRequestTransaction(t) => {
+        Body::NearRequestTransaction(t) => {
             let actions = t
                 .transaction
                 .actions
@@ -223,7 +221,7 @@ fn facts(message: &AitpMessage) -> String {
                 list(actions)
             )
         }
-        Payload::EvmRequestTransaction(t) => {
+        Body::EvmRequestTransaction(t) => {
             let value = t.transaction.value.as_deref().unwrap_or("0x0");
             let wei = parse_quantity(value).map_or(value.to_owned(), |w| w.to_string());
             format!(
@@ -233,7 +231,7 @@ fn facts(message: &AitpMessage) -> String {
                 t.chain_id_or_mainnet(),
             )
         }
-        Payload::LegacyQuote(q) => {
+        Body::LegacyQuote(q) => {
             let plans = q
                 .payment_plans
                 .iter()
@@ -254,7 +252,7 @@ fn facts(message: &AitpMessage) -> String {
                 q.valid_until
             )
         }
-        Payload::Unknown { body, .. } => match message.message::<ErrorReport>() {
+        Body::Unknown { body, .. } => match message.message::<ErrorReport>() {
             Some(Ok(e)) => format!("{}: {}", e.code.as_str(), e.message),
             _ => match body.as_object() {
                 Some(fields) => format!("with fields {}", list(fields.keys().cloned().collect())),
@@ -293,7 +291,7 @@ mod tests {
         let replies = agent.dispatch_one(thread.clone(), hello).await;
         assert_eq!(replies, vec![Reply::Text("echo: hello".into())]);
 
-        let ask = AitpMessage::new(RequestDecision::radio("size", ["S", "M"]).build());
+        let ask = Envelope::from(RequestDecision::radio("size", ["S", "M"]).build());
         let message = Message::new(&thread.id, Role::User, vec![Content::aitp(&ask)]);
         let replies = agent.dispatch_one(thread, message).await;
         let [Reply::Text(text)] = replies.as_slice() else {

@@ -6,19 +6,19 @@
 //! until it returns `None` (after the `payment_confirmation`).
 //!
 //! ```
-//! use aitp::capability::{AitpMessage, Payload};
+//! use aitp::capability::{Envelope, Body};
 //! use aitp_examples::{script, shop};
 //!
-//! let form = AitpMessage::new(shop::address_form("address_1"));
+//! let form = Envelope::from(shop::address_form("address_1"));
 //! let answer = script::next_message(&form).unwrap();
-//! assert!(matches!(answer.payload(), Payload::Data(d) if d.get("city") == Some(script::ADDRESS[2].1)));
+//! assert!(matches!(answer.body(), Body::Data(d) if d.get("city") == Some(script::ADDRESS[2].1)));
 //! ```
 
 use aitp::capability::payments::Signed as _;
 use aitp::{
     agent::Reply,
     capability::{
-        AitpMessage, Payload,
+        Body, Envelope,
         data_request::{Data, RequestData},
         decisions::{Decision, RequestDecision},
         payments::{Payment, PaymentMethodUsed, Quote},
@@ -49,18 +49,18 @@ pub const ADDRESS: [(&str, &str); 5] = [
 /// The customer's answer to a capability message from the shop: a `decision` for a
 /// `request_decision`, `data` for a `request_data`, a `payment` for a `quote`. `None` for
 /// anything else (a confirmation, an error, text-only turns): the customer has nothing to say.
-pub fn next_message(from_shop: &AitpMessage) -> Option<AitpMessage> {
-    match from_shop.payload() {
-        Payload::RequestDecision(r) => choose(r).map(AitpMessage::new),
-        Payload::RequestData(r) => Some(AitpMessage::new(fill(r))),
-        Payload::Quote(q) => pay(q).map(AitpMessage::new),
+pub fn next_message(from_shop: &Envelope) -> Option<Envelope> {
+    match from_shop.body() {
+        Body::RequestDecision(r) => choose(r).map(Envelope::from),
+        Body::RequestData(r) => Some(Envelope::from(fill(r))),
+        Body::Quote(q) => pay(q).map(Envelope::from),
         _ => None,
     }
 }
 
 /// The customer's answer to a turn of replies: [`next_message`] of the first capability
 /// message that has one.
-pub fn answer(replies: &[Reply]) -> Option<AitpMessage> {
+pub fn answer(replies: &[Reply]) -> Option<Envelope> {
     replies.iter().find_map(|r| match r {
         Reply::Message(m) => next_message(m),
         _ => None,

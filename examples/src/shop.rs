@@ -41,7 +41,7 @@ use std::{
 use aitp::{
     agent::{Reply, Router, State, ThreadCtx},
     capability::{
-        AitpMessage, CapabilityMessage,
+        CapabilityMessage, Envelope,
         data_request::{Data, FormField, RequestData},
         decisions::{Decision, DecisionOption, RequestDecision},
         errors::ErrorReport,
@@ -573,7 +573,7 @@ fn text(t: impl Into<String>) -> Reply {
 }
 
 fn message<T: CapabilityMessage>(m: T) -> Reply {
-    Reply::Message(AitpMessage::new(m))
+    Reply::Message(Envelope::from(m))
 }
 
 /// Text: show the catalog, or remind the customer what the shop is waiting for.

@@ -12,7 +12,7 @@ use std::{
 use aitp::{
     agent::{Agent, IntoRouter, Principal, Reply, Router, State, ThreadCtx},
     capability::{
-        AitpMessage, Capability, CapabilityId, Negotiated,
+        Capability, CapabilityId, Envelope, Negotiated,
         decisions::{Decision, RequestDecision},
     },
     server::Server,
@@ -104,7 +104,7 @@ impl Shop {
         match text.as_str() {
             "ask" => vec![
                 Reply::Text("pick a size".into()),
-                Reply::Message(AitpMessage::new(
+                Reply::Message(Envelope::from(
                     RequestDecision::radio("size", ["S", "M", "sold-out"]).build(),
                 )),
             ],
@@ -158,7 +158,7 @@ impl Shop {
 
     /// No receiver; an extractor first.
     #[aitp::fallback]
-    async fn other(negotiated: Negotiated, m: AitpMessage) -> String {
+    async fn other(negotiated: Negotiated, m: Envelope) -> String {
         let _ = negotiated;
         format!("no handler for `{}` of {}", m.key(), m.schema())
     }
@@ -191,7 +191,7 @@ fn by_hand(shop: Shop) -> Router<Arc<Shop>> {
                 this.redeem(cx, r, state, m).await
             },
         )
-        .fallback(|n: Negotiated, m: AitpMessage| async move { Shop::other(n, m).await })
+        .fallback(|n: Negotiated, m: Envelope| async move { Shop::other(n, m).await })
 }
 
 const LOYALTY: &str = "https://loyalty.example/caps/points/v1.2.0/schema.json";
@@ -257,26 +257,26 @@ fn the_capability_enum_reads_and_writes_its_messages() {
     use loyalty::{Loyalty, PointsBalance, RedeemPoints};
     assert_eq!(Loyalty::KEYS, ["redeem_points", "points_balance"]);
     assert_eq!(Loyalty::id().url(), LOYALTY);
-    let m = AitpMessage::from(Loyalty::from(RedeemPoints {
+    let m = Envelope::from(Loyalty::from(RedeemPoints {
         account: "ada".into(),
         points: 3,
     }));
     assert_eq!(m.key(), "redeem_points");
-    let back = AitpMessage::parse(&m.to_json_string()).unwrap();
+    let back = Envelope::parse(&m.to_json_string()).unwrap();
     assert_eq!(
-        Loyalty::from_message(&back).unwrap().unwrap(),
+        Loyalty::from_envelope(&back).unwrap().unwrap(),
         Loyalty::Redeem(RedeemPoints {
             account: "ada".into(),
             points: 3
         })
     );
-    let wrong = AitpMessage::parse(&format!(
+    let wrong = Envelope::parse(&format!(
         r#"{{"$schema": "{LOYALTY}", "points_balance": {{"account": "ada"}}}}"#
     ))
     .unwrap();
-    assert!(matches!(Loyalty::from_message(&wrong), Some(Err(_))));
-    let other = AitpMessage::new(RequestDecision::radio("x", ["a"]).build());
-    assert!(Loyalty::from_message(&other).is_none());
+    assert!(matches!(Loyalty::from_envelope(&wrong), Some(Err(_))));
+    let other = Envelope::from(RequestDecision::radio("x", ["a"]).build());
+    assert!(Loyalty::from_envelope(&other).is_none());
     let b = Loyalty::Balance(PointsBalance {
         account: "ada".into(),
         points: 1,
@@ -392,7 +392,7 @@ async fn converse(agent: Router<Arc<Shop>>) -> (Value, Vec<(String, Vec<String>)
 
     let request = RequestDecision::radio("size", ["S", "M", "sold-out"]).build();
     let redeem = |points: u64| {
-        AitpMessage::new(loyalty::RedeemPoints {
+        Envelope::from(loyalty::RedeemPoints {
             account: "ada".into(),
             points,
         })
@@ -401,8 +401,8 @@ async fn converse(agent: Router<Arc<Shop>>) -> (Value, Vec<(String, Vec<String>)
     let conversation = [
         "hello".to_owned(),
         "ask".to_owned(),
-        AitpMessage::new(request.choose(["M"])).to_json_string(),
-        AitpMessage::new(request.choose(["sold-out"])).to_json_string(),
+        Envelope::from(request.choose(["M"])).to_json_string(),
+        Envelope::from(request.choose(["sold-out"])).to_json_string(),
         redeem(30),
         redeem(500),
         // A custom capability nobody handles: the fallback.

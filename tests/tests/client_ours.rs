@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aitp::{
     capability::{
-        AitpMessage, Payload, errors::ErrorReport, evm_wallet::RequestAddress,
+        Body, Envelope, errors::ErrorReport, evm_wallet::RequestAddress,
         payments::PaymentConfirmation,
     },
     server::{Server, TokenList},
@@ -26,7 +26,7 @@ fn client(base: &str) -> Client {
 }
 
 /// The first capability message among `messages`.
-fn first_capability(messages: &[Message]) -> Option<AitpMessage> {
+fn first_capability(messages: &[Message]) -> Option<Envelope> {
     messages
         .iter()
         .flat_map(|m| m.capabilities().filter_map(Result::ok).collect::<Vec<_>>())
@@ -232,7 +232,7 @@ async fn a_whole_shop_purchase_with_the_script() {
             .unwrap_or_else(|| panic!("the shop said no capability message: {replies:?}"));
         keys.push(from_shop.key().to_owned());
         let answer = script::next_message(&from_shop).expect("the script has an answer");
-        if let Payload::Payment(_) = answer.payload() {
+        if let Body::Payment(_) = answer.body() {
             // The last step as a correlated request: payment ↔ payment_confirmation by quote_id.
             break thread
                 .request::<PaymentConfirmation>(&answer)
@@ -268,7 +268,7 @@ async fn correlated_requests_answers_errors_and_idle_timeouts() {
             match r.id.as_deref() {
                 Some("refuse") => Err(No),
                 Some("other") => Ok(vec![aitp::agent::Reply::Text("hmm".into())]),
-                _ => Ok(vec![aitp::agent::Reply::Message(AitpMessage::new(
+                _ => Ok(vec![aitp::agent::Reply::Message(Envelope::from(
                     r.choose([r.options[0].id.as_str()]),
                 ))]),
             }
@@ -281,13 +281,13 @@ async fn correlated_requests_answers_errors_and_idle_timeouts() {
     let mut thread = c.create_thread().await.unwrap();
 
     let ask = RequestDecision::radio("size", ["S", "M"]).build();
-    let decision: Decision = thread.request(&AitpMessage::new(ask)).await.unwrap();
+    let decision: Decision = thread.request(&Envelope::from(ask)).await.unwrap();
     assert_eq!(decision.request_decision_id.as_deref(), Some("size"));
     assert_eq!(decision.chosen_ids().collect::<Vec<_>>(), ["S"]);
 
     let refuse = RequestDecision::radio("refuse", ["S"]).build();
     let err = thread
-        .request::<Decision>(&AitpMessage::new(refuse))
+        .request::<Decision>(&Envelope::from(refuse))
         .await
         .unwrap_err();
     assert!(
@@ -298,7 +298,7 @@ async fn correlated_requests_answers_errors_and_idle_timeouts() {
     let other = RequestDecision::radio("other", ["S"]).build();
     let start = std::time::Instant::now();
     let err = thread
-        .request::<Decision>(&AitpMessage::new(other))
+        .request::<Decision>(&Envelope::from(other))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::WaitTimeout { .. }), "{err}");

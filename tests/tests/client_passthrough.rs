@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aitp::{
     agent::{Router, ThreadCtx},
-    capability::{AitpCapability, AitpMessage, payments::PaymentConfirmation},
+    capability::{AitpCapability, Envelope, payments::PaymentConfirmation},
     server::Server,
     store::MemoryStore,
     thread::Message,
@@ -30,7 +30,7 @@ fn personal_assistant(forwarder: Forwarder) -> Router {
         .declare(AitpCapability::Payments.v1())
 }
 
-fn first_capability(messages: &[Message]) -> Option<AitpMessage> {
+fn first_capability(messages: &[Message]) -> Option<Envelope> {
     messages
         .iter()
         .flat_map(|m| m.capabilities().filter_map(Result::ok).collect::<Vec<_>>())

@@ -6,7 +6,7 @@
 //! `validation-report.json` when it has an entry for the file; a file without one must still
 //! parse into a typed message and round-trip losslessly.
 
-use aitp::capability::{AitpCapability, AitpMessage, Payload};
+use aitp::capability::{AitpCapability, Body, Envelope};
 use aitp_tests::{official_schema, report_entry, schema_errors, vector_files};
 use serde_json::Value;
 
@@ -58,7 +58,7 @@ fn is_message_vector(file: &str, value: &Value, report: Option<&Value>) -> bool 
 
 struct Checked {
     file: String,
-    message: AitpMessage,
+    message: Envelope,
     value: Value,
     report: Option<Value>,
 }
@@ -74,7 +74,7 @@ fn message_vectors() -> Vec<Checked> {
             continue;
         }
         let message =
-            AitpMessage::parse(&text).unwrap_or_else(|e| panic!("{file}: does not parse: {e}"));
+            Envelope::parse(&text).unwrap_or_else(|e| panic!("{file}: does not parse: {e}"));
         out.push(Checked {
             file,
             message,
@@ -100,10 +100,10 @@ fn every_message_vector_parses_typed_and_round_trips() {
             report,
         } = &c;
         let cap = message
-            .payload()
+            .body()
             .aitp_capability()
-            .unwrap_or_else(|| panic!("{file}: parsed as Unknown: {:?}", message.payload()));
-        assert!(!matches!(message.payload(), Payload::Unknown { .. }));
+            .unwrap_or_else(|| panic!("{file}: parsed as Unknown: {:?}", message.body()));
+        assert!(!matches!(message.body(), Body::Unknown { .. }));
         if let Some(r) = report {
             assert_eq!(
                 report_code(cap),
@@ -118,7 +118,7 @@ fn every_message_vector_parses_typed_and_round_trips() {
             "{file}: round trip changed the JSON"
         );
         // Re-parse what we wrote: still equal.
-        let again = AitpMessage::parse(&message.to_json_string()).unwrap();
+        let again = Envelope::parse(&message.to_json_string()).unwrap();
         assert_eq!(&again, message, "{file}: second round trip differs");
     }
 }
@@ -221,7 +221,7 @@ fn generated_branch(cap: AitpCapability, key: &str) -> Value {
 #[test]
 fn generated_schemas_accept_valid_vectors_and_reject_invalid_ones() {
     for c in message_vectors() {
-        let cap = c.message.payload().aitp_capability().unwrap();
+        let cap = c.message.body().aitp_capability().unwrap();
         let schema = generated_branch(cap, c.message.key());
         let errors = schema_errors(&schema, &c.value);
         let expect_valid = match &c.report {
@@ -285,25 +285,25 @@ fn decision_and_legacy_builders_satisfy_the_official_schemas() {
     )
     .title("Pick")
     .build();
-    let cases: Vec<(&str, AitpMessage)> = vec![
+    let cases: Vec<(&str, Envelope)> = vec![
         (
             "aitp-02",
-            AitpMessage::new(RequestDecision::radio("r", ["a", "b"]).build()),
+            Envelope::from(RequestDecision::radio("r", ["a", "b"]).build()),
         ),
         (
             "aitp-02",
-            AitpMessage::new(RequestDecision::checkbox("c", [("x", "X"), ("y", "Y")]).build()),
+            Envelope::from(RequestDecision::checkbox("c", [("x", "X"), ("y", "Y")]).build()),
         ),
         (
             "aitp-02",
-            AitpMessage::new(RequestDecision::confirmation("ok", "Proceed?").build()),
+            Envelope::from(RequestDecision::confirmation("ok", "Proceed?").build()),
         ),
-        ("aitp-02", AitpMessage::new(products.clone())),
-        ("aitp-02", AitpMessage::new(products.choose(["sku-1-red"]))),
-        ("aitp-04tx", AitpMessage::new(quote.clone())),
+        ("aitp-02", Envelope::from(products.clone())),
+        ("aitp-02", Envelope::from(products.choose(["sku-1-red"]))),
+        ("aitp-04tx", Envelope::from(quote.clone())),
         (
             "aitp-04tx",
-            AitpMessage::new(PaymentAuthorization::near_usdc(
+            Envelope::from(PaymentAuthorization::near_usdc(
                 &quote,
                 "19.99".parse().unwrap(),
                 "me.near",
@@ -312,7 +312,7 @@ fn decision_and_legacy_builders_satisfy_the_official_schemas() {
         ),
         (
             "aitp-04tx",
-            AitpMessage::new(
+            Envelope::from(
                 PaymentResult::new("q-1", PaymentOutcome::Success)
                     .message("Paid")
                     .detail(PaymentDetail::new("Order", "42").url("https://shop.example/o/42")),
@@ -343,7 +343,7 @@ fn transport_vectors_carry_typed_messages_or_text() {
             let is_json = serde_json::from_str::<Value>(&s).is_ok();
             match extract_text(&s) {
                 ContentPart::Aitp(m) => {
-                    assert!(m.payload().aitp_capability().is_some(), "{file}: {s}");
+                    assert!(m.body().aitp_capability().is_some(), "{file}: {s}");
                     typed += 1;
                 }
                 ContentPart::Text(_) => assert!(!is_json || !s.contains("$schema"), "{file}: {s}"),

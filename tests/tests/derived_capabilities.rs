@@ -3,7 +3,7 @@
 //! exactly as the official schema files do, and their keys and ids are the spec's.
 
 use aitp::capability::{
-    AitpCapability, AitpMessage, Capability, data_request::DataRequest, decisions::Decisions,
+    AitpCapability, Capability, Envelope, data_request::DataRequest, decisions::Decisions,
     evm_wallet::EvmWallet, near_wallet::NearWallet, payments::Payments, transactions::Transactions,
 };
 use aitp_tests::{official_schema, report_entry, schema_errors, vector_files};
@@ -95,9 +95,9 @@ fn every_vector_is_judged_like_the_official_schema_files() {
         if !is_message {
             continue;
         }
-        let message = AitpMessage::parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let message = Envelope::parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
         let cap = message
-            .payload()
+            .body()
             .aitp_capability()
             .unwrap_or_else(|| panic!("{file}: not an AITP capability"));
         let official = schema_errors(&official_schema(code(cap), message.key()), &value);
@@ -118,22 +118,22 @@ fn every_vector_is_judged_like_the_official_schema_files() {
         // The enum reads the message, as the right variant.
         let typed = match cap {
             AitpCapability::Payments => {
-                Payments::from_message(&message).map(|r| r.map(|m| m.key()))
+                Payments::from_envelope(&message).map(|r| r.map(|m| m.key()))
             }
             AitpCapability::Decisions => {
-                Decisions::from_message(&message).map(|r| r.map(|m| m.key()))
+                Decisions::from_envelope(&message).map(|r| r.map(|m| m.key()))
             }
             AitpCapability::DataRequest => {
-                DataRequest::from_message(&message).map(|r| r.map(|m| m.key()))
+                DataRequest::from_envelope(&message).map(|r| r.map(|m| m.key()))
             }
             AitpCapability::NearWallet => {
-                NearWallet::from_message(&message).map(|r| r.map(|m| m.key()))
+                NearWallet::from_envelope(&message).map(|r| r.map(|m| m.key()))
             }
             AitpCapability::EvmWallet => {
-                EvmWallet::from_message(&message).map(|r| r.map(|m| m.key()))
+                EvmWallet::from_envelope(&message).map(|r| r.map(|m| m.key()))
             }
             AitpCapability::Transactions => {
-                Transactions::from_message(&message).map(|r| r.map(|m| m.key()))
+                Transactions::from_envelope(&message).map(|r| r.map(|m| m.key()))
             }
             _ => None,
         };
@@ -164,10 +164,10 @@ fn capability_enums_write_what_they_read() {
     let any = Decisions::from(request.clone());
     assert_eq!(any.key(), "request_decision");
     assert!(any.validate().is_ok());
-    let m = any.to_message();
-    assert_eq!(m, AitpMessage::new(request));
+    let m = any.to_envelope();
+    assert_eq!(m, Envelope::from(request));
     assert_eq!(
-        Decisions::from_message(&m).unwrap().unwrap(),
+        Decisions::from_envelope(&m).unwrap().unwrap(),
         Decisions::RequestDecision(RequestDecision::radio("size", ["S", "M"]).build())
     );
     assert_eq!(Decisions::id(), &AitpCapability::Decisions.v1());

@@ -2,7 +2,7 @@
 //! whatever parses is kept losslessly.
 
 use aitp::capability::{
-    AitpMessage, ContentPart, Payload,
+    Body, ContentPart, Envelope,
     decisions::{DecisionOption, RequestDecision, SelectedOption},
     extract_text,
     transactions::{PaymentDetail, PaymentOutcome, PaymentResult, Quote as LegacyQuote},
@@ -46,7 +46,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
 }
 
 fn assert_lossless(text: &str) {
-    if let Ok(m) = AitpMessage::parse(text) {
+    if let Ok(m) = Envelope::parse(text) {
         let original: Value = serde_json::from_str(text).expect("parsed text is JSON");
         assert_eq!(m.to_value(), original, "not lossless: {text}");
     }
@@ -58,7 +58,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
         let text = String::from_utf8_lossy(&bytes);
-        let _ = AitpMessage::parse(&text);
+        let _ = Envelope::parse(&text);
         let _ = extract_text(&text);
     }
 
@@ -108,13 +108,13 @@ proptest! {
         if let Some(t) = title { b = b.title(t); }
         let request = b.build();
         prop_assert!(request.validate().is_ok());
-        let text = AitpMessage::from_message(&request).to_json_string();
-        let back = AitpMessage::parse(&text).unwrap();
+        let text = Envelope::from(request.clone()).to_json_string();
+        let back = Envelope::parse(&text).unwrap();
         prop_assert_eq!(back.message::<RequestDecision>().unwrap().unwrap(), request.clone());
         let answer = request.choose(request.options.iter().take(1).map(|o| o.id.to_string()));
-        let text = AitpMessage::from_message(&answer).to_json_string();
-        let back = AitpMessage::parse(&text).unwrap();
-        prop_assert!(matches!(back.payload(), Payload::Decision(d) if *d == answer));
+        let text = Envelope::from(answer.clone()).to_json_string();
+        let back = Envelope::parse(&text).unwrap();
+        prop_assert!(matches!(back.body(), Body::Decision(d) if *d == answer));
         let _ = SelectedOption::new("x").quantity(2);
     }
 
@@ -123,9 +123,9 @@ proptest! {
         let text = match &frac { Some(f) => format!("{int}.{f}"), None => int.clone() };
         let amount: DecimalNumber = text.parse().unwrap();
         let q = LegacyQuote::one_time("q", "shop.near", amount.clone(), "2030-01-01T00:00:00Z");
-        let wire = AitpMessage::from_message(&q).to_json_string();
-        let back = AitpMessage::parse(&wire).unwrap();
-        let Payload::LegacyQuote(b) = back.payload() else { panic!("not a legacy quote") };
+        let wire = Envelope::from(q.clone()).to_json_string();
+        let back = Envelope::parse(&wire).unwrap();
+        let Body::LegacyQuote(b) = back.body() else { panic!("not a legacy quote") };
         prop_assert_eq!(b.payment_plans[0].amount.as_ref().unwrap().as_str(), text.as_str());
         prop_assert_eq!(Amount::new(&text).unwrap().to_string(), text.clone());
         let r = PaymentResult::new("q", PaymentOutcome::Success).detail(PaymentDetail::new("Order", text));
@@ -192,7 +192,7 @@ proptest! {
             let mut n = 0;
             add_unknown_fields(&mut w, &mut n);
             let text = w.to_string();
-            let parsed = AitpMessage::parse(&text);
+            let parsed = Envelope::parse(&text);
             prop_assert!(parsed.is_ok(), "{}: unknown fields broke parsing: {:?}", path.display(), parsed.err());
             assert_lossless(&text);
         }

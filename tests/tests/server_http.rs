@@ -6,7 +6,7 @@ use std::time::Duration;
 use aitp::{
     agent::{Router, ThreadCtx},
     capability::{
-        AitpMessage,
+        Envelope,
         decisions::{Decision, RequestDecision},
         errors::{ErrorCode, ErrorReport},
     },
@@ -35,7 +35,7 @@ fn agent() -> Router {
                     "finally".to_owned()
                 }
                 "panic" => panic!("the handler panicked on purpose"),
-                "ask" => AitpMessage::new(RequestDecision::radio("size", ["S", "M"]).build())
+                "ask" => Envelope::from(RequestDecision::radio("size", ["S", "M"]).build())
                     .to_json_string(),
                 _ => format!("echo: {text} ({})", cx.thread_id()),
             }
@@ -404,7 +404,7 @@ async fn capability_messages_are_dispatched_and_errors_become_replies() {
     let (api, _g) = start(false).await;
     let thread = api.new_thread().await;
 
-    let ok = AitpMessage::new(
+    let ok = Envelope::from(
         RequestDecision::radio("size", ["S", "M"])
             .build()
             .choose(["M"]),
@@ -414,14 +414,14 @@ async fn capability_messages_are_dispatched_and_errors_become_replies() {
     assert_eq!(text_of(&api.last_reply(&thread).await), "chose M");
 
     // A handler error: a structured reply in the thread, and the run still completes.
-    let bad = AitpMessage::new(Decision::new(
+    let bad = Envelope::from(Decision::new(
         "size",
         [aitp::capability::decisions::SelectedOption::new("sold-out")],
     ));
     api.say(&thread, &format!("  {}\n", bad.to_json_string()))
         .await;
     assert_eq!(api.run(&thread).await["status"], "completed");
-    let reply = AitpMessage::parse(&text_of(&api.last_reply(&thread).await)).unwrap();
+    let reply = Envelope::parse(&text_of(&api.last_reply(&thread).await)).unwrap();
     let report = reply.message::<ErrorReport>().unwrap().unwrap();
     assert_eq!(report.code, ErrorCode::HandlerError);
     assert_eq!(report.message, "that option is sold out");
@@ -430,7 +430,7 @@ async fn capability_messages_are_dispatched_and_errors_become_replies() {
     let custom = json!({"$schema": "https://loyalty.example/caps/points/v1.2.0/schema.json", "redeem_points": {"points": 10}});
     api.say(&thread, &custom.to_string()).await;
     api.run(&thread).await;
-    let reply = AitpMessage::parse(&text_of(&api.last_reply(&thread).await)).unwrap();
+    let reply = Envelope::parse(&text_of(&api.last_reply(&thread).await)).unwrap();
     let report = reply.message::<ErrorReport>().unwrap().unwrap();
     assert_eq!(report.code, ErrorCode::UnsupportedCapability);
     assert_eq!(report.key.as_deref(), Some("redeem_points"));
@@ -444,7 +444,7 @@ async fn capability_messages_are_dispatched_and_errors_become_replies() {
     let broken = json!({"$schema": "https://aitp.dev/v1/decisions/schema.json", "decision": {"options": []}});
     api.say(&thread, &broken.to_string()).await;
     api.run(&thread).await;
-    let reply = AitpMessage::parse(&text_of(&api.last_reply(&thread).await)).unwrap();
+    let reply = Envelope::parse(&text_of(&api.last_reply(&thread).await)).unwrap();
     let report = reply.message::<ErrorReport>().unwrap().unwrap();
     assert_eq!(report.code, ErrorCode::InvalidMessage);
     assert_eq!(report.details[0].path, "decision.options");
@@ -592,7 +592,7 @@ async fn streamed_runs_send_v2_events() {
         .next()
         .unwrap();
     let m: Value = serde_json::from_str(completed).unwrap();
-    let reply = AitpMessage::parse(&text_of(&m)).unwrap();
+    let reply = Envelope::parse(&text_of(&m)).unwrap();
     assert!(reply.message::<RequestDecision>().is_some());
 }
 

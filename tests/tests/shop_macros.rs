@@ -12,7 +12,7 @@ use std::sync::Arc;
 use aitp::{
     agent::{Reply, Router},
     capability::{
-        AitpMessage, CapabilityId, CapabilityMessage,
+        CapabilityId, CapabilityMessage, Envelope,
         decisions::RequestDecision,
         payments::{Payment, PaymentConfirmation, PaymentMethodUsed, Quote},
     },
@@ -79,9 +79,7 @@ async fn the_macro_shop_sells() {
 
     let mut choice = catalogue.choose(["stove", "mug"]);
     choice.options[1].quantity = Some(2u64.into());
-    let replies = customer
-        .post(Content::aitp(&AitpMessage::new(choice)))
-        .await;
+    let replies = customer.post(Content::aitp(&Envelope::from(choice))).await;
     let quote: Quote = find(&replies).expect("a quote");
     assert!(texts(&replies).contains("68.50 USD"), "{}", texts(&replies));
     assert!(
@@ -90,9 +88,7 @@ async fn the_macro_shop_sells() {
 
     // Unknown product: an error report, nothing else.
     let replies = customer
-        .post(Content::aitp(&AitpMessage::new(
-            catalogue.choose(["canoe"]),
-        )))
+        .post(Content::aitp(&Envelope::from(catalogue.choose(["canoe"]))))
         .await;
     assert!(
         texts(&replies).contains("we do not sell \\\"canoe\\\""),
@@ -108,16 +104,14 @@ async fn the_macro_shop_sells() {
     )
     .sign_with(|_| "ed25519:demo".to_owned());
     let replies = customer
-        .post(Content::aitp(&AitpMessage::new(payment.clone())))
+        .post(Content::aitp(&Envelope::from(payment.clone())))
         .await;
     let confirmation: PaymentConfirmation = find(&replies).expect("a confirmation");
     assert_eq!(confirmation.quote_id, quote.quote_id);
     assert!(texts(&replies).contains("ORD-1001"));
 
     // Paying again: the quote is closed.
-    let replies = customer
-        .post(Content::aitp(&AitpMessage::new(payment)))
-        .await;
+    let replies = customer.post(Content::aitp(&Envelope::from(payment))).await;
     assert!(texts(&replies).contains("is not open in this thread"));
 
     // Anything else goes to the fallback.

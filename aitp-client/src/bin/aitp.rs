@@ -19,7 +19,7 @@ use std::{
 };
 
 use aitp::capability::{
-    AitpCapability, AitpMessage, ContentPart, Payload,
+    AitpCapability, Body, ContentPart, Envelope,
     data_request::{Data, RequestData},
     decisions::{Decision, RequestDecision},
     errors::ErrorReport,
@@ -204,16 +204,16 @@ fn print_message(m: &Message) {
     }
 }
 
-fn summary(m: &AitpMessage) -> String {
-    match m.payload() {
-        Payload::RequestDecision(r) => format!(
+fn summary(m: &Envelope) -> String {
+    match m.body() {
+        Body::RequestDecision(r) => format!(
             "[request_decision {}] {}",
             r.id.as_deref().unwrap_or("-"),
             r.title.as_deref().unwrap_or("")
         ),
-        Payload::RequestData(r) => format!("[request_data {}] {}", r.id, r.description),
-        Payload::Quote(q) => format!("[quote {}] {}", q.quote_id, q.description),
-        Payload::PaymentConfirmation(c) => {
+        Body::RequestData(r) => format!("[request_data {}] {}", r.id, r.description),
+        Body::Quote(q) => format!("[quote {}] {}", q.quote_id, q.description),
+        Body::PaymentConfirmation(c) => {
             format!(
                 "[payment_confirmation {}] {}",
                 c.quote_id,
@@ -312,13 +312,13 @@ async fn chat(args: &Args, url: &str) -> CliResult {
     Ok(())
 }
 
-async fn exchange(thread: &mut ThreadHandle, m: &AitpMessage) -> aitp_client::Result<Vec<Message>> {
+async fn exchange(thread: &mut ThreadHandle, m: &Envelope) -> aitp_client::Result<Vec<Message>> {
     thread.exchange(m).await
 }
 
 /// Shows the agent's messages; answers the first one that asks something.
-fn show_and_answer(replies: &[Message], payer: &Payer, agent: &str) -> Option<AitpMessage> {
-    let mut question: Option<AitpMessage> = None;
+fn show_and_answer(replies: &[Message], payer: &Payer, agent: &str) -> Option<Envelope> {
+    let mut question: Option<Envelope> = None;
     for m in replies.iter().filter(|m| m.role == Role::Assistant) {
         let who = m.actor().unwrap_or(agent).to_owned();
         for part in m.text_parts() {
@@ -327,10 +327,8 @@ fn show_and_answer(replies: &[Message], payer: &Payer, agent: &str) -> Option<Ai
                     show(&who, &a);
                     if question.is_none()
                         && matches!(
-                            a.payload(),
-                            Payload::RequestDecision(_)
-                                | Payload::RequestData(_)
-                                | Payload::Quote(_)
+                            a.body(),
+                            Body::RequestDecision(_) | Body::RequestData(_) | Body::Quote(_)
                         )
                     {
                         question = Some(a);
@@ -341,18 +339,18 @@ fn show_and_answer(replies: &[Message], payer: &Payer, agent: &str) -> Option<Ai
         }
     }
     let question = question?;
-    match question.payload() {
-        Payload::RequestDecision(r) => decide(r).map(AitpMessage::new),
-        Payload::RequestData(r) => fill(r).map(AitpMessage::new),
-        Payload::Quote(q) => confirm(q, payer).map(AitpMessage::new),
+    match question.body() {
+        Body::RequestDecision(r) => decide(r).map(Envelope::from),
+        Body::RequestData(r) => fill(r).map(Envelope::from),
+        Body::Quote(q) => confirm(q, payer).map(Envelope::from),
         _ => None,
     }
 }
 
-fn show(who: &str, m: &AitpMessage) {
-    match m.payload() {
-        Payload::PaymentConfirmation(c) => show_confirmation(c),
-        Payload::RequestDecision(_) | Payload::RequestData(_) | Payload::Quote(_) => {}
+fn show(who: &str, m: &Envelope) {
+    match m.body() {
+        Body::PaymentConfirmation(c) => show_confirmation(c),
+        Body::RequestDecision(_) | Body::RequestData(_) | Body::Quote(_) => {}
         _ => println!("{who}: {}", summary(m)),
     }
 }

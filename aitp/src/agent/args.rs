@@ -36,7 +36,7 @@ use std::marker::PhantomData;
 
 use super::{FromTurn, IntoReplies, Principal, Reply, State, ThreadCtx};
 use crate::{
-    capability::{AitpMessage, CapabilityMessage, Negotiated},
+    capability::{CapabilityMessage, Envelope, Negotiated},
     thread::Message,
 };
 
@@ -48,7 +48,7 @@ use crate::{
     message = "`{Self}` cannot be an argument of an agent method",
     label = "neither a payload nor an extractor",
     note = "an agent method takes one payload (a capability message, a `String` of text or an \
-            `AitpMessage`) and extractors (`ThreadCtx`, `State<..>`, `Principal`, `Negotiated`, \
+            `Envelope`) and extractors (`ThreadCtx`, `State<..>`, `Principal`, `Negotiated`, \
             `aitp::thread::Message`, or your own type implementing `FromTurn` and \
             `aitp::agent::args::Arg` with `type Role = NoPayload`)"
 )]
@@ -78,7 +78,7 @@ pub enum Typed {}
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Text {}
 
-/// Payload kind: any capability message (`AitpMessage`), for fallbacks.
+/// Payload kind: any capability message (`Envelope`), for fallbacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Any {}
 
@@ -86,8 +86,8 @@ impl Arg for String {
     type Role = Payload<String, Text>;
 }
 
-impl Arg for AitpMessage {
-    type Role = Payload<AitpMessage, Any>;
+impl Arg for Envelope {
+    type Role = Payload<Envelope, Any>;
 }
 
 macro_rules! extractors {
@@ -153,7 +153,7 @@ pub struct Roles;
 #[diagnostic::on_unimplemented(
     message = "an agent method takes exactly one payload, and this one takes two or more",
     label = "more than one payload: `{R}`",
-    note = "the payload is the capability message (or text, or `AitpMessage`) the method answers; \
+    note = "the payload is the capability message (or text, or `Envelope`) the method answers; \
             every other argument must be an extractor such as `ThreadCtx`"
 )]
 pub trait AtMostOne<R> {
@@ -174,7 +174,7 @@ impl<T, K> AtMostOne<Payload<T, K>> for Roles {
     message = "this agent method has no payload argument",
     label = "no payload",
     note = "add the argument the method answers: a capability message for #[aitp::handler], \
-            `String` for #[aitp::on_text], `AitpMessage` for #[aitp::fallback]"
+            `String` for #[aitp::on_text], `Envelope` for #[aitp::fallback]"
 )]
 pub trait OnePayload<R> {
     /// `R`, now known to be one payload.
@@ -190,7 +190,7 @@ impl<T, K> OnePayload<Payload<T, K>> for Roles {
     message = "an #[aitp::handler] method takes a typed capability message, not `{Self}`",
     label = "not a capability message",
     note = "text goes to an #[aitp::on_text] method (`String`), any capability message to an \
-            #[aitp::fallback] method (`AitpMessage`)"
+            #[aitp::fallback] method (`Envelope`)"
 )]
 pub trait HandlerPayload {
     /// The message type.
@@ -205,7 +205,7 @@ impl<T: CapabilityMessage> HandlerPayload for Payload<T, Typed> {
 #[diagnostic::on_unimplemented(
     message = "an #[aitp::on_text] method takes the text as a `String`, not `{Self}`",
     label = "not `String`",
-    note = "capability messages go to #[aitp::handler] (typed) or #[aitp::fallback] (`AitpMessage`)"
+    note = "capability messages go to #[aitp::handler] (typed) or #[aitp::fallback] (`Envelope`)"
 )]
 pub trait TextPayload {
     /// `String`.
@@ -216,19 +216,19 @@ impl TextPayload for Payload<String, Text> {
     type Text = String;
 }
 
-/// The payload of an `#[aitp::fallback]` method: [`AitpMessage`].
+/// The payload of an `#[aitp::fallback]` method: [`Envelope`].
 #[diagnostic::on_unimplemented(
-    message = "an #[aitp::fallback] method takes the message as an `AitpMessage`, not `{Self}`",
-    label = "not `AitpMessage`",
+    message = "an #[aitp::fallback] method takes the message as an `Envelope`, not `{Self}`",
+    label = "not `Envelope`",
     note = "typed messages go to #[aitp::handler], text to #[aitp::on_text] (`String`)"
 )]
 pub trait FallbackPayload {
-    /// `AitpMessage`.
+    /// `Envelope`.
     type Message;
 }
 
-impl FallbackPayload for Payload<AitpMessage, Any> {
-    type Message = AitpMessage;
+impl FallbackPayload for Payload<Envelope, Any> {
+    type Message = Envelope;
 }
 
 /// The payload of one call, before it is handed to its argument.

@@ -2,7 +2,7 @@
 //! value into replies. Transport-agnostic: (thread, new messages) in, reply messages out.
 //!
 //! Handlers are async functions whose last argument is the payload — a typed capability message
-//! (`Decision`, your own `RedeemPoints` …), `String` for text, or [`AitpMessage`] for a fallback —
+//! (`Decision`, your own `RedeemPoints` …), `String` for text, or [`Envelope`] for a fallback —
 //! and whose other arguments are extractors ([`ThreadCtx`], [`State`], [`Principal`],
 //! [`Negotiated`], the thread [`Message`](crate::thread::Message)). The payload's type picks the
 //! route: (capability, major version, message key). Return anything that is [`IntoReplies`]:
@@ -27,7 +27,7 @@
 //! `#[aitp::agent]` on its impl block and `#[aitp::handler]`, `#[aitp::on_text]`,
 //! `#[aitp::fallback]` on the methods: see [`IntoRouter`] and [`args`].
 //!
-//! [`AitpMessage`]: crate::capability::AitpMessage
+//! [`Envelope`]: crate::capability::Envelope
 //! [`Negotiated`]: crate::capability::Negotiated
 
 pub mod args;

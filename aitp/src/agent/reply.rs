@@ -3,7 +3,7 @@
 use std::fmt::Display;
 
 use crate::capability::{
-    AitpMessage, CapabilityMessage,
+    CapabilityMessage, Envelope,
     errors::{ErrorCode, ErrorReport},
 };
 
@@ -14,7 +14,7 @@ pub enum Reply {
     /// Text for people.
     Text(String),
     /// A capability message.
-    Message(AitpMessage),
+    Message(Envelope),
 }
 
 impl Reply {
@@ -28,7 +28,7 @@ impl Reply {
 
     /// An error report in the thread.
     pub fn error(report: ErrorReport) -> Self {
-        Self::Message(AitpMessage::new(report))
+        Self::Message(Envelope::from(report))
     }
 }
 
@@ -68,7 +68,7 @@ impl IntoReplies for Vec<Reply> {
     }
 }
 
-impl IntoReplies for AitpMessage {
+impl IntoReplies for Envelope {
     fn into_replies(self) -> Vec<Reply> {
         vec![Reply::Message(self)]
     }
@@ -76,14 +76,14 @@ impl IntoReplies for AitpMessage {
 
 impl<T: CapabilityMessage> IntoReplies for T {
     fn into_replies(self) -> Vec<Reply> {
-        vec![Reply::Message(AitpMessage::new(self))]
+        vec![Reply::Message(Envelope::from(self))]
     }
 }
 
 impl<T: CapabilityMessage> IntoReplies for Vec<T> {
     fn into_replies(self) -> Vec<Reply> {
         self.into_iter()
-            .map(|m| Reply::Message(AitpMessage::new(m)))
+            .map(|m| Reply::Message(Envelope::from(m)))
             .collect()
     }
 }

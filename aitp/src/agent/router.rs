@@ -5,7 +5,7 @@ use std::{collections::HashMap, fmt, sync::Arc};
 
 use super::{BoxFuture, Handler, Principal, Reply, ThreadCtx, Turn};
 use crate::capability::{
-    AitpMessage, CapabilityId, CapabilityMessage, ContentPart, ParseError,
+    CapabilityId, CapabilityMessage, ContentPart, Envelope, ParseError,
     errors::{ErrorCode, ErrorReport},
     extract_text,
 };
@@ -20,7 +20,7 @@ pub trait Forward: Send + Sync + 'static {
     fn forward(
         &self,
         cx: ThreadCtx,
-        message: AitpMessage,
+        message: Envelope,
     ) -> BoxFuture<'static, Result<Vec<Reply>, ForwardError>>;
 }
 
@@ -81,7 +81,7 @@ type Erased<S, T> = Arc<dyn Fn(ThreadCtx, &S, T) -> BoxFuture<'static, Vec<Reply
 
 struct Route<S> {
     id: CapabilityId,
-    call: Erased<S, AitpMessage>,
+    call: Erased<S, Envelope>,
 }
 
 /// Routes a turn's messages to handlers.
@@ -93,7 +93,7 @@ pub struct Router<S = ()> {
     actor_id: String,
     routes: HashMap<RouteKey, Route<S>>,
     text: Option<Erased<S, String>>,
-    fallback: Option<Erased<S, AitpMessage>>,
+    fallback: Option<Erased<S, Envelope>>,
     unsupported: Unsupported,
     declared: Vec<CapabilityId>,
     validate: bool,
@@ -165,25 +165,24 @@ impl<S: Send + Sync + 'static> Router<S> {
             key: T::KEY.to_owned(),
         };
         let validate = self.validate;
-        let call: Erased<S, AitpMessage> =
-            Arc::new(move |cx: ThreadCtx, state: &S, m: AitpMessage| {
-                // Moved out of the envelope, not copied: this is the path of every message.
-                let (typed, schema) = match m.take_message::<T>() {
-                    Ok(taken) => taken,
-                    Err((m, Some(e))) => return ready(vec![invalid_reply(&cx, &m, &e)]),
-                    Err((m, None)) => return ready(vec![unsupported_reply(&cx, &m)]),
-                };
-                if validate {
-                    if let Err(errors) = typed.validate() {
-                        let report = ErrorReport::invalid(&errors)
-                            .capability(schema)
-                            .key(T::KEY)
-                            .message_id(cx.message().id.clone());
-                        return ready(vec![Reply::error(report)]);
-                    }
+        let call: Erased<S, Envelope> = Arc::new(move |cx: ThreadCtx, state: &S, m: Envelope| {
+            // Moved out of the envelope, not copied: this is the path of every message.
+            let (typed, schema) = match m.take_message::<T>() {
+                Ok(taken) => taken,
+                Err((m, Some(e))) => return ready(vec![invalid_reply(&cx, &m, &e)]),
+                Err((m, None)) => return ready(vec![unsupported_reply(&cx, &m)]),
+            };
+            if validate {
+                if let Err(errors) = typed.validate() {
+                    let report = ErrorReport::invalid(&errors)
+                        .capability(schema)
+                        .key(T::KEY)
+                        .message_id(cx.message().id.clone());
+                    return ready(vec![Reply::error(report)]);
                 }
-                handler.call(cx, state, typed)
-            });
+            }
+            handler.call(cx, state, typed)
+        });
         self.routes.insert(key, Route { id, call });
         self
     }
@@ -200,11 +199,11 @@ impl<S: Send + Sync + 'static> Router<S> {
         self
     }
 
-    /// Registers the fallback handler (last argument [`AitpMessage`]), called for capability
+    /// Registers the fallback handler (last argument [`Envelope`]), called for capability
     /// messages no other handler takes, before the [`Unsupported`] policy.
     pub fn fallback<A, H>(mut self, handler: H) -> Self
     where
-        H: Handler<AitpMessage, A, S>,
+        H: Handler<Envelope, A, S>,
     {
         self.fallback = Some(Arc::new(move |cx, state: &S, m| handler.call(cx, state, m)));
         self
@@ -253,8 +252,8 @@ impl<S: Send + Sync + 'static> Router<S> {
 
     /// The route for a capability message: exact (capability, major, key) first; a typed
     /// message of another major (such as the docs' `v0.1.0`) goes to the same capability and key.
-    fn route_for(&self, m: &AitpMessage) -> Option<&Route<S>> {
-        let (name, major) = match m.payload().aitp_capability() {
+    fn route_for(&self, m: &Envelope) -> Option<&Route<S>> {
+        let (name, major) = match m.body().aitp_capability() {
             Some(cap) => {
                 let major = m
                     .id_ref()
@@ -274,7 +273,7 @@ impl<S: Send + Sync + 'static> Router<S> {
             key: m.key().to_owned(),
         };
         self.routes.get(&exact).or_else(|| {
-            m.payload().aitp_capability()?;
+            m.body().aitp_capability()?;
             self.routes
                 .iter()
                 .find(|(k, _)| k.capability == name && k.key == m.key())
@@ -282,7 +281,7 @@ impl<S: Send + Sync + 'static> Router<S> {
         })
     }
 
-    async fn handle_message(&self, cx: ThreadCtx, m: AitpMessage) -> Vec<Reply> {
+    async fn handle_message(&self, cx: ThreadCtx, m: Envelope) -> Vec<Reply> {
         if let Some(route) = self.route_for(&m) {
             return (route.call)(cx, &self.state, m).await;
         }
@@ -365,7 +364,7 @@ fn ready(replies: Vec<Reply>) -> BoxFuture<'static, Vec<Reply>> {
     Box::pin(std::future::ready(replies))
 }
 
-fn unsupported_reply(cx: &ThreadCtx, m: &AitpMessage) -> Reply {
+fn unsupported_reply(cx: &ThreadCtx, m: &Envelope) -> Reply {
     let what = match m.capability_id() {
         Ok(id) => id.name(),
         Err(_) => m.schema().to_owned(),
@@ -384,7 +383,7 @@ fn unsupported_reply(cx: &ThreadCtx, m: &AitpMessage) -> Reply {
     )
 }
 
-fn invalid_reply(cx: &ThreadCtx, m: &AitpMessage, e: &ParseError) -> Reply {
+fn invalid_reply(cx: &ThreadCtx, m: &Envelope, e: &ParseError) -> Reply {
     Reply::error(
         ErrorReport::new(ErrorCode::InvalidMessage, e.to_string())
             .capability(m.schema())

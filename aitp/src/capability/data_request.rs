@@ -827,7 +827,7 @@ pub enum DataRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capability::{AitpCapability, AitpMessage, Payload};
+    use crate::capability::{AitpCapability, Body, Envelope};
 
     const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/vectors");
     const SCHEMA: &str = concat!(
@@ -863,8 +863,8 @@ mod tests {
         jsonschema::validator_for(&serde_json::to_value(&schema).unwrap()).unwrap()
     }
 
-    fn parse(v: &Value) -> AitpMessage {
-        AitpMessage::parse(&v.to_string()).unwrap()
+    fn parse(v: &Value) -> Envelope {
+        Envelope::parse(&v.to_string()).unwrap()
     }
 
     #[test]
@@ -874,9 +874,9 @@ mod tests {
         let (req_schema, data_schema) = (generated::<RequestData>(), generated::<Data>());
         for (name, text) in vectors {
             let original: Value = serde_json::from_str(&text).unwrap();
-            let m = AitpMessage::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            match m.payload() {
-                Payload::RequestData(r) => {
+            let m = Envelope::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            match m.body() {
+                Body::RequestData(r) => {
                     assert!(req_schema.is_valid(&original["request_data"]), "{name}");
                     assert_eq!(
                         serde_json::to_value(r).unwrap(),
@@ -884,14 +884,14 @@ mod tests {
                         "{name}"
                     );
                 }
-                Payload::Data(d) => {
+                Body::Data(d) => {
                     assert!(data_schema.is_valid(&original["data"]), "{name}");
                     assert_eq!(serde_json::to_value(d).unwrap(), original["data"], "{name}");
                 }
                 other => panic!("{name}: parsed as {other:?}"),
             }
             assert_eq!(
-                m.payload().aitp_capability(),
+                m.body().aitp_capability(),
                 Some(AitpCapability::DataRequest)
             );
             assert_eq!(m.to_value(), original, "{name}: round trip");
@@ -904,7 +904,7 @@ mod tests {
         let vectors = vectors();
         let find = |n: &str| {
             let (_, t) = vectors.iter().find(|(name, _)| name == n).unwrap();
-            AitpMessage::parse(t).unwrap()
+            Envelope::parse(t).unwrap()
         };
         for (req, data) in [
             (
@@ -1066,14 +1066,14 @@ mod tests {
         let data = form.respond([("name", "Ada"), ("email", "ada@example.com"), ("age", "36")]);
         let by_hand = Data::new("signup", [DataField::new("name", "Ada").label("Name")]);
         for m in [
-            AitpMessage::new(form.clone()),
-            AitpMessage::new(external),
-            AitpMessage::new(data.clone()),
-            AitpMessage::new(by_hand),
+            Envelope::from(form.clone()),
+            Envelope::from(external),
+            Envelope::from(data.clone()),
+            Envelope::from(by_hand),
         ] {
             m.validate().unwrap_or_else(|e| panic!("{m}: {e}"));
             assert!(official.is_valid(&m.to_value()), "{m}");
-            assert_eq!(AitpMessage::parse(&m.to_json_string()).unwrap(), m);
+            assert_eq!(Envelope::parse(&m.to_json_string()).unwrap(), m);
         }
         assert_eq!(data.get("age"), Some("36"));
         assert!(form.check_response(&data).is_ok());

@@ -43,8 +43,8 @@
 //! assert_eq!(schema["anyOf"].as_array().unwrap().len(), 2);
 //!
 //! // Any message of the capability, typed.
-//! let m = Loyalty::from(RedeemPoints { points: 40 }).to_message();
-//! assert!(matches!(Loyalty::from_message(&m), Some(Ok(Loyalty::Redeem(_)))));
+//! let m = Loyalty::from(RedeemPoints { points: 40 }).to_envelope();
+//! assert!(matches!(Loyalty::from_envelope(&m), Some(Ok(Loyalty::Redeem(_)))));
 //! ```
 //!
 //! The derive checks at compile time that every message carries the enum's capability URL and
@@ -52,14 +52,14 @@
 
 use serde_json::Value;
 
-use super::{AitpMessage, CapabilityId, ParseError};
+use super::{CapabilityId, Envelope, ParseError};
 use crate::validate::ValidationErrors;
 
 /// A capability as a type: an enum over its message types (derive it with
 /// `#[derive(aitp::capability::Capability)]`).
 ///
 /// The value side is "any message of this capability": build one from a message with `From`,
-/// read one from an envelope with [`Capability::from_message`], and return one from a handler
+/// read one from an envelope with [`Capability::from_envelope`], and return one from a handler
 /// (it is [`IntoReplies`](crate::agent::IntoReplies)).
 pub trait Capability: Sized + Send + Sync + 'static {
     /// The schema URL of the capability: the `$id` of its schema document.
@@ -78,13 +78,13 @@ pub trait Capability: Sized + Send + Sync + 'static {
     fn key(&self) -> &'static str;
 
     /// This message in its envelope, ready to send.
-    fn to_message(&self) -> AitpMessage;
+    fn to_envelope(&self) -> Envelope;
 
     /// The message as one of this capability's, if it is one.
     ///
     /// `None` when it is a message of another capability or an unknown key; `Some(Err)` when the
     /// key is this capability's but the body does not fit.
-    fn from_message(message: &AitpMessage) -> Option<Result<Self, ParseError>>;
+    fn from_envelope(message: &Envelope) -> Option<Result<Self, ParseError>>;
 
     /// Checks what the message's schema demands beyond parsing (see
     /// [`CapabilityMessage::validate`](super::CapabilityMessage::validate)).

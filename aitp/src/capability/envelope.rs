@@ -44,13 +44,13 @@ impl ParseError {
     }
 }
 
-macro_rules! payloads {
+macro_rules! bodies {
     ($( $(#[$doc:meta])* $variant:ident => $ty:ty, $cap:ident; )*) => {
         /// The body of a capability message: one typed variant per message type this crate
-        /// implements, and [`Payload::Unknown`] for every other capability.
+        /// implements, and [`Body::Unknown`] for every other capability.
         #[derive(Debug, Clone, PartialEq)]
         #[non_exhaustive]
-        pub enum Payload {
+        pub enum Body {
             $( $(#[$doc])* $variant($ty), )*
             /// A message of a capability (or a message type) this crate does not know; kept as
             /// received so it can be passed through unchanged.
@@ -62,7 +62,7 @@ macro_rules! payloads {
             },
         }
 
-        impl Payload {
+        impl Body {
             /// The message key, such as `request_decision`.
             pub fn key(&self) -> &str {
                 match self {
@@ -71,7 +71,7 @@ macro_rules! payloads {
                 }
             }
 
-            /// The AITP capability of a typed variant; `None` for [`Payload::Unknown`].
+            /// The AITP capability of a typed variant; `None` for [`Body::Unknown`].
             pub fn aitp_capability(&self) -> Option<AitpCapability> {
                 match self {
                     $( Self::$variant(_) => Some(AitpCapability::$cap), )*
@@ -102,7 +102,7 @@ macro_rules! payloads {
                 }
             }
 
-            /// The typed body as `T`, moved out; the payload back if it is not a `T`.
+            /// The typed body as `T`, moved out; the body back if it is not a `T`.
             // The `Err` is the value itself, handed back unmoved; boxing it would cost the
             // allocation this exists to save.
             #[allow(clippy::result_large_err)]
@@ -127,8 +127,8 @@ macro_rules! payloads {
             }
 
             /// Wraps a typed message; messages of types this crate does not know become
-            /// [`Payload::Unknown`].
-            pub fn from_message<T: CapabilityMessage>(message: T) -> Payload {
+            /// [`Body::Unknown`].
+            pub fn from_message<T: CapabilityMessage>(message: T) -> Body {
                 let mut slot = Some(message);
                 $(
                     if let Some(s) = (&mut slot as &mut dyn Any).downcast_mut::<Option<$ty>>() {
@@ -152,7 +152,7 @@ macro_rules! payloads {
             }
 
             /// Parses `raw` as the body of `key` in `cap`; `None` when `cap` has no such key.
-            fn parse_typed(cap: AitpCapability, key: &str, raw: &str) -> Option<Result<Payload, ParseError>> {
+            fn parse_typed(cap: AitpCapability, key: &str, raw: &str) -> Option<Result<Body, ParseError>> {
                 $(
                     if cap == AitpCapability::$cap && key == <$ty as CapabilityMessage>::KEY {
                         return Some(parse_body::<$ty>(raw, AitpCapability::$cap).map(Self::$variant));
@@ -163,7 +163,7 @@ macro_rules! payloads {
         }
 
         $(
-            impl From<$ty> for Payload {
+            impl From<$ty> for Body {
                 fn from(m: $ty) -> Self {
                     Self::$variant(m)
                 }
@@ -172,7 +172,7 @@ macro_rules! payloads {
     };
 }
 
-payloads! {
+bodies! {
     /// AITP-01 `quote`.
     Quote => payments::Quote, Payments;
     /// AITP-01 `wrapped_quote`.
@@ -300,23 +300,23 @@ fn capability_by_key(key: &str, raw: &str) -> Option<AitpCapability> {
 /// are kept too.
 ///
 /// ```
-/// use aitp::capability::{AitpMessage, Payload};
-/// let m = AitpMessage::parse(r#"{"$schema": "https://aitp.dev/v1/decisions/schema.json",
+/// use aitp::capability::{Envelope, Body};
+/// let m = Envelope::parse(r#"{"$schema": "https://aitp.dev/v1/decisions/schema.json",
 ///     "decision": {"request_decision_id": "size", "options": [{"id": "M"}]}}"#).unwrap();
-/// assert!(matches!(m.payload(), Payload::Decision(_)));
+/// assert!(matches!(m.body(), Body::Decision(_)));
 /// assert_eq!(m.schema(), "https://aitp.dev/v1/decisions/schema.json");
 ///
-/// let other = AitpMessage::parse(r#"{"$schema": "https://loyalty.example/v1.0.0/schema.json",
+/// let other = Envelope::parse(r#"{"$schema": "https://loyalty.example/v1.0.0/schema.json",
 ///     "redeem": {"points": 10}}"#).unwrap();
-/// assert!(matches!(other.payload(), Payload::Unknown { key, .. } if key == "redeem"));
+/// assert!(matches!(other.body(), Body::Unknown { key, .. } if key == "redeem"));
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct AitpMessage {
+pub struct Envelope {
     schema: String,
     // What `schema` names, parsed once: routing and `message::<T>()` ask for it per message.
     id: Result<CapabilityId, CapabilityIdError>,
-    // Boxed: the largest payloads are several hundred bytes, and envelopes move around.
-    payload: Box<Payload>,
+    // Boxed: the largest bodies are several hundred bytes, and envelopes move around.
+    body: Box<Body>,
     extra: Map<String, Value>,
 }
 
@@ -346,29 +346,14 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawFields<'a> {
     }
 }
 
-impl AitpMessage {
-    /// The envelope of a typed message, with the canonical schema URL of its capability.
-    pub fn from_message<T: CapabilityMessage>(message: &T) -> Self {
-        Self::new(message.clone())
-    }
-
-    /// Like [`AitpMessage::from_message`], taking ownership.
-    pub fn new<T: CapabilityMessage>(message: T) -> Self {
-        Self {
-            schema: T::SCHEMA_URL.to_owned(),
-            id: Ok(T::capability().clone()),
-            payload: Box::new(Payload::from_message(message)),
-            extra: Map::new(),
-        }
-    }
-
+impl Envelope {
     /// A message of any capability, typed or not, under an explicit `$schema` URL.
-    pub fn with_schema(schema: impl Into<String>, payload: Payload) -> Self {
+    pub fn with_schema(schema: impl Into<String>, body: Body) -> Self {
         let schema = schema.into();
         Self {
             id: CapabilityId::parse(&schema),
             schema,
-            payload: Box::new(payload),
+            body: Box::new(body),
             extra: Map::new(),
         }
     }
@@ -377,7 +362,7 @@ impl AitpMessage {
     ///
     /// The message type is chosen by the key, disambiguated by the `$schema` capability for
     /// keys several capabilities share (and by shape when the URL names none). Third-party
-    /// capabilities become [`Payload::Unknown`].
+    /// capabilities become [`Body::Unknown`].
     pub fn parse(text: &str) -> Result<Self, ParseError> {
         let RawFields(fields) = serde_json::from_str(text).map_err(|e| {
             if e.is_data() {
@@ -430,7 +415,7 @@ impl AitpMessage {
             .unwrap_or(candidates[0]);
 
         let mut extra = Map::new();
-        let mut payload = None;
+        let mut body = None;
         for (i, (k, v)) in fields.into_iter().enumerate() {
             if k == "$schema" {
                 continue;
@@ -446,25 +431,25 @@ impl AitpMessage {
                 _ if third_party => None,
                 _ => capability_by_key(&k, raw),
             };
-            let typed = cap.and_then(|c| Payload::parse_typed(c, &k, raw));
-            payload = Some(match typed {
+            let typed = cap.and_then(|c| Body::parse_typed(c, &k, raw));
+            body = Some(match typed {
                 Some(result) => result?,
-                None => Payload::Unknown {
+                None => Body::Unknown {
                     body: serde_json::from_str(raw).map_err(ParseError::NotJson)?,
                     key: k,
                 },
             });
         }
-        let payload = payload.ok_or(ParseError::NotAitp("no message key"))?;
+        let body = body.ok_or(ParseError::NotAitp("no message key"))?;
         Ok(Self {
             schema,
             id,
-            payload: Box::new(payload),
+            body: Box::new(body),
             extra,
         })
     }
 
-    /// Reads a message from a JSON value (slower than [`AitpMessage::parse`] on text).
+    /// Reads a message from a JSON value (slower than [`Envelope::parse`] on text).
     pub fn from_value(value: &Value) -> Result<Self, ParseError> {
         Self::parse(&value.to_string())
     }
@@ -486,17 +471,17 @@ impl AitpMessage {
 
     /// The message key.
     pub fn key(&self) -> &str {
-        self.payload.key()
+        self.body.key()
     }
 
     /// The body.
-    pub fn payload(&self) -> &Payload {
-        &self.payload
+    pub fn body(&self) -> &Body {
+        &self.body
     }
 
     /// The body, by value.
-    pub fn into_payload(self) -> Payload {
-        *self.payload
+    pub fn into_body(self) -> Body {
+        *self.body
     }
 
     /// Root-level fields besides `$schema` and the message key.
@@ -510,29 +495,29 @@ impl AitpMessage {
     /// `None` when the message is of another type; `Some(Err)` when it is a `T` by key and
     /// capability but its body does not fit `T`.
     pub fn message<T: CapabilityMessage>(&self) -> Option<Result<T, ParseError>> {
-        if let Some(any) = self.payload.body_any() {
+        if let Some(any) = self.body.body_any() {
             return any.downcast_ref::<T>().map(|t| Ok(t.clone()));
         }
         self.custom_message::<T>()
     }
 
-    /// Like [`AitpMessage::message`], moving the body out instead of copying it (with the
+    /// Like [`Envelope::message`], moving the body out instead of copying it (with the
     /// `$schema` as received); the message comes back, with the parse error if any, when it
     /// is not a `T` that fits.
-    #[allow(clippy::result_large_err)] // the message handed back, as `Payload::into_body`
+    #[allow(clippy::result_large_err)] // the message handed back, as `Body::into_body`
     pub(crate) fn take_message<T: CapabilityMessage>(
         mut self,
     ) -> Result<(T, String), (Self, Option<ParseError>)> {
-        if self.payload.aitp_capability().is_some() {
-            let placeholder = Payload::Unknown {
+        if self.body.aitp_capability().is_some() {
+            let placeholder = Body::Unknown {
                 key: String::new(),
                 body: Value::Null,
             };
-            let payload = std::mem::replace(&mut *self.payload, placeholder);
-            return match payload.into_body::<T>() {
+            let body = std::mem::replace(&mut *self.body, placeholder);
+            return match body.into_body::<T>() {
                 Ok(t) => Ok((t, self.schema)),
-                Err(payload) => {
-                    *self.payload = payload;
+                Err(body) => {
+                    *self.body = body;
                     Err((self, None))
                 }
             };
@@ -547,7 +532,7 @@ impl AitpMessage {
     /// A message of a capability this crate does not type, read as `T` when its key and
     /// capability (same major version) are `T`'s.
     fn custom_message<T: CapabilityMessage>(&self) -> Option<Result<T, ParseError>> {
-        let Payload::Unknown { key, body } = &*self.payload else {
+        let Body::Unknown { key, body } = &*self.body else {
             return None;
         };
         let want = T::capability();
@@ -572,12 +557,12 @@ impl AitpMessage {
     pub fn validate(&self) -> Result<(), ValidationErrors> {
         let mut v = Validator::new();
         v.uri("$schema", &self.schema);
-        if let Some(cap) = self.payload.aitp_capability() {
+        if let Some(cap) = self.body.aitp_capability() {
             if cap != AitpCapability::Decisions && cap != AitpCapability::DataRequest {
                 v.closed(&self.extra);
             }
         }
-        let body = self.payload.validate();
+        let body = self.body.validate();
         match (v.finish(), body) {
             (Ok(()), Ok(())) => Ok(()),
             (Err(a), Ok(())) | (Ok(()), Err(a)) => Err(a),
@@ -604,7 +589,7 @@ impl AitpMessage {
     /// The same message under its capability's canonical URL (typed messages only; others
     /// are returned unchanged).
     pub fn canonicalized(mut self) -> Self {
-        if let Some(url) = self.payload.canonical_url() {
+        if let Some(url) = self.body.canonical_url() {
             self.schema = url.to_owned();
             self.id = CapabilityId::parse(url);
         }
@@ -616,11 +601,11 @@ fn is_json_schema_document(schema: &str) -> bool {
     schema.contains("json-schema.org/")
 }
 
-impl Serialize for AitpMessage {
+impl Serialize for Envelope {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(2 + self.extra.len()))?;
         map.serialize_entry("$schema", &self.schema)?;
-        self.payload.serialize_body(&mut map)?;
+        self.body.serialize_body(&mut map)?;
         for (k, v) in &self.extra {
             map.serialize_entry(k, v)?;
         }
@@ -628,22 +613,29 @@ impl Serialize for AitpMessage {
     }
 }
 
-impl<'de> Deserialize<'de> for AitpMessage {
+impl<'de> Deserialize<'de> for Envelope {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = Value::deserialize(d)?;
         Self::from_value(&v).map_err(de::Error::custom)
     }
 }
 
-impl fmt::Display for AitpMessage {
+impl fmt::Display for Envelope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_json_string())
     }
 }
 
-impl<T: CapabilityMessage> From<T> for AitpMessage {
-    fn from(m: T) -> Self {
-        Self::new(m)
+/// The one way to put a typed message in an envelope: under the canonical schema URL of its
+/// capability, with no extra root fields. (`Envelope::from(m)` or `m.into()`.)
+impl<T: CapabilityMessage> From<T> for Envelope {
+    fn from(message: T) -> Self {
+        Self {
+            schema: T::SCHEMA_URL.to_owned(),
+            id: Ok(T::capability().clone()),
+            body: Box::new(Body::from_message(message)),
+            extra: Map::new(),
+        }
     }
 }
 
@@ -658,19 +650,19 @@ mod take_tests {
     #[test]
     fn take_message_moves_or_hands_back() {
         let request = RequestDecision::radio("size", ["S", "M"]).build();
-        let m = AitpMessage::new(request.clone());
+        let m = Envelope::from(request.clone());
         let (taken, schema) = m.take_message::<RequestDecision>().unwrap();
         assert_eq!(taken, request);
         assert_eq!(schema, RequestDecision::SCHEMA_URL);
 
-        let m = AitpMessage::new(request.clone());
+        let m = Envelope::from(request.clone());
         let (back, error) = m.clone().take_message::<Decision>().unwrap_err();
         assert!(error.is_none());
         assert_eq!(back, m, "a message of another type comes back unchanged");
 
         // A custom capability (here the error capability, read as Unknown) with a bad body.
         let text = r#"{"$schema": "https://aitp-rs.github.io/capabilities/errors/v1.0.0/schema.json", "error": {"code": 1}}"#;
-        let m = AitpMessage::parse(text).unwrap();
+        let m = Envelope::parse(text).unwrap();
         assert_eq!(m.capability_id().unwrap().url(), errors_url());
         let (back, error) = m.clone().take_message::<ErrorReport>().unwrap_err();
         assert!(error.is_some_and(|e| e.is_aitp()));

@@ -7,11 +7,11 @@
 //! `message` for people.
 //!
 //! ```
-//! use aitp::capability::{AitpMessage, errors::{ErrorCode, ErrorReport}};
+//! use aitp::capability::{Envelope, errors::{ErrorCode, ErrorReport}};
 //! let e = ErrorReport::new(ErrorCode::UnsupportedCapability, "this agent does not handle AITP-05")
 //!     .capability("https://aitp.dev/capabilities/aitp-05-evm-wallet/v1.0.0/schema.json")
 //!     .key("request_address");
-//! let wire = AitpMessage::from_message(&e).to_json_string();
+//! let wire = Envelope::from(e.clone()).to_json_string();
 //! assert!(wire.contains("\"code\":\"unsupported_capability\""));
 //! ```
 
@@ -190,7 +190,7 @@ pub struct ErrorDetail {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capability::{AitpMessage, decisions::RequestDecision};
+    use crate::capability::{Envelope, decisions::RequestDecision};
 
     #[test]
     fn invalid_report_lists_paths() {
@@ -199,7 +199,7 @@ mod tests {
         let report = ErrorReport::invalid(&errs).key("request_decision");
         let paths: Vec<_> = report.details.iter().map(|d| d.path.as_str()).collect();
         assert_eq!(paths, ["request_decision.id", "request_decision.options"]);
-        let m = AitpMessage::parse(&AitpMessage::from_message(&report).to_json_string()).unwrap();
+        let m = Envelope::parse(&Envelope::from(report.clone()).to_json_string()).unwrap();
         assert_eq!(m.message::<ErrorReport>().unwrap().unwrap(), report);
     }
 }

@@ -6,7 +6,7 @@
 //! is closed except the EIP-712 `typed_data.domain` and `typed_data.message`, which are
 //! free-form and kept as JSON values with their numbers digit-exact (`uint256` values such as
 //! 10^18 do not survive an `f64`). AITP-04 (NEAR) uses five of the same message keys; only the
-//! `$schema` URL tells them apart, and [`crate::capability::AitpMessage::parse`] follows it.
+//! `$schema` URL tells them apart, and [`crate::capability::Envelope::parse`] follows it.
 //!
 //! Addresses, hashes and quantities are `String` fields so that whatever a peer sends can be
 //! read and passed on; [`Validate`] checks their patterns. The constructors take checked
@@ -1249,7 +1249,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::capability::{AitpMessage, CapabilityMessage as _, Payload};
+    use crate::capability::{Body, CapabilityMessage as _, Envelope};
 
     const URL: &str = "https://aitp.dev/capabilities/aitp-05-evm-wallet/v1.0.0/schema.json";
     const ALICE: &str = "0x742d35Cc6634C0532925a3b844Bc454e4438f44e";
@@ -1313,16 +1313,16 @@ mod tests {
     }"#;
 
     /// The body's key when the payload is one of the typed EVM variants.
-    fn evm_key(p: &Payload) -> Option<&'static str> {
+    fn evm_key(p: &Body) -> Option<&'static str> {
         Some(match p {
-            Payload::EvmRequestAddress(_) => RequestAddress::KEY,
-            Payload::EvmAddressResponse(_) => AddressResponse::KEY,
-            Payload::EvmRequestTransaction(_) => RequestTransaction::KEY,
-            Payload::EvmTransactionResponse(_) => TransactionResponse::KEY,
-            Payload::EvmRequestMessageSigning(_) => RequestMessageSigning::KEY,
-            Payload::EvmMessageSigningResponse(_) => MessageSigningResponse::KEY,
-            Payload::EvmChainNotification(_) => ChainNotification::KEY,
-            Payload::EvmTokenNotification(_) => TokenNotification::KEY,
+            Body::EvmRequestAddress(_) => RequestAddress::KEY,
+            Body::EvmAddressResponse(_) => AddressResponse::KEY,
+            Body::EvmRequestTransaction(_) => RequestTransaction::KEY,
+            Body::EvmTransactionResponse(_) => TransactionResponse::KEY,
+            Body::EvmRequestMessageSigning(_) => RequestMessageSigning::KEY,
+            Body::EvmMessageSigningResponse(_) => MessageSigningResponse::KEY,
+            Body::EvmChainNotification(_) => ChainNotification::KEY,
+            Body::EvmTokenNotification(_) => TokenNotification::KEY,
             _ => return None,
         })
     }
@@ -1378,13 +1378,8 @@ mod tests {
     fn vectors_parse_typed_round_trip_and_validate() {
         for (name, text) in examples() {
             let expected: Value = serde_json::from_str(&text).unwrap();
-            let m = AitpMessage::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(
-                evm_key(m.payload()),
-                Some(m.key()),
-                "{name}: {:?}",
-                m.payload()
-            );
+            let m = Envelope::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(evm_key(m.body()), Some(m.key()), "{name}: {:?}", m.body());
             assert_eq!(m.to_value(), expected, "{name}");
             assert!(m.validate().is_ok(), "{name}: {:?}", m.validate());
             assert_schemas(&expected, true);
@@ -1397,7 +1392,7 @@ mod tests {
             vectors_dir().join("aitp-05-request_message_signing-typed_data-typed_req_13579.json"),
         )
         .unwrap();
-        let m = AitpMessage::parse(&text).unwrap();
+        let m = Envelope::parse(&text).unwrap();
         let r = m.message::<RequestMessageSigning>().unwrap().unwrap();
         assert_eq!(r.signing_type, SigningType::TypedData);
         let td = r.typed_data.as_ref().unwrap();
@@ -1419,8 +1414,8 @@ mod tests {
         let text = json!({"$schema": URL, "transaction_response": {
             "request_id": "tx_1", "transaction_hash": "FZ3x"}})
         .to_string();
-        let m = AitpMessage::parse(&text).unwrap();
-        assert!(matches!(m.payload(), Payload::EvmTransactionResponse(_)));
+        let m = Envelope::parse(&text).unwrap();
+        assert!(matches!(m.body(), Body::EvmTransactionResponse(_)));
         let err = m.validate().unwrap_err();
         assert!(
             err.has_path("transaction_response.transaction_hash"),
@@ -1430,12 +1425,12 @@ mod tests {
         let near = json!({"$schema": "https://aitp.dev/capabilities/aitp-04-near-wallet/v1.0.0/schema.json",
             "transaction_response": {"request_id": "tx_1", "transaction_hash": "0xab"}})
         .to_string();
-        assert_eq!(evm_key(AitpMessage::parse(&near).unwrap().payload()), None);
+        assert_eq!(evm_key(Envelope::parse(&near).unwrap().body()), None);
     }
 
     fn broken(message: Value, paths: &[&str]) {
-        let m = AitpMessage::from_value(&message).unwrap();
-        assert!(evm_key(m.payload()).is_some(), "{message}");
+        let m = Envelope::from_value(&message).unwrap();
+        assert!(evm_key(m.body()).is_some(), "{message}");
         assert_eq!(m.to_value(), message, "kept losslessly");
         let err = m.validate().unwrap_err();
         for p in paths {
@@ -1508,11 +1503,11 @@ mod tests {
 
     #[test]
     fn stray_root_fields_and_missing_required_fields() {
-        let m = AitpMessage::from_value(&json!({"$schema": URL,
+        let m = Envelope::from_value(&json!({"$schema": URL,
             "request_address": {"request_id": "r"}, "note": "hi"}))
         .unwrap();
         assert!(m.validate().unwrap_err().has_path("note"));
-        let e = AitpMessage::parse(
+        let e = Envelope::parse(
             &json!({"$schema": URL, "chain_notification": {"notification_id": "n"}}).to_string(),
         )
         .unwrap_err();
@@ -1520,7 +1515,7 @@ mod tests {
         assert!(e.to_string().contains("chain_notification"), "{e}");
         // Required fields of nested objects are required by the types too: a parse error
         // that names the path.
-        let e = AitpMessage::parse(
+        let e = Envelope::parse(
             &json!({"$schema": URL, "chain_notification": {"notification_id": "n", "chain_id": 10,
                 "native_currency": {"name": "Ether", "symbol": "ETH"}}})
             .to_string(),
@@ -1580,7 +1575,7 @@ mod tests {
         let sign = RequestMessageSigning::personal_sign("s_1", "Hello").description("Log in");
         let addr = RequestAddress::new("a_1").description("Share").chain_id(1);
 
-        let messages: Vec<AitpMessage> = vec![
+        let messages: Vec<Envelope> = vec![
             addr.clone().into(),
             addr.respond([alice.clone(), contract.clone()]).into(),
             tx.clone().into(),
@@ -1601,14 +1596,14 @@ mod tests {
             assert!(m.validate().is_ok(), "{m}: {:?}", m.validate());
             assert_eq!(m.schema(), URL);
             let text = m.to_json_string();
-            let back = AitpMessage::parse(&text).unwrap();
+            let back = Envelope::parse(&text).unwrap();
             assert_eq!(back, m, "{text}");
             assert_schemas(&m.to_value(), true);
         }
         assert_eq!(tx.respond([0xab; 32]).request_id, "tx_1");
         assert_eq!(addr.chain_id_or_mainnet(), 1);
         assert!(
-            AitpMessage::from(sign_typed)
+            Envelope::from(sign_typed)
                 .to_json_string()
                 .contains(r#""price":1000000000000000000"#)
         );

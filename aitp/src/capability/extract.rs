@@ -4,7 +4,7 @@
 //! whitespace around it, possibly among several parts. Text that is not JSON, or JSON that is
 //! not an AITP message (no `$schema`, no object-valued key), stays text.
 
-use super::{AitpMessage, ParseError};
+use super::{Envelope, ParseError};
 
 /// One text part of a message, classified.
 #[derive(Debug)]
@@ -13,7 +13,7 @@ pub enum ContentPart<'a> {
     /// Plain text (including JSON that is not an AITP message).
     Text(&'a str),
     /// A capability message.
-    Aitp(AitpMessage),
+    Aitp(Envelope),
     /// An AITP message of a known type whose body does not fit it: the peer should be told.
     Invalid {
         /// The text as received.
@@ -39,7 +39,7 @@ pub fn extract_text(text: &str) -> ContentPart<'_> {
     if !(trimmed.starts_with('{') && trimmed.ends_with('}') && trimmed.contains("\"$schema\"")) {
         return ContentPart::Text(text);
     }
-    match AitpMessage::parse(trimmed) {
+    match Envelope::parse(trimmed) {
         Ok(m) => ContentPart::Aitp(m),
         Err(error) if error.is_aitp() => ContentPart::Invalid { text, error },
         Err(_) => ContentPart::Text(text),
@@ -48,7 +48,7 @@ pub fn extract_text(text: &str) -> ContentPart<'_> {
 
 /// The capability messages among some text parts, in order; parts that are AITP messages but
 /// malformed come out as errors.
-pub fn extract<'a, I>(parts: I) -> impl Iterator<Item = Result<AitpMessage, ParseError>> + 'a
+pub fn extract<'a, I>(parts: I) -> impl Iterator<Item = Result<Envelope, ParseError>> + 'a
 where
     I: IntoIterator<Item = &'a str>,
     I::IntoIter: 'a,

@@ -1,7 +1,7 @@
 //! Capabilities: identity, negotiation, the typed messages of AITP-01..05, and the envelope.
 //!
 //! A capability message is one JSON object, `{"$schema": "<capability URL>", "<key>": body}`,
-//! that travels as a JSON string inside a thread message's text content. [`AitpMessage`] is that
+//! that travels as a JSON string inside a thread message's text content. [`Envelope`] is that
 //! envelope; [`CapabilityMessage`] is implemented by every typed message body (derive it for your
 //! own with [`crate::CapabilityMessage`]); [`Capability`] is a whole capability as an enum of its
 //! message types, with its `schema.json` (derive it with `#[derive(Capability)]`).
@@ -23,7 +23,7 @@ pub mod transactions;
 /// Derives [`Capability`] for an enum of message types; see [the trait](trait@Capability).
 pub use aitp_derive::Capability;
 pub use definition::Capability;
-pub use envelope::{AitpMessage, ParseError, Payload};
+pub use envelope::{Body, Envelope, ParseError};
 pub use extract::{ContentPart, extract, extract_text};
 pub use id::{AitpCapability, CapabilityId, CapabilityIdError};
 pub use negotiate::{Declaration, Negotiated};

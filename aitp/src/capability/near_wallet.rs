@@ -720,7 +720,7 @@ pub enum NearWallet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capability::{AitpCapability, AitpMessage, Payload};
+    use crate::capability::{AitpCapability, Body, Envelope};
 
     const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/vectors");
     const SCHEMA: &str = concat!(
@@ -771,7 +771,7 @@ mod tests {
         out
     }
 
-    fn key_of(m: &AitpMessage) -> &str {
+    fn key_of(m: &Envelope) -> &str {
         m.key()
     }
 
@@ -782,22 +782,19 @@ mod tests {
         let official = official();
         for (name, text) in vectors {
             let original: Value = serde_json::from_str(&text).unwrap();
-            let m = AitpMessage::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let m = Envelope::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             let typed = matches!(
-                m.payload(),
-                Payload::NearRequestAccount(_)
-                    | Payload::NearAccountResponse(_)
-                    | Payload::NearRequestTransaction(_)
-                    | Payload::NearTransactionResponse(_)
-                    | Payload::NearRequestMessageSigning(_)
-                    | Payload::NearMessageSigningResponse(_)
-                    | Payload::NearTokenNotification(_)
+                m.body(),
+                Body::NearRequestAccount(_)
+                    | Body::NearAccountResponse(_)
+                    | Body::NearRequestTransaction(_)
+                    | Body::NearTransactionResponse(_)
+                    | Body::NearRequestMessageSigning(_)
+                    | Body::NearMessageSigningResponse(_)
+                    | Body::NearTokenNotification(_)
             );
-            assert!(typed, "{name}: parsed as {:?}", m.payload());
-            assert_eq!(
-                m.payload().aitp_capability(),
-                Some(AitpCapability::NearWallet)
-            );
+            assert!(typed, "{name}: parsed as {:?}", m.body());
+            assert_eq!(m.body().aitp_capability(), Some(AitpCapability::NearWallet));
             assert_eq!(m.to_value(), original, "{name}: round trip");
             m.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
             assert!(official.is_valid(&original), "{name}: official");
@@ -815,7 +812,7 @@ mod tests {
             "{VECTORS}/aitp-04-request_transaction-tx_req_67890.json"
         ))
         .unwrap();
-        let r = AitpMessage::parse(&text)
+        let r = Envelope::parse(&text)
             .unwrap()
             .message::<RequestTransaction>()
             .unwrap()
@@ -830,7 +827,7 @@ mod tests {
             "{VECTORS}/aitp-04-request_message_signing-nep413-msg_req_24680.json"
         ))
         .unwrap();
-        let s = AitpMessage::parse(&text)
+        let s = Envelope::parse(&text)
             .unwrap()
             .message::<RequestMessageSigning>()
             .unwrap()
@@ -849,7 +846,7 @@ mod tests {
             ]}
         });
         let ok = base("request_transaction", tx.clone());
-        assert!(AitpMessage::from_value(&ok).unwrap().validate().is_ok());
+        assert!(Envelope::from_value(&ok).unwrap().validate().is_ok());
         assert!(official.is_valid(&ok));
 
         let mut cases: Vec<(Value, &str)> = Vec::new();
@@ -913,9 +910,9 @@ mod tests {
             "message_signing_response.x",
         ));
         for (broken, path) in cases {
-            let m = AitpMessage::from_value(&broken).unwrap_or_else(|e| panic!("{path}: {e}"));
+            let m = Envelope::from_value(&broken).unwrap_or_else(|e| panic!("{path}: {e}"));
             assert_eq!(
-                m.payload().aitp_capability(),
+                m.body().aitp_capability(),
                 Some(AitpCapability::NearWallet),
                 "{path}"
             );
@@ -955,20 +952,20 @@ mod tests {
             .description("Prove it is you")
             .state("s1");
         let messages = [
-            AitpMessage::new(account.clone()),
-            AitpMessage::new(account.respond(["user.near"])),
-            AitpMessage::new(call.clone()),
-            AitpMessage::new(call.respond("hash")),
-            AitpMessage::new(transfer.clone()),
-            AitpMessage::new(sign.clone()),
-            AitpMessage::new(sign.respond("user.near", "ed25519:key", "ed25519:sig")),
-            AitpMessage::new(TokenNotification::nep141("n1", "usdt.tether-token.near")),
+            Envelope::from(account.clone()),
+            Envelope::from(account.respond(["user.near"])),
+            Envelope::from(call.clone()),
+            Envelope::from(call.respond("hash")),
+            Envelope::from(transfer.clone()),
+            Envelope::from(sign.clone()),
+            Envelope::from(sign.respond("user.near", "ed25519:key", "ed25519:sig")),
+            Envelope::from(TokenNotification::nep141("n1", "usdt.tether-token.near")),
         ];
         for m in messages {
             assert_eq!(m.schema(), URL);
             m.validate().unwrap_or_else(|e| panic!("{m}: {e}"));
             assert!(official.is_valid(&m.to_value()), "{m}");
-            assert_eq!(AitpMessage::parse(&m.to_json_string()).unwrap(), m, "{m}");
+            assert_eq!(Envelope::parse(&m.to_json_string()).unwrap(), m, "{m}");
         }
         let extra = &call.transaction.actions[1];
         assert_eq!(extra.params["deposit"], u128::MAX.to_string().as_str());

@@ -1251,7 +1251,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::capability::{AitpCapability, AitpMessage, ParseError, Payload};
+    use crate::capability::{AitpCapability, Body, Envelope, ParseError};
 
     const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/spec/vectors");
     const SCHEMA: &str = concat!(
@@ -1318,8 +1318,8 @@ mod tests {
     }
 
     /// Checks a message we built against the official schema and our own validation.
-    fn assert_valid(message: impl Into<AitpMessage>) {
-        let m: AitpMessage = message.into();
+    fn assert_valid(message: impl Into<Envelope>) {
+        let m: Envelope = message.into();
         let value = m.to_value();
         let errors: Vec<String> = official(component(m.key()))
             .iter_errors(&value)
@@ -1331,7 +1331,7 @@ mod tests {
         );
         m.validate().unwrap_or_else(|e| panic!("{value}: {e}"));
         // And it reads back as the same typed message.
-        assert_eq!(AitpMessage::parse(&m.to_json_string()).unwrap(), m);
+        assert_eq!(Envelope::parse(&m.to_json_string()).unwrap(), m);
     }
 
     fn generated_schema(key: &str) -> Value {
@@ -1363,27 +1363,27 @@ mod tests {
         assert_eq!(all.len(), 8, "expected the 8 AITP-01 vectors");
         for (name, value) in all {
             let text = serde_json::to_string(&value).unwrap();
-            let m = AitpMessage::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let m = Envelope::parse(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
             assert_eq!(
-                m.payload().aitp_capability(),
+                m.body().aitp_capability(),
                 Some(AitpCapability::Payments),
                 "{name}"
             );
-            assert!(!matches!(m.payload(), Payload::Unknown { .. }), "{name}");
+            assert!(!matches!(m.body(), Body::Unknown { .. }), "{name}");
             assert_eq!(m.to_value(), value, "{name} does not round-trip");
             m.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
             // The body through the concrete type, too.
             let key = m.key().to_owned();
             let body = value[&key].clone();
-            match m.payload() {
-                Payload::Quote(q) => assert_eq!(serde_json::to_value(q).unwrap(), body),
-                Payload::WrappedQuote(q) => assert_eq!(serde_json::to_value(q).unwrap(), body),
-                Payload::Payment(p) => assert_eq!(serde_json::to_value(p).unwrap(), body),
-                Payload::PaymentConfirmation(c) => {
+            match m.body() {
+                Body::Quote(q) => assert_eq!(serde_json::to_value(q).unwrap(), body),
+                Body::WrappedQuote(q) => assert_eq!(serde_json::to_value(q).unwrap(), body),
+                Body::Payment(p) => assert_eq!(serde_json::to_value(p).unwrap(), body),
+                Body::PaymentConfirmation(c) => {
                     assert_eq!(serde_json::to_value(c).unwrap(), body)
                 }
-                Payload::TopUpRequest(r) => assert_eq!(serde_json::to_value(r).unwrap(), body),
-                Payload::TopUpResponse(r) => assert_eq!(serde_json::to_value(r).unwrap(), body),
+                Body::TopUpRequest(r) => assert_eq!(serde_json::to_value(r).unwrap(), body),
+                Body::TopUpResponse(r) => assert_eq!(serde_json::to_value(r).unwrap(), body),
                 other => panic!("{name}: parsed as {other:?}"),
             }
             // Our generated JSON Schema accepts the body as the official one does.
@@ -1402,7 +1402,7 @@ mod tests {
 
     #[test]
     fn typed_accessors_see_the_vector_data() {
-        let m = AitpMessage::from_value(&vector("wrapped_quote")).unwrap();
+        let m = Envelope::from_value(&vector("wrapped_quote")).unwrap();
         let wq = m.message::<WrappedQuote>().unwrap().unwrap();
         assert_eq!(
             wq.original_quote.payment_options[0].amount,
@@ -1416,7 +1416,7 @@ mod tests {
             ["service-agent.near", "assistant.near", "discovery.near"]
         );
 
-        let m = AitpMessage::from_value(&vector("payment_confirmation")).unwrap();
+        let m = Envelope::from_value(&vector("payment_confirmation")).unwrap();
         let c = m.message::<PaymentConfirmation>().unwrap().unwrap();
         assert_eq!(c.result, PaymentOutcome::Success);
         assert_eq!(c.details.as_ref().map(Vec::len), Some(2));
@@ -1426,7 +1426,7 @@ mod tests {
     fn missing_required_field_is_a_parse_error_at_the_body() {
         let mut v = vector("quote");
         v["quote"].as_object_mut().unwrap().remove("merchant_id");
-        let err = AitpMessage::from_value(&v).unwrap_err();
+        let err = Envelope::from_value(&v).unwrap_err();
         assert!(err.is_aitp(), "{err}");
         match &err {
             ParseError::Body {
@@ -1446,7 +1446,7 @@ mod tests {
     fn bad_amount_is_a_parse_error_with_its_path() {
         let mut v = vector("quote");
         v["quote"]["payment_options"][0]["amount"] = json!("1e3");
-        match AitpMessage::from_value(&v).unwrap_err() {
+        match Envelope::from_value(&v).unwrap_err() {
             ParseError::Body { path, .. } => assert_eq!(path, "quote.payment_options[0].amount"),
             other => panic!("{other:?}"),
         }
@@ -1454,7 +1454,7 @@ mod tests {
 
         let mut v = vector("top_up_response");
         v["top_up_response"]["new_balance"] = json!(75.5);
-        match AitpMessage::from_value(&v).unwrap_err() {
+        match Envelope::from_value(&v).unwrap_err() {
             ParseError::Body { path, .. } => assert_eq!(path, "top_up_response.new_balance"),
             other => panic!("{other:?}"),
         }
@@ -1504,7 +1504,7 @@ mod tests {
                 .and_then(Value::as_object_mut)
                 .unwrap_or_else(|| panic!("{pointer}"))
                 .insert("memo".into(), json!({"note": 1.50}));
-            let m = AitpMessage::from_value(&v).unwrap();
+            let m = Envelope::from_value(&v).unwrap();
             assert_eq!(m.to_value(), v, "{path}: extra field not kept");
             let err = m.validate().unwrap_err();
             assert!(err.has_path(path), "{path}: {err}");
@@ -1531,7 +1531,7 @@ mod tests {
         w.as_object_mut().unwrap().remove("signature");
         v["wrapped_quote"]["original_quote"]["payment_options"][0]["payment_methods"][0]["type"] =
             json!("credit_card");
-        let m = AitpMessage::from_value(&v).unwrap();
+        let m = Envelope::from_value(&v).unwrap();
         assert_eq!(m.to_value(), v);
         let err = m.validate().unwrap_err();
         for p in [
@@ -1547,14 +1547,14 @@ mod tests {
 
         let mut v = vector("payment_confirmation");
         v["payment_confirmation"]["result"] = json!("refunded");
-        let m = AitpMessage::from_value(&v).unwrap();
+        let m = Envelope::from_value(&v).unwrap();
         assert!(
             m.validate()
                 .unwrap_err()
                 .has_path("payment_confirmation.result")
         );
         v["payment_confirmation"]["result"] = json!("pending");
-        AitpMessage::from_value(&v).unwrap().validate().unwrap();
+        Envelope::from_value(&v).unwrap().validate().unwrap();
     }
 
     #[test]

@@ -4,7 +4,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, ser::SerializeMap}
 use serde_json::{Map, Value};
 
 use super::wire::write_extra;
-use crate::capability::AitpMessage;
+use crate::capability::Envelope;
 
 /// A text part: the text and OpenAI's annotations (file citations, file paths).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -94,7 +94,7 @@ impl Content {
     }
 
     /// A text part carrying a capability message, JSON-encoded.
-    pub fn aitp(message: &AitpMessage) -> Self {
+    pub fn aitp(message: &Envelope) -> Self {
         Self::text(message.to_json_string())
     }
 
@@ -292,8 +292,8 @@ impl From<String> for Content {
     }
 }
 
-impl From<&AitpMessage> for Content {
-    fn from(m: &AitpMessage) -> Self {
+impl From<&Envelope> for Content {
+    fn from(m: &Envelope) -> Self {
         Self::aitp(m)
     }
 }
@@ -376,8 +376,8 @@ impl From<Vec<Content>> for MessageInput {
     }
 }
 
-impl From<&AitpMessage> for MessageInput {
-    fn from(m: &AitpMessage) -> Self {
+impl From<&Envelope> for MessageInput {
+    fn from(m: &Envelope) -> Self {
         Self::Text(m.to_json_string())
     }
 }

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     OpenDeserialize,
-    capability::{AitpMessage, CapabilityMessage, ParseError, extract},
+    capability::{CapabilityMessage, Envelope, ParseError, extract},
 };
 
 wire_enum! {
@@ -165,7 +165,7 @@ impl Message {
     /// The capability messages in its text parts, in order; parts that are AITP messages of a
     /// known type but malformed come out as errors. Text that is not an AITP message
     /// (including other JSON) is skipped.
-    pub fn capabilities(&self) -> impl Iterator<Item = Result<AitpMessage, ParseError>> + '_ {
+    pub fn capabilities(&self) -> impl Iterator<Item = Result<Envelope, ParseError>> + '_ {
         extract(self.text_parts())
     }
 
@@ -277,7 +277,7 @@ impl<'de> Deserialize<'de> for Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capability::{Payload, decisions::RequestDecision};
+    use crate::capability::{Body, decisions::RequestDecision};
     use crate::thread::test_support::{keys, vector};
     use serde_json::json;
 
@@ -348,7 +348,7 @@ mod tests {
     #[test]
     fn capability_among_parts_with_whitespace() {
         let rd = RequestDecision::radio("size", ["S", "M"]).build();
-        let json = format!("\n  {}  \n", AitpMessage::new(rd.clone()).to_json_string());
+        let json = format!("\n  {}  \n", Envelope::from(rd.clone()).to_json_string());
         let m = Message::new(
             "thread_1",
             Role::Assistant,
@@ -409,14 +409,14 @@ mod tests {
 
     #[test]
     fn aitp_content_round_trips_through_the_wire() {
-        let msg = AitpMessage::parse(
+        let msg = Envelope::parse(
             r#"{"$schema": "https://loyalty.example/v1.0.0/schema.json", "redeem": {"points": 10}}"#,
         )
         .unwrap();
         let m = Message::new("t", Role::User, vec![Content::aitp(&msg)]);
         let back: Message = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
         let found = back.capabilities().next().unwrap().unwrap();
-        assert!(matches!(found.payload(), Payload::Unknown { key, .. } if key == "redeem"));
+        assert!(matches!(found.body(), Body::Unknown { key, .. } if key == "redeem"));
         assert_eq!(back, m);
     }
 }

@@ -18,14 +18,14 @@
 //!   `GET /threads`). Unknown fields are kept in `extra` and written back unchanged.
 //!
 //! ```
-//! use aitp::capability::{AitpMessage, decisions::RequestDecision};
+//! use aitp::capability::{Envelope, decisions::RequestDecision};
 //! use aitp::thread::{Content, Message, Role};
 //!
 //! let ask = RequestDecision::radio("size", ["S", "M"]).build();
 //! let message = Message::new(
 //!     "thread_abc",
 //!     Role::Assistant,
-//!     vec![Content::text("Pick one:"), Content::aitp(&AitpMessage::new(ask.clone()))],
+//!     vec![Content::text("Pick one:"), Content::aitp(&Envelope::from(ask.clone()))],
 //! );
 //! let wire = serde_json::to_string(&message).unwrap();
 //! let read: Message = serde_json::from_str(&wire).unwrap();

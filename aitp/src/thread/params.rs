@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, de};
 use serde_json::{Map, Number, Value};
 
 use super::{Actor, Attachment, Message, MessageInput, Metadata, MetadataError, Role, Run, Thread};
-use crate::{OpenDeserialize, capability::AitpMessage};
+use crate::{OpenDeserialize, capability::Envelope};
 
 /// Why a request body is not acceptable, as OpenAI would answer with a 400.
 #[derive(Debug, thiserror::Error)]
@@ -60,7 +60,7 @@ fn check_metadata(metadata: Option<&Metadata>) -> Result<(), ParamsError> {
 /// strings); a missing `role` reads as `user` (the thread's creator).
 ///
 /// ```
-/// use aitp::capability::{AitpMessage, decisions::Decision};
+/// use aitp::capability::{Envelope, decisions::Decision};
 /// use aitp::thread::{CreateMessage, Role};
 ///
 /// let hello = CreateMessage::user("I need socks");
@@ -114,7 +114,7 @@ impl CreateMessage {
     }
 
     /// A message carrying a capability message, as a JSON string.
-    pub fn aitp(role: Role, message: &AitpMessage) -> Self {
+    pub fn aitp(role: Role, message: &Envelope) -> Self {
         Self::new(role, message)
     }
 
@@ -601,7 +601,7 @@ mod tests {
     #[test]
     fn create_message_writes_request_shape() {
         let rd = RequestDecision::radio("x", ["a"]).build();
-        let m = CreateMessage::aitp(Role::Assistant, &AitpMessage::new(rd)).actor("shop");
+        let m = CreateMessage::aitp(Role::Assistant, &Envelope::from(rd)).actor("shop");
         let v = serde_json::to_value(&m).unwrap();
         assert!(v["content"].is_string());
         assert_eq!(v["metadata"], json!({"actor": "shop"}));

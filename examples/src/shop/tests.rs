@@ -41,7 +41,7 @@ impl Customer {
         self.post(Content::text(text)).await
     }
 
-    async fn send(&self, m: impl Into<AitpMessage>) -> Vec<Reply> {
+    async fn send(&self, m: impl Into<Envelope>) -> Vec<Reply> {
         self.post(Content::aitp(&m.into())).await
     }
 
