@@ -41,6 +41,7 @@ mod wire_enum;
 
 pub mod agent;
 pub mod capability;
+mod json;
 pub mod money;
 pub mod schema;
 #[cfg(feature = "server")]

@@ -36,7 +36,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::{
     CapabilityMessage, OpenDeserialize,
-    capability::decisions::unexpected,
+    json::unexpected,
     validate::{Validate, ValidationErrors, Validator, check_enum},
 };
 

@@ -128,21 +128,10 @@ impl<'de> Deserialize<'de> for OptionId {
             Value::String(s) => Ok(Self::String(s)),
             Value::Number(n) => Ok(Self::Number(n)),
             other => Err(de::Error::invalid_type(
-                unexpected(&other),
+                crate::json::unexpected(&other),
                 &"a string (or number) option id",
             )),
         }
-    }
-}
-
-pub(crate) fn unexpected(v: &Value) -> de::Unexpected<'_> {
-    match v {
-        Value::Null => de::Unexpected::Unit,
-        Value::Bool(b) => de::Unexpected::Bool(*b),
-        Value::Number(_) => de::Unexpected::Other("number"),
-        Value::String(s) => de::Unexpected::Str(s),
-        Value::Array(_) => de::Unexpected::Seq,
-        Value::Object(_) => de::Unexpected::Map,
     }
 }
 

@@ -452,7 +452,7 @@ impl<'de> Deserialize<'de> for DetailValue {
             Value::String(s) => Ok(Self::String(s)),
             Value::Number(n) => Ok(Self::Number(n)),
             other => Err(serde::de::Error::invalid_type(
-                super::decisions::unexpected(&other),
+                crate::json::unexpected(&other),
                 &"a string or a number",
             )),
         }

@@ -9,43 +9,12 @@ use serde::Deserialize;
 use super::{
     ApiError, App,
     body::{Caller, JsonBody},
-    threads::check_owner,
+    checks::{check_message, check_owner},
 };
 use crate::{
     store::{ListQuery, Order, ThreadStore},
-    thread::{Content, CreateMessage, List, Message, Role},
+    thread::{CreateMessage, List, Message},
 };
-
-/// Checks a message against the content limits.
-pub(crate) fn check_message<S>(app: &App<S>, m: &Message) -> Result<(), ApiError> {
-    let limits = &app.limits;
-    if !matches!(m.role, Role::User | Role::Assistant) {
-        return Err(ApiError::bad_request(format!(
-            "Invalid role '{}': expected 'user' or 'assistant'.",
-            m.role.as_str()
-        ))
-        .param("role"));
-    }
-    if m.content.len() > limits.content_parts {
-        return Err(ApiError::bad_request(format!(
-            "Too many content parts: at most {}.",
-            limits.content_parts
-        ))
-        .param("content"));
-    }
-    for part in &m.content {
-        if let Content::Text(t) = part {
-            if t.value.len() > limits.text_bytes {
-                return Err(ApiError::bad_request(format!(
-                    "A text content part is too long: at most {} bytes.",
-                    limits.text_bytes
-                ))
-                .param("content"));
-            }
-        }
-    }
-    Ok(())
-}
 
 pub(crate) async fn create<S: ThreadStore>(
     State(app): State<App<S>>,

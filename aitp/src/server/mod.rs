@@ -33,6 +33,7 @@
 
 mod auth;
 mod body;
+mod checks;
 mod error;
 mod messages;
 mod runner;

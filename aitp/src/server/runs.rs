@@ -10,9 +10,10 @@ use axum::{
 use super::{
     ApiError, App,
     body::{Caller, JsonBody},
-    messages::{ListParams, check_message},
+    checks::{check_message, check_owner},
+    messages::ListParams,
     runner,
-    threads::{check_owner, create_thread, owned_thread},
+    threads::{create_thread, owned_thread},
 };
 use crate::{
     store::{StoreError, ThreadStore},

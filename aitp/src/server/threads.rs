@@ -8,7 +8,7 @@ use axum::{
 use super::{
     ApiError, App,
     body::{Caller, JsonBody},
-    messages::check_message,
+    checks::check_message,
 };
 use crate::{
     store::ThreadStore,
@@ -73,19 +73,6 @@ pub(crate) async fn owned_thread<S: ThreadStore>(
         .thread(&caller.0, id)
         .await?
         .ok_or_else(|| ApiError::not_found("thread", id))
-}
-
-/// Checks that the thread exists and is the caller's (404 otherwise), without reading it.
-pub(crate) async fn check_owner<S: ThreadStore>(
-    app: &App<S>,
-    caller: &Caller,
-    id: &str,
-) -> Result<(), ApiError> {
-    if app.store.owns(&caller.0, id).await? {
-        Ok(())
-    } else {
-        Err(ApiError::not_found("thread", id))
-    }
 }
 
 pub(crate) async fn retrieve<S: ThreadStore>(

@@ -24,9 +24,9 @@ impl<'de> Deserialize<'de> for Timestamp {
             }
             _ => None,
         };
-        parsed
-            .map(Timestamp)
-            .ok_or_else(|| de::Error::invalid_value(unexpected(&v), &"a unix timestamp in seconds"))
+        parsed.map(Timestamp).ok_or_else(|| {
+            de::Error::invalid_value(crate::json::unexpected(&v), &"a unix timestamp in seconds")
+        })
     }
 }
 
@@ -84,18 +84,6 @@ pub(crate) fn write_extra<M: SerializeMap>(
         }
     }
     Ok(())
-}
-
-/// How a JSON value is described in a type error.
-pub(crate) fn unexpected(v: &Value) -> de::Unexpected<'_> {
-    match v {
-        Value::Null => de::Unexpected::Unit,
-        Value::Bool(b) => de::Unexpected::Bool(*b),
-        Value::Number(_) => de::Unexpected::Other("number"),
-        Value::String(s) => de::Unexpected::Str(s),
-        Value::Array(_) => de::Unexpected::Seq,
-        Value::Object(_) => de::Unexpected::Map,
-    }
 }
 
 #[cfg(test)]
