@@ -249,3 +249,10 @@ impl ThreadStore for MemoryStore {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryStore;
+
+    crate::store::testing::contract!((MemoryStore::new(), ()));
+}

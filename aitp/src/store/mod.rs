@@ -14,12 +14,12 @@ use crate::{
     thread::{Message, Run, Thread},
 };
 
-#[cfg(test)]
-mod contract_tests;
 mod memory;
 mod page;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
