@@ -13,10 +13,11 @@
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use aitp::{
-    agent::{Principal, ThreadCtx},
+    agent::ThreadCtx,
     capability::{Capability, ContentPart, Envelope, extract_text},
     server::Server,
     store::MemoryStore,
+    thread::Principal,
 };
 use serde_json::{Value, json};
 

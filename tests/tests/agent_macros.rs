@@ -10,14 +10,14 @@ use std::{
 };
 
 use aitp::{
-    agent::{Agent, IntoRouter, Principal, Reply, Router, State, ThreadCtx},
+    agent::{Agent, IntoRouter, Reply, Router, State, ThreadCtx},
     capability::{
         Capability, CapabilityId, Envelope, Negotiated,
         decisions::{Decision, RequestDecision},
     },
     server::Server,
     store::MemoryStore,
-    thread::Message,
+    thread::{Message, Principal},
 };
 use aitp_tests::serve_in_background;
 use reqwest::Client;

@@ -34,10 +34,10 @@
 
 use std::marker::PhantomData;
 
-use super::{FromTurn, IntoReplies, Principal, Reply, State, ThreadCtx};
+use super::{FromTurn, IntoReplies, Reply, State, ThreadCtx};
 use crate::{
     capability::{CapabilityMessage, Envelope, Negotiated},
-    thread::Message,
+    thread::{Message, Principal},
 };
 
 /// The role of a handler argument type: [`Payload`] or [`NoPayload`].

@@ -1,9 +1,9 @@
 //! Extractors: what a handler can ask for besides its payload.
 
+use super::ThreadCtx;
 use crate::{
-    agent::{Principal, ThreadCtx},
     capability::Negotiated,
-    thread::Message,
+    thread::{Message, Principal},
 };
 
 /// A handler argument built from the turn. Implement it for your own types to extract

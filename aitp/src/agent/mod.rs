@@ -3,7 +3,7 @@
 //!
 //! Handlers are async functions whose last argument is the payload — a typed capability message
 //! (`Decision`, your own `RedeemPoints` …), `String` for text, or [`Envelope`] for a fallback —
-//! and whose other arguments are extractors ([`ThreadCtx`], [`State`], [`Principal`],
+//! and whose other arguments are extractors ([`ThreadCtx`], [`State`], [`Principal`](crate::thread::Principal),
 //! [`Negotiated`], the thread [`Message`](crate::thread::Message)). The payload's type picks the
 //! route: (capability, major version, message key). Return anything that is [`IntoReplies`]:
 //! `()`, text, a capability message, several, an `Option`, or a `Result` whose error becomes an
@@ -38,7 +38,7 @@ mod into_router;
 mod reply;
 mod router;
 
-pub use context::{Principal, ThreadCtx, Turn};
+pub use context::{ThreadCtx, Turn};
 pub use extract::{FromTurn, State};
 pub use handler::{BoxFuture, Handler};
 pub use into_router::IntoRouter;

@@ -4,10 +4,7 @@
 use serde_json::json;
 
 use super::{ListQuery, MemoryStore, Order, Page, StoreError, ThreadStore};
-use crate::{
-    agent::Principal,
-    thread::{Content, Message, Role, Run, RunStatus, Thread},
-};
+use crate::thread::{Content, Message, Principal, Role, Run, RunStatus, Thread};
 
 fn me() -> Principal {
     Principal::new("me")

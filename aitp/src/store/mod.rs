@@ -9,10 +9,7 @@
 
 use std::future::Future;
 
-use crate::{
-    agent::Principal,
-    thread::{Message, Run, Thread},
-};
+use crate::thread::{Message, Principal, Run, Thread};
 
 #[cfg(test)]
 mod contract_tests;
