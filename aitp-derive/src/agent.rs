@@ -221,10 +221,10 @@ fn route(kind: Kind, self_ty: &Type, f: &ImplItemFn, errors: &mut Errors) -> Opt
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => name.span(),
     };
-    let out = quote_spanned!(ret_span=> __aitp_out);
-    let replies = quote! {
-        let #out = #call;
-        ::aitp::__private::into_replies(#out)
+    // Spanned at the return type: that is where a value that is not `IntoReplies` comes from.
+    let replies = quote_spanned! {ret_span=>
+        let __aitp_out = #call;
+        ::aitp::__private::into_replies(__aitp_out)
     };
     // The payload, last: its type picks the route; checked (spanned at its type) against what
     // the marker takes.

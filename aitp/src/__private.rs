@@ -25,8 +25,8 @@ pub fn into_replies<R: IntoReplies>(r: R) -> Vec<Reply> {
     message = "`{Self}` is not a capability message, and the last argument of an \
                #[aitp::handler] method is the message it answers",
     label = "the payload goes here, last",
-    note = "put the capability message this method answers last; extractors such as \
-            `ThreadCtx` come before it",
+    note = "move the capability message this method answers to the last argument; extractors \
+            such as `ThreadCtx` come before it",
     note = "text goes to an #[aitp::on_text] method (`String`), any capability message to an \
             #[aitp::fallback] method (`Envelope`)"
 )]
@@ -38,8 +38,8 @@ impl<T: CapabilityMessage> HandlerPayload for T {}
 #[diagnostic::on_unimplemented(
     message = "the last argument of an #[aitp::on_text] method is the text, a `String`, not `{Self}`",
     label = "the `String` payload goes here, last",
-    note = "extractors such as `ThreadCtx` come before the text; capability messages go to \
-            #[aitp::handler] (typed) or #[aitp::fallback] (`Envelope`)"
+    note = "move the text to the last argument; extractors such as `ThreadCtx` come before it",
+    note = "capability messages go to #[aitp::handler] (typed) or #[aitp::fallback] (`Envelope`)"
 )]
 pub trait TextPayload {
     /// The payload.
@@ -57,8 +57,8 @@ impl TextPayload for String {
     message = "the last argument of an #[aitp::fallback] method is the message, an `Envelope`, \
                not `{Self}`",
     label = "the `Envelope` payload goes here, last",
-    note = "extractors such as `ThreadCtx` come before the message; typed messages go to \
-            #[aitp::handler], text to #[aitp::on_text] (`String`)"
+    note = "move the message to the last argument; extractors such as `ThreadCtx` come before it",
+    note = "typed messages go to #[aitp::handler], text to #[aitp::on_text] (`String`)"
 )]
 pub trait FallbackPayload {
     /// The payload.

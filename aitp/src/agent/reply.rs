@@ -90,6 +90,8 @@ impl IntoReplies for Vec<Reply> {
     }
 }
 
+// Not offered as the way out when a return type is not a reply: the table above is.
+#[diagnostic::do_not_recommend]
 impl<T: Into<Envelope>> IntoReplies for T {
     fn into_replies(self) -> Vec<Reply> {
         vec![Reply::Message(self.into())]
