@@ -8,7 +8,7 @@ use axum::{
 use serde::de::DeserializeOwned;
 
 use super::{ApiError, App};
-use crate::{agent::Principal, store::ThreadStore};
+use crate::{store::ThreadStore, thread::Principal};
 
 /// The authenticated caller.
 pub(crate) struct Caller(pub Principal);

@@ -63,10 +63,10 @@ pub use auth::{Anonymous, AuthError, Authenticate, TokenList, bearer_token};
 pub use error::ApiError;
 
 use crate::{
-    agent::{Agent, Principal},
+    agent::Agent,
     capability::Declaration,
     store::ThreadStore,
-    thread::{Actor, unix_now},
+    thread::{Actor, Principal, unix_now},
 };
 
 /// Limits on what a request may carry; checked before any work is done.

@@ -9,10 +9,7 @@
 
 use std::future::Future;
 
-use crate::{
-    agent::Principal,
-    thread::{Message, Run, Thread},
-};
+use crate::thread::{Message, Principal, Run, Thread};
 
 mod memory;
 mod page;

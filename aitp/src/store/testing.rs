@@ -47,10 +47,7 @@ use std::{future::Future, sync::Arc};
 use serde_json::json;
 
 use super::{ListQuery, Order, Page, StoreError, ThreadStore};
-use crate::{
-    agent::Principal,
-    thread::{Content, Message, Role, Run, RunStatus, Thread},
-};
+use crate::thread::{Content, Message, Principal, Role, Run, RunStatus, Thread};
 
 fn me() -> Principal {
     Principal::new("me")

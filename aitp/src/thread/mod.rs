@@ -41,6 +41,7 @@ mod message;
 mod metadata;
 mod object;
 mod params;
+mod principal;
 mod run;
 mod wire;
 
@@ -55,6 +56,7 @@ pub use params::{
     CreateMessage, CreateRun, CreateThread, CreateThreadAndRun, ModifyMessage, ModifyThread,
     ParamsError,
 };
+pub use principal::Principal;
 pub use run::{Run, RunError, RunStatus, Usage};
 
 #[cfg(test)]

@@ -50,10 +50,7 @@ use self::{
     writer::{Op, Writer},
 };
 use super::{ListQuery, Order, Page, StoreError, StoreResult, ThreadStore};
-use crate::{
-    agent::Principal,
-    thread::{Message, Run, RunError, Thread},
-};
+use crate::thread::{Message, Principal, Run, RunError, Thread};
 
 /// How SQLite flushes commits, trading write speed for safety against power loss.
 ///
