@@ -26,8 +26,8 @@ use aitp::capability::{
     extract_text,
     payments::{Payment, PaymentConfirmation, PaymentMethodUsed, Quote},
 };
-use aitp::thread::{Message, Role};
-use aitp_client::{Client, ListQuery, ThreadHandle};
+use aitp::thread::{ListQuery, Message, Order, Role};
+use aitp_client::{Client, ThreadHandle};
 use futures_util::TryStreamExt;
 
 const USAGE: &str = "usage:
@@ -141,7 +141,7 @@ async fn threads(args: &Args, url: &str) -> CliResult {
     let client = args.client(url)?;
     let all: Vec<_> = client
         .threads()
-        .list(ListQuery::new())
+        .list(ListQuery::default().order(Order::Asc))
         .try_collect()
         .await?;
     for t in all {
@@ -165,7 +165,7 @@ async fn messages(args: &Args, url: &str, thread: &str) -> CliResult {
     let client = args.client(url)?;
     let all: Vec<Message> = client
         .messages(thread)
-        .list(ListQuery::new().limit(100))
+        .list(ListQuery::new(ListQuery::MAX_LIMIT, Order::Asc))
         .try_collect()
         .await?;
     for m in &all {
@@ -178,11 +178,11 @@ async fn send(args: &Args, url: &str, thread: &str, text: &str) -> CliResult {
     let client = args.client(url)?;
     let mut handle = client.thread(thread).await?.force();
     match extract_text(text) {
-        ContentPart::Aitp(m) => handle.send_aitp(&m).await?,
-        _ => handle.send(text).await?,
+        ContentPart::Aitp(m) => handle.post(&m).await?,
+        _ => handle.post(text).await?,
     };
     if args.flag("run") {
-        let replies = spin(handle.run_and_wait()).await?;
+        let replies = spin(handle.run().into_future()).await?;
         for m in &replies {
             print_message(m);
         }
@@ -294,7 +294,7 @@ async fn chat(args: &Args, url: &str) -> CliResult {
         if line.is_empty() {
             continue;
         }
-        let mut turn = spin(thread.say(line)).await;
+        let mut turn = spin(thread.ask(line)).await;
         loop {
             let replies = match turn {
                 Ok(r) => r,
@@ -313,7 +313,7 @@ async fn chat(args: &Args, url: &str) -> CliResult {
 }
 
 async fn exchange(thread: &mut ThreadHandle, m: &Envelope) -> aitp_client::Result<Vec<Message>> {
-    thread.exchange(m).await
+    thread.ask(m).await
 }
 
 /// Shows the agent's messages; answers the first one that asks something.
