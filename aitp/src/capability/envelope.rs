@@ -35,12 +35,26 @@ pub enum ParseError {
         #[source]
         error: serde_json::Error,
     },
+    /// A key repeated within one JSON object, in the envelope or anywhere in the body.
+    ///
+    /// Refused rather than read: serde's typed structs refuse duplicates, while
+    /// `serde_json::Value`, Python's `json` and JavaScript's `JSON.parse` keep the last one, so
+    /// a message with a duplicate could be acted on differently here and by the peer (two
+    /// `decision` objects in one message, say). No mainstream writer produces one.
+    #[error("duplicate key `{key}` in the object at `{path}`")]
+    DuplicateKey {
+        /// The JSON path of the object holding the key, from the message root (empty for the
+        /// root), such as `decision.options[0]`.
+        path: String,
+        /// The repeated key.
+        key: String,
+    },
 }
 
 impl ParseError {
     /// Whether the text was an AITP message at all (if not, it is plain content).
     pub fn is_aitp(&self) -> bool {
-        matches!(self, Self::Body { .. })
+        matches!(self, Self::Body { .. } | Self::DuplicateKey { .. })
     }
 }
 
@@ -363,7 +377,16 @@ impl Envelope {
     /// The message type is chosen by the key, disambiguated by the `$schema` capability for
     /// keys several capabilities share (and by shape when the URL names none). Third-party
     /// capabilities become [`Body::Unknown`].
+    ///
+    /// A key repeated within any one object of the message is refused
+    /// ([`ParseError::DuplicateKey`]), so that no peer's parser reads the message differently.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
+        if let Some(dup) = crate::json::find_duplicate_key(text) {
+            return Err(ParseError::DuplicateKey {
+                path: dup.path,
+                key: dup.key,
+            });
+        }
         let RawFields(fields) = serde_json::from_str(text).map_err(|e| {
             if e.is_data() {
                 ParseError::NotAitp("not a JSON object")
@@ -671,5 +694,57 @@ mod take_tests {
 
     fn errors_url() -> &'static str {
         crate::capability::errors::ERRORS_V1
+    }
+}
+
+#[cfg(test)]
+mod duplicate_tests {
+    use super::*;
+
+    fn refused(text: &str) -> (String, String) {
+        match Envelope::parse(text) {
+            Err(ParseError::DuplicateKey { path, key }) => (path, key),
+            other => panic!("{text}: expected a duplicate-key error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_wherever_they_are() {
+        let url = "https://aitp.dev/capabilities/aitp-02-decisions/v1.0.0/schema.json";
+        // Two message bodies: Python and JS would act on the second, serde on the first.
+        let two = format!(
+            r#"{{"$schema":"{url}","decision":{{"request_decision_id":"a","options":[{{"id":"x"}}]}},"decision":{{"request_decision_id":"b","options":[{{"id":"y"}}]}}}}"#
+        );
+        assert_eq!(refused(&two), (String::new(), "decision".into()));
+        // Deep in a typed body.
+        let deep = format!(
+            r#"{{"$schema":"{url}","request_decision":{{"id":"r","options":[{{"id":"a","name":"A","name":"B"}}]}}}}"#
+        );
+        assert_eq!(
+            refused(&deep),
+            ("request_decision.options[0]".into(), "name".into())
+        );
+        // A repeated unknown key (whose value would change on a round trip).
+        let unknown = format!(
+            r#"{{"$schema":"{url}","request_decision":{{"id":"r","options":[{{"id":"a"}}],"x":{{"y":1,"y":2}}}}}}"#
+        );
+        assert_eq!(refused(&unknown), ("request_decision.x".into(), "y".into()));
+        // Third-party capabilities and root-level extras alike.
+        let custom = r#"{"$schema":"https://loyalty.example/v1.0.0/schema.json","redeem":{"points":1},"n":1,"n":2}"#;
+        assert_eq!(refused(custom), (String::new(), "n".into()));
+        // `$schema` twice.
+        let schema = format!(r#"{{"$schema":"{url}","$schema":"{url}","decision":{{}}}}"#);
+        assert_eq!(refused(&schema), (String::new(), "$schema".into()));
+        let e = Envelope::parse(&deep).unwrap_err();
+        assert!(e.is_aitp(), "the peer is told, not ignored");
+        assert_eq!(
+            e.to_string(),
+            "duplicate key `name` in the object at `request_decision.options[0]`"
+        );
+        // The same key in sibling objects is no duplicate.
+        let siblings = format!(
+            r#"{{"$schema":"{url}","request_decision":{{"id":"r","options":[{{"id":"a"}},{{"id":"b"}}]}}}}"#
+        );
+        assert!(Envelope::parse(&siblings).is_ok());
     }
 }
