@@ -159,7 +159,7 @@ impl ThreadHandle {
     /// Sends an envelope, checked like [`ThreadHandle::send_message`]; AITP error reports are
     /// always allowed.
     pub async fn send_aitp(&mut self, message: &Envelope) -> Result<Message> {
-        if !self.force && message.message::<ErrorReport>().is_none() {
+        if !self.force && matches!(message.message::<ErrorReport>(), Ok(None)) {
             self.check(message)?;
         }
         self.send_unchecked(message).await
@@ -290,7 +290,7 @@ impl ThreadHandle {
             }
             for m in &new {
                 for envelope in m.capabilities().filter_map(|c| c.ok()) {
-                    if let Some(Ok(report)) = envelope.message::<ErrorReport>() {
+                    if let Ok(Some(report)) = envelope.message::<ErrorReport>() {
                         // After our request: a report about it, or about nothing in particular
                         // (handlers' errors often name no message), answers it.
                         let about_ours = report.message_id.is_none()
@@ -301,8 +301,8 @@ impl ThreadHandle {
                     }
                     if envelope.key() == R::KEY && correlation_id(&envelope).as_deref() == Some(id)
                     {
-                        if let Some(typed) = envelope.message::<R>() {
-                            return Ok(typed?);
+                        if let Some(typed) = envelope.message::<R>()? {
+                            return Ok(typed);
                         }
                     }
                 }

@@ -6,6 +6,7 @@ pub use serde_json;
 
 pub use crate::agent::args::into_replies;
 pub use crate::capability::definition::{describe_branches, str_eq};
+pub use crate::capability::registry::BuiltIn;
 
 use serde::de::{self, Deserializer, Visitor};
 

@@ -50,6 +50,7 @@ const FIELD_TYPES: &[&str] = &[
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-03-data-request/v1.0.0/schema.json",
     key = "request_data",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -590,6 +591,7 @@ impl LabeledOption {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-03-data-request/v1.0.0/schema.json",
     key = "data",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -807,22 +809,8 @@ fn looks_like_phone(s: &str) -> bool {
     allowed && (3..=15).contains(&digits)
 }
 
-/// AITP-03 Data Request as a type: any of its messages, and its `schema.json`.
-///
-/// The schema is [`Capability::schema`](crate::capability::Capability::schema); the derive
-/// checks at compile time that every message belongs to this capability, each with its own key.
-#[derive(Debug, Clone, PartialEq, crate::Capability)]
-#[aitp(
-    capability = "https://aitp.dev/capabilities/aitp-03-data-request/v1.0.0/schema.json",
-    title = "AITP-03 Data Request"
-)]
-#[non_exhaustive]
-pub enum DataRequest {
-    /// `request_data`: asks for data with a form.
-    RequestData(RequestData),
-    /// `data`: the data given.
-    Data(Data),
-}
+/// DataRequest as a type (declared in the registry with the other built-in capabilities).
+pub use super::registry::DataRequest;
 
 #[cfg(test)]
 mod tests {

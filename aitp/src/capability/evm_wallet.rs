@@ -284,6 +284,7 @@ impl<const N: usize> From<&[u8; N]> for HexBytes {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-05-evm-wallet/v1.0.0/schema.json",
     key = "request_address",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -349,6 +350,7 @@ impl Validate for RequestAddress {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-05-evm-wallet/v1.0.0/schema.json",
     key = "address_response",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -398,6 +400,7 @@ impl Validate for AddressResponse {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-05-evm-wallet/v1.0.0/schema.json",
     key = "request_transaction",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -687,6 +690,7 @@ impl Validate for AccessListEntry {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-05-evm-wallet/v1.0.0/schema.json",
     key = "transaction_response",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -743,6 +747,7 @@ wire_enum! {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-05-evm-wallet/v1.0.0/schema.json",
     key = "request_message_signing",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -976,6 +981,7 @@ impl Validate for TypedDataField {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-05-evm-wallet/v1.0.0/schema.json",
     key = "message_signing_response",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -1027,6 +1033,7 @@ impl Validate for MessageSigningResponse {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-05-evm-wallet/v1.0.0/schema.json",
     key = "chain_notification",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -1144,6 +1151,7 @@ wire_enum! {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-05-evm-wallet/v1.0.0/schema.json",
     key = "token_notification",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -1215,34 +1223,8 @@ impl Validate for TokenNotification {
     }
 }
 
-/// AITP-05 EVM Wallet as a type: any of its messages, and its `schema.json`.
-///
-/// The schema is [`Capability::schema`](crate::capability::Capability::schema); the derive
-/// checks at compile time that every message belongs to this capability, each with its own key.
-#[derive(Debug, Clone, PartialEq, crate::Capability)]
-#[aitp(
-    capability = "https://aitp.dev/capabilities/aitp-05-evm-wallet/v1.0.0/schema.json",
-    title = "AITP-05 EVM Wallet"
-)]
-#[non_exhaustive]
-pub enum EvmWallet {
-    /// `request_address`: asks for the EVM address.
-    RequestAddress(RequestAddress),
-    /// `address_response`: the address.
-    AddressResponse(AddressResponse),
-    /// `request_transaction`: asks the wallet to sign and send a transaction.
-    RequestTransaction(RequestTransaction),
-    /// `transaction_response`: the outcome.
-    TransactionResponse(TransactionResponse),
-    /// `request_message_signing`: asks for a signature.
-    RequestMessageSigning(RequestMessageSigning),
-    /// `message_signing_response`: the signature.
-    MessageSigningResponse(MessageSigningResponse),
-    /// `chain_notification`: the wallet switched chains.
-    ChainNotification(ChainNotification),
-    /// `token_notification`: tokens were sent.
-    TokenNotification(TokenNotification),
-}
+/// EvmWallet as a type (declared in the registry with the other built-in capabilities).
+pub use super::registry::EvmWallet;
 
 #[cfg(test)]
 mod tests {

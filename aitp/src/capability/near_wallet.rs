@@ -56,6 +56,7 @@ const ACTION_TYPES: &[&str] = &[
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-04-near-wallet/v1.0.0/schema.json",
     key = "request_account",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -109,6 +110,7 @@ impl Validate for RequestAccount {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-04-near-wallet/v1.0.0/schema.json",
     key = "account_response",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -151,6 +153,7 @@ impl Validate for AccountResponse {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-04-near-wallet/v1.0.0/schema.json",
     key = "request_transaction",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -392,6 +395,7 @@ impl Validate for Action {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-04-near-wallet/v1.0.0/schema.json",
     key = "transaction_response",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -433,6 +437,7 @@ impl Validate for TransactionResponse {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-04-near-wallet/v1.0.0/schema.json",
     key = "request_message_signing",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -548,6 +553,7 @@ impl Validate for Nep413Message {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-04-near-wallet/v1.0.0/schema.json",
     key = "message_signing_response",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -605,6 +611,7 @@ wire_enum! {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-04-near-wallet/v1.0.0/schema.json",
     key = "token_notification",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -690,32 +697,8 @@ mod base64 {
     }
 }
 
-/// AITP-04 NEAR Wallet as a type: any of its messages, and its `schema.json`.
-///
-/// The schema is [`Capability::schema`](crate::capability::Capability::schema); the derive
-/// checks at compile time that every message belongs to this capability, each with its own key.
-#[derive(Debug, Clone, PartialEq, crate::Capability)]
-#[aitp(
-    capability = "https://aitp.dev/capabilities/aitp-04-near-wallet/v1.0.0/schema.json",
-    title = "AITP-04 NEAR Wallet"
-)]
-#[non_exhaustive]
-pub enum NearWallet {
-    /// `request_account`: asks for the NEAR account.
-    RequestAccount(RequestAccount),
-    /// `account_response`: the account.
-    AccountResponse(AccountResponse),
-    /// `request_transaction`: asks the wallet to sign and send transactions.
-    RequestTransaction(RequestTransaction),
-    /// `transaction_response`: the outcome.
-    TransactionResponse(TransactionResponse),
-    /// `request_message_signing`: asks for a NEP-413 signature.
-    RequestMessageSigning(RequestMessageSigning),
-    /// `message_signing_response`: the signature.
-    MessageSigningResponse(MessageSigningResponse),
-    /// `token_notification`: tokens were sent.
-    TokenNotification(TokenNotification),
-}
+/// NearWallet as a type (declared in the registry with the other built-in capabilities).
+pub use super::registry::NearWallet;
 
 #[cfg(test)]
 mod tests {

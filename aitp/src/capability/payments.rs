@@ -304,6 +304,7 @@ enum ConfirmationResultSchema {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-01-payments/v1.0.0/schema.json",
     key = "quote",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -659,6 +660,7 @@ impl Validate for Affiliate {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-01-payments/v1.0.0/schema.json",
     key = "wrapped_quote",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -850,6 +852,7 @@ impl Validate for Wrapper {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-01-payments/v1.0.0/schema.json",
     key = "payment",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -979,6 +982,7 @@ impl Validate for PaymentMethodUsed {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-01-payments/v1.0.0/schema.json",
     key = "payment_confirmation",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -1065,6 +1069,7 @@ impl Validate for PaymentConfirmation {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-01-payments/v1.0.0/schema.json",
     key = "top_up_request",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -1139,6 +1144,7 @@ impl Validate for TopUpRequest {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-01-payments/v1.0.0/schema.json",
     key = "top_up_response",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -1221,30 +1227,8 @@ impl Validate for TopUpResponse {
     }
 }
 
-/// AITP-01 Payments as a type: any of its messages, and its `schema.json`.
-///
-/// The schema is [`Capability::schema`](crate::capability::Capability::schema); the derive
-/// checks at compile time that every message belongs to this capability, each with its own key.
-#[derive(Debug, Clone, PartialEq, crate::Capability)]
-#[aitp(
-    capability = "https://aitp.dev/capabilities/aitp-01-payments/v1.0.0/schema.json",
-    title = "AITP-01 Payments"
-)]
-#[non_exhaustive]
-pub enum Payments {
-    /// `quote`: what the service costs and how it can be paid.
-    Quote(Quote),
-    /// `wrapped_quote`: a quote passed on by an intermediary.
-    WrappedQuote(WrappedQuote),
-    /// `payment`: the payer pays a quote.
-    Payment(Payment),
-    /// `payment_confirmation`: the payee confirms.
-    PaymentConfirmation(PaymentConfirmation),
-    /// `top_up_request`: asks for funds.
-    TopUpRequest(TopUpRequest),
-    /// `top_up_response`: answers a top-up request.
-    TopUpResponse(TopUpResponse),
-}
+/// Payments as a type (declared in the registry with the other built-in capabilities).
+pub use super::registry::Payments;
 
 #[cfg(test)]
 mod tests {
