@@ -6,8 +6,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, de, ser::Serialize
 use serde_json::{Map, Value, value::RawValue};
 
 use super::{
-    AitpCapability, CapabilityId, CapabilityIdError, CapabilityMessage, parse_error::ParseError,
-    registry::Body,
+    AitpCapability, CapabilityId, CapabilityIdError, CapabilityMessage, nulls::Nulls,
+    parse_error::ParseError, registry::Body,
 };
 use crate::validate::{ValidationErrors, Validator};
 
@@ -53,7 +53,8 @@ fn by_shape(first: AitpCapability, second: AitpCapability, raw: &str) -> AitpCap
 ///
 /// The `$schema` URL is kept exactly as received (so a message passed through is unchanged);
 /// messages built here get the canonical URL. Root-level fields besides `$schema` and the key
-/// are kept too.
+/// are kept too, and so are explicit `null`s on optional fields of a typed body (read as `None`,
+/// but written back as received).
 ///
 /// ```
 /// use aitp::capability::{Envelope, Body};
@@ -74,6 +75,8 @@ pub struct Envelope {
     // Boxed: the largest bodies are several hundred bytes, and envelopes move around.
     body: Box<Body>,
     extra: Map<String, Value>,
+    // Explicit `null`s the typed body does not write, written back (see `nulls`).
+    nulls: Nulls,
 }
 
 struct RawFields<'a>(Vec<(String, &'a RawValue)>);
@@ -111,6 +114,7 @@ impl Envelope {
             schema,
             body: Box::new(body),
             extra: Map::new(),
+            nulls: Nulls::default(),
         }
     }
 
@@ -181,6 +185,7 @@ impl Envelope {
 
         let mut extra = Map::new();
         let mut body = None;
+        let mut nulls = Nulls::default();
         for (i, (k, v)) in fields.into_iter().enumerate() {
             if k == "$schema" {
                 continue;
@@ -198,7 +203,11 @@ impl Envelope {
             };
             let typed = cap.and_then(|c| Body::parse_typed(c, &k, raw));
             body = Some(match typed {
-                Some(result) => result?,
+                Some(result) => {
+                    let typed = result?;
+                    nulls = Nulls::lost(raw, || typed.to_value());
+                    typed
+                }
                 None => Body::Unknown {
                     body: serde_json::from_str(raw).map_err(ParseError::NotJson)?,
                     key: k,
@@ -211,6 +220,7 @@ impl Envelope {
             id,
             body: Box::new(body),
             extra,
+            nulls,
         })
     }
 
@@ -386,7 +396,13 @@ impl Serialize for Envelope {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(2 + self.extra.len()))?;
         map.serialize_entry("$schema", &self.schema)?;
-        self.body.serialize_entry(&mut map)?;
+        if self.nulls.is_empty() {
+            self.body.serialize_entry(&mut map)?;
+        } else {
+            let mut body = self.body.to_value();
+            self.nulls.restore(&mut body);
+            map.serialize_entry(self.body.key(), &body)?;
+        }
         for (k, v) in &self.extra {
             map.serialize_entry(k, v)?;
         }
@@ -416,6 +432,7 @@ impl<T: CapabilityMessage> From<T> for Envelope {
             id: Ok(T::capability().clone()),
             body: Box::new(message.into_body()),
             extra: Map::new(),
+            nulls: Nulls::default(),
         }
     }
 }

@@ -11,6 +11,7 @@ mod envelope;
 mod extract;
 mod id;
 mod negotiate;
+mod nulls;
 mod parse_error;
 pub(crate) mod registry;
 
