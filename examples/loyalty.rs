@@ -196,8 +196,8 @@ fn loyalty_reply(replies: &[String]) -> Loyalty {
         panic!("not a capability message: {reply}")
     };
     Loyalty::from_envelope(&message)
+        .expect("a loyalty message that fits its type")
         .expect("a loyalty message")
-        .expect("that fits its type")
 }
 
 #[tokio::main]

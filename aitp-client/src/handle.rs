@@ -165,7 +165,7 @@ impl ThreadHandle {
         if !self.force {
             for envelope in request.capabilities() {
                 let envelope = envelope?;
-                if envelope.message::<ErrorReport>().is_none() {
+                if matches!(envelope.message::<ErrorReport>(), Ok(None)) {
                     self.check(&envelope)?;
                 }
             }
@@ -284,7 +284,7 @@ impl ThreadHandle {
             }
             for m in &new {
                 for envelope in m.capabilities().filter_map(|c| c.ok()) {
-                    if let Some(Ok(report)) = envelope.message::<ErrorReport>() {
+                    if let Ok(Some(report)) = envelope.message::<ErrorReport>() {
                         // After our request: a report about it, or about nothing in particular
                         // (handlers' errors often name no message), answers it.
                         let about_ours = report.message_id.is_none()
@@ -295,8 +295,8 @@ impl ThreadHandle {
                     }
                     if envelope.key() == R::KEY && correlation_id(&envelope).as_deref() == Some(id)
                     {
-                        if let Some(typed) = envelope.message::<R>() {
-                            return Ok(typed?);
+                        if let Some(typed) = envelope.message::<R>()? {
+                            return Ok(typed);
                         }
                     }
                 }

@@ -280,13 +280,13 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
 
             fn from_envelope(
                 message: &::aitp::capability::Envelope,
-            ) -> ::core::option::Option<::core::result::Result<Self, ::aitp::capability::ParseError>> {
+            ) -> ::core::result::Result<::core::option::Option<Self>, ::aitp::capability::ParseError> {
                 #(
-                    if let ::core::option::Option::Some(r) = message.message::<#tys>() {
-                        return ::core::option::Option::Some(r.map(Self::#idents));
+                    if let ::core::option::Option::Some(m) = message.message::<#tys>()? {
+                        return ::core::result::Result::Ok(::core::option::Option::Some(Self::#idents(m)));
                     }
                 )*
-                ::core::option::Option::None
+                ::core::result::Result::Ok(::core::option::Option::None)
             }
 
             fn validate(&self) -> ::core::result::Result<(), ::aitp::validate::ValidationErrors> {

@@ -10,6 +10,7 @@ struct Args {
     capability: LitStr,
     key: LitStr,
     validate: bool,
+    builtin: bool,
 }
 
 /// Checks that a `capability = "..."` value is an http(s) URL with a semver path segment.
@@ -36,6 +37,7 @@ fn parse_args(input: &DeriveInput) -> syn::Result<Args> {
     let mut capability = None;
     let mut key: Option<LitStr> = None;
     let mut validate = false;
+    let mut builtin = false;
     let mut seen_attr = false;
     for attr in input.attrs.iter().filter(|a| a.path().is_ident("aitp")) {
         seen_attr = true;
@@ -64,6 +66,10 @@ fn parse_args(input: &DeriveInput) -> syn::Result<Args> {
                 Ok(())
             } else if meta.path.is_ident("validate") {
                 validate = true;
+                Ok(())
+            } else if meta.path.is_ident("builtin") {
+                // The aitp crate's own message types: they have a `Body` variant.
+                builtin = true;
                 Ok(())
             } else {
                 Err(meta.error(
@@ -94,6 +100,7 @@ fn parse_args(input: &DeriveInput) -> syn::Result<Args> {
         capability,
         key,
         validate,
+        builtin,
     })
 }
 
@@ -130,6 +137,23 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     } else {
         quote! {}
     };
+    let body = if args.builtin {
+        quote! {
+            fn into_body(self) -> ::aitp::capability::Body {
+                <Self as ::aitp::__private::BuiltIn>::into_body(self)
+            }
+            fn from_body(
+                body: ::aitp::capability::Body,
+            ) -> ::core::result::Result<Self, ::aitp::capability::Body> {
+                <Self as ::aitp::__private::BuiltIn>::from_body(body)
+            }
+            fn body_ref(body: &::aitp::capability::Body) -> ::core::option::Option<&Self> {
+                <Self as ::aitp::__private::BuiltIn>::body_ref(body)
+            }
+        }
+    } else {
+        quote! {}
+    };
     Ok(quote! {
         impl ::aitp::capability::CapabilityMessage for #name {
             const SCHEMA_URL: &'static str = #capability;
@@ -142,6 +166,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             }
 
             #validate
+            #body
         }
 
         #inherent

@@ -28,8 +28,9 @@
 //!     .title("Which size?")
 //!     .build();
 //! let json = Envelope::from(request.clone()).to_json_string();
-//! let parsed = Envelope::parse(&json).unwrap();
-//! assert_eq!(parsed.message::<RequestDecision>().unwrap().unwrap(), request);
+//! let parsed = Envelope::parse(&json)?;
+//! assert_eq!(parsed.message::<RequestDecision>()?, Some(request));
+//! # Ok::<(), aitp::capability::ParseError>(())
 //! ```
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -37,15 +37,9 @@ pub fn generator() -> SchemaGenerator {
 /// Whether a message's root object admits only `$schema` and the key (AITP-01, AITP-04,
 /// AITP-05 and legacy Transactions close it; AITP-02/03 and custom capabilities do not).
 fn closed_root<T: CapabilityMessage>() -> bool {
-    matches!(
-        T::capability().aitp(),
-        Some(
-            AitpCapability::Payments
-                | AitpCapability::NearWallet
-                | AitpCapability::EvmWallet
-                | AitpCapability::Transactions
-        )
-    )
+    T::capability()
+        .aitp()
+        .is_some_and(AitpCapability::closes_root)
 }
 
 fn envelope_for<T: CapabilityMessage + JsonSchema>(generator: &mut SchemaGenerator) -> Value {
@@ -142,57 +136,10 @@ impl CapabilitySchema {
     }
 }
 
-/// The generated `schema.json` of an AITP capability (v1.0.0).
+/// The generated `schema.json` of an AITP capability (v1.0.0): its capability enum's
+/// [`Capability::schema`](crate::capability::Capability::schema), from the registry.
 pub fn official(capability: AitpCapability) -> Value {
-    use crate::capability::{
-        data_request as d, decisions as dec, evm_wallet as e, near_wallet as n, payments as p,
-        transactions as t,
-    };
-    let url = capability.v1().url();
-    let s = CapabilitySchema::new(url);
-    match capability {
-        AitpCapability::Payments => s
-            .title("AITP-01 Payments")
-            .message::<p::Quote>()
-            .message::<p::WrappedQuote>()
-            .message::<p::Payment>()
-            .message::<p::PaymentConfirmation>()
-            .message::<p::TopUpRequest>()
-            .message::<p::TopUpResponse>(),
-        AitpCapability::Decisions => s
-            .title("AITP-02 Decisions")
-            .message::<dec::RequestDecision>()
-            .message::<dec::Decision>(),
-        AitpCapability::DataRequest => s
-            .title("AITP-03 Data Request")
-            .message::<d::RequestData>()
-            .message::<d::Data>(),
-        AitpCapability::NearWallet => s
-            .title("AITP-04 NEAR Wallet")
-            .message::<n::RequestAccount>()
-            .message::<n::AccountResponse>()
-            .message::<n::RequestTransaction>()
-            .message::<n::TransactionResponse>()
-            .message::<n::RequestMessageSigning>()
-            .message::<n::MessageSigningResponse>()
-            .message::<n::TokenNotification>(),
-        AitpCapability::EvmWallet => s
-            .title("AITP-05 EVM Wallet")
-            .message::<e::RequestAddress>()
-            .message::<e::AddressResponse>()
-            .message::<e::RequestTransaction>()
-            .message::<e::TransactionResponse>()
-            .message::<e::RequestMessageSigning>()
-            .message::<e::MessageSigningResponse>()
-            .message::<e::ChainNotification>()
-            .message::<e::TokenNotification>(),
-        AitpCapability::Transactions => s
-            .title("AITP-04 Transactions (legacy)")
-            .message::<t::Quote>()
-            .message::<t::PaymentAuthorization>()
-            .message::<t::PaymentResult>(),
-    }
-    .build()
+    capability.schema()
 }
 
 #[cfg(test)]

@@ -253,7 +253,7 @@ fn facts(message: &Envelope) -> String {
             )
         }
         Body::Unknown { body, .. } => match message.message::<ErrorReport>() {
-            Some(Ok(e)) => format!("{}: {}", e.code.as_str(), e.message),
+            Ok(Some(e)) => format!("{}: {}", e.code.as_str(), e.message),
             _ => match body.as_object() {
                 Some(fields) => format!("with fields {}", list(fields.keys().cloned().collect())),
                 None => String::new(),

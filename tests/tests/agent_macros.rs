@@ -275,9 +275,9 @@ fn the_capability_enum_reads_and_writes_its_messages() {
         r#"{{"$schema": "{LOYALTY}", "points_balance": {{"account": "ada"}}}}"#
     ))
     .unwrap();
-    assert!(matches!(Loyalty::from_envelope(&wrong), Some(Err(_))));
+    assert!(Loyalty::from_envelope(&wrong).is_err());
     let other = Envelope::from(RequestDecision::radio("x", ["a"]).build());
-    assert!(Loyalty::from_envelope(&other).is_none());
+    assert!(matches!(Loyalty::from_envelope(&other), Ok(None)));
     let b = Loyalty::Balance(PointsBalance {
         account: "ada".into(),
         points: 1,

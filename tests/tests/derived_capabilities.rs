@@ -118,27 +118,27 @@ fn every_vector_is_judged_like_the_official_schema_files() {
         // The enum reads the message, as the right variant.
         let typed = match cap {
             AitpCapability::Payments => {
-                Payments::from_envelope(&message).map(|r| r.map(|m| m.key()))
+                Payments::from_envelope(&message).map(|o| o.map(|m| m.key()))
             }
             AitpCapability::Decisions => {
-                Decisions::from_envelope(&message).map(|r| r.map(|m| m.key()))
+                Decisions::from_envelope(&message).map(|o| o.map(|m| m.key()))
             }
             AitpCapability::DataRequest => {
-                DataRequest::from_envelope(&message).map(|r| r.map(|m| m.key()))
+                DataRequest::from_envelope(&message).map(|o| o.map(|m| m.key()))
             }
             AitpCapability::NearWallet => {
-                NearWallet::from_envelope(&message).map(|r| r.map(|m| m.key()))
+                NearWallet::from_envelope(&message).map(|o| o.map(|m| m.key()))
             }
             AitpCapability::EvmWallet => {
-                EvmWallet::from_envelope(&message).map(|r| r.map(|m| m.key()))
+                EvmWallet::from_envelope(&message).map(|o| o.map(|m| m.key()))
             }
             AitpCapability::Transactions => {
-                Transactions::from_envelope(&message).map(|r| r.map(|m| m.key()))
+                Transactions::from_envelope(&message).map(|o| o.map(|m| m.key()))
             }
-            _ => None,
+            _ => Ok(None),
         };
         assert_eq!(
-            typed.map(Result::unwrap),
+            typed.unwrap(),
             Some(message.key()),
             "{file}: the capability enum does not read it"
         );

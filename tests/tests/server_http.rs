@@ -593,7 +593,7 @@ async fn streamed_runs_send_v2_events() {
         .unwrap();
     let m: Value = serde_json::from_str(completed).unwrap();
     let reply = Envelope::parse(&text_of(&m)).unwrap();
-    assert!(reply.message::<RequestDecision>().is_some());
+    assert!(matches!(reply.message::<RequestDecision>(), Ok(Some(_))));
 }
 
 #[tokio::test]

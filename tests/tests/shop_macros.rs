@@ -41,7 +41,7 @@ impl Customer {
 
 fn find<T: CapabilityMessage>(replies: &[Reply]) -> Option<T> {
     replies.iter().find_map(|r| match r {
-        Reply::Message(m) => m.message::<T>()?.ok(),
+        Reply::Message(m) => m.message::<T>().ok().flatten(),
         _ => None,
     })
 }

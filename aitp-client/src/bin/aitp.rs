@@ -221,7 +221,7 @@ fn summary(m: &Envelope) -> String {
             )
         }
         _ => match m.message::<ErrorReport>() {
-            Some(Ok(e)) => format!("[error {}] {}", e.code.as_str(), e.message),
+            Ok(Some(e)) => format!("[error {}] {}", e.code.as_str(), e.message),
             _ => format!("[{}] {}", m.key(), m.to_json_string()),
         },
     }

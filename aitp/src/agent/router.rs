@@ -253,33 +253,21 @@ impl<S: Send + Sync + 'static> Router<S> {
         out
     }
 
-    /// The route for a capability message: exact (capability, major, key) first; a typed
-    /// message of another major (such as the docs' `v0.1.0`) goes to the same capability and key.
+    /// The route for a capability message: exact (capability, major, key) first; a message
+    /// whose body is already typed (a built-in message of another major, such as the docs'
+    /// `v0.1.0`) goes to the same capability and key at any major.
     fn route_for(&self, m: &Envelope) -> Option<&Route<S>> {
-        let (name, major) = match m.body().aitp_capability() {
-            Some(cap) => {
-                let major = m
-                    .id_ref()
-                    .filter(|id| id.aitp() == Some(cap))
-                    .map(|id| id.version().major)
-                    .unwrap_or(1);
-                (cap.slug().to_owned(), major)
-            }
-            None => {
-                let id = m.id_ref()?;
-                (id.name(), id.version().major)
-            }
-        };
+        let id = m.body_capability()?;
         let exact = RouteKey {
-            capability: name.clone(),
-            major,
+            capability: id.name(),
+            major: id.version().major,
             key: m.key().to_owned(),
         };
         self.routes.get(&exact).or_else(|| {
             m.body().aitp_capability()?;
             self.routes
                 .iter()
-                .find(|(k, _)| k.capability == name && k.key == m.key())
+                .find(|(k, _)| k.capability == exact.capability && k.key == exact.key)
                 .map(|(_, r)| r)
         })
     }

@@ -149,6 +149,7 @@ impl JsonSchema for OptionId {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-02-decisions/v1.0.0/schema.json",
     key = "request_decision",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -496,6 +497,7 @@ impl From<(&str, &str)> for DecisionOption {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-02-decisions/v1.0.0/schema.json",
     key = "decision",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -594,22 +596,8 @@ impl SelectedOption {
     }
 }
 
-/// AITP-02 Decisions as a type: any of its messages, and its `schema.json`.
-///
-/// The schema is [`Capability::schema`](crate::capability::Capability::schema); the derive
-/// checks at compile time that every message belongs to this capability, each with its own key.
-#[derive(Debug, Clone, PartialEq, crate::Capability)]
-#[aitp(
-    capability = "https://aitp.dev/capabilities/aitp-02-decisions/v1.0.0/schema.json",
-    title = "AITP-02 Decisions"
-)]
-#[non_exhaustive]
-pub enum Decisions {
-    /// `request_decision`: asks the other side to choose among options.
-    RequestDecision(RequestDecision),
-    /// `decision`: the options chosen.
-    Decision(Decision),
-}
+/// Decisions as a type (declared in the registry with the other built-in capabilities).
+pub use super::registry::Decisions;
 
 #[cfg(test)]
 mod tests {

@@ -44,7 +44,7 @@
 //!
 //! // Any message of the capability, typed.
 //! let m = Loyalty::from(RedeemPoints { points: 40 }).to_envelope();
-//! assert!(matches!(Loyalty::from_envelope(&m), Some(Ok(Loyalty::Redeem(_)))));
+//! assert!(matches!(Loyalty::from_envelope(&m), Ok(Some(Loyalty::Redeem(_)))));
 //! ```
 //!
 //! The derive checks at compile time that every message carries the enum's capability URL and
@@ -82,9 +82,9 @@ pub trait Capability: Sized + Send + Sync + 'static {
 
     /// The message as one of this capability's, if it is one.
     ///
-    /// `None` when it is a message of another capability or an unknown key; `Some(Err)` when the
+    /// `Ok(None)` when it is a message of another capability or an unknown key; `Err` when the
     /// key is this capability's but the body does not fit.
-    fn from_envelope(message: &Envelope) -> Option<Result<Self, ParseError>>;
+    fn from_envelope(message: &Envelope) -> Result<Option<Self>, ParseError>;
 
     /// Checks what the message's schema demands beyond parsing (see
     /// [`CapabilityMessage::validate`](super::CapabilityMessage::validate)).

@@ -5,89 +5,9 @@ use std::{fmt, str::FromStr, sync::Arc};
 use semver::Version;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
-/// The capabilities defined by the AITP specification, plus the legacy one NEAR AI used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
-pub enum AitpCapability {
-    /// AITP-01 Payments: quotes, payments, confirmations, top-ups.
-    Payments,
-    /// AITP-02 Decisions: `request_decision` and `decision`.
-    Decisions,
-    /// AITP-03 Data Request: `request_data` and `data`.
-    DataRequest,
-    /// AITP-04 NEAR Wallet.
-    NearWallet,
-    /// AITP-05 EVM Wallet.
-    EvmWallet,
-    /// The removed AITP-04 *Transactions* capability (`quote` with `payment_plans`,
-    /// `payment_authorization`, `payment_result`): what NEAR AI's agents and UI called
-    /// "payments" (`https://aitp.dev/v1/payments/schema.json`).
-    Transactions,
-}
+use super::AitpCapability;
 
 impl AitpCapability {
-    /// Every capability, in spec order.
-    pub const ALL: [AitpCapability; 6] = [
-        Self::Payments,
-        Self::Decisions,
-        Self::DataRequest,
-        Self::NearWallet,
-        Self::EvmWallet,
-        Self::Transactions,
-    ];
-
-    /// The path segment of the canonical URL, such as `aitp-02-decisions`.
-    pub fn slug(self) -> &'static str {
-        match self {
-            Self::Payments => "aitp-01-payments",
-            Self::Decisions => "aitp-02-decisions",
-            Self::DataRequest => "aitp-03-data-request",
-            Self::NearWallet => "aitp-04-near-wallet",
-            Self::EvmWallet => "aitp-05-evm-wallet",
-            Self::Transactions => "aitp-04-transactions",
-        }
-    }
-
-    /// The message keys the capability defines.
-    pub fn message_keys(self) -> &'static [&'static str] {
-        match self {
-            Self::Payments => &[
-                "quote",
-                "wrapped_quote",
-                "payment",
-                "payment_confirmation",
-                "top_up_request",
-                "top_up_response",
-            ],
-            Self::Decisions => &["request_decision", "decision"],
-            Self::DataRequest => &["request_data", "data"],
-            Self::NearWallet => &[
-                "request_account",
-                "account_response",
-                "request_transaction",
-                "transaction_response",
-                "request_message_signing",
-                "message_signing_response",
-                "token_notification",
-            ],
-            Self::EvmWallet => &[
-                "request_address",
-                "address_response",
-                "request_transaction",
-                "transaction_response",
-                "request_message_signing",
-                "message_signing_response",
-                "chain_notification",
-                "token_notification",
-            ],
-            Self::Transactions => &["quote", "payment_authorization", "payment_result"],
-        }
-    }
-
-    fn from_slug(slug: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.slug() == slug)
-    }
-
     /// The capability at version 1.0.0, the only published version.
     pub fn v1(self) -> CapabilityId {
         CapabilityId {

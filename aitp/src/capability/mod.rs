@@ -11,6 +11,9 @@ mod envelope;
 mod extract;
 mod id;
 mod negotiate;
+mod nulls;
+mod parse_error;
+pub(crate) mod registry;
 
 pub mod data_request;
 pub mod decisions;
@@ -23,12 +26,15 @@ pub mod transactions;
 /// Derives [`Capability`] for an enum of message types; see [the trait](trait@Capability).
 pub use aitp_derive::Capability;
 pub use definition::Capability;
-pub use envelope::{Body, Envelope, ParseError};
+pub use envelope::Envelope;
 pub use extract::{ContentPart, extract, extract_text};
-pub use id::{AitpCapability, CapabilityId, CapabilityIdError};
+pub use id::{CapabilityId, CapabilityIdError};
 pub use negotiate::{Declaration, Negotiated};
+pub use parse_error::ParseError;
+pub use registry::{ALL_V1, AitpCapability, Body};
 
 use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
 
 use crate::validate::ValidationErrors;
 
@@ -59,14 +65,29 @@ pub trait CapabilityMessage: Serialize + DeserializeOwned + Clone + Send + Sync 
     fn validate(&self) -> Result<(), ValidationErrors> {
         Ok(())
     }
-}
 
-/// The schema URLs of every AITP capability this crate implements, at v1.0.0: what an agent or
-/// client declares to support all of them.
-pub const ALL_V1: [&str; 5] = [
-    "https://aitp.dev/capabilities/aitp-01-payments/v1.0.0/schema.json",
-    "https://aitp.dev/capabilities/aitp-02-decisions/v1.0.0/schema.json",
-    "https://aitp.dev/capabilities/aitp-03-data-request/v1.0.0/schema.json",
-    "https://aitp.dev/capabilities/aitp-04-near-wallet/v1.0.0/schema.json",
-    "https://aitp.dev/capabilities/aitp-05-evm-wallet/v1.0.0/schema.json",
-];
+    /// The message as a [`Body`]: its own variant for the built-in types, [`Body::Unknown`]
+    /// for every other type. The derive writes this; generic code never inspects `T`.
+    #[doc(hidden)]
+    fn into_body(self) -> Body {
+        Body::Unknown {
+            key: Self::KEY.to_owned(),
+            body: serde_json::to_value(&self).unwrap_or(Value::Null),
+        }
+    }
+
+    /// The message out of its own [`Body`] variant (built-in types only); the body back
+    /// otherwise, to be read by key and capability.
+    #[doc(hidden)]
+    // The `Err` is the body itself, handed back unmoved.
+    #[allow(clippy::result_large_err)]
+    fn from_body(body: Body) -> Result<Self, Body> {
+        Err(body)
+    }
+
+    /// The message in its own [`Body`] variant, borrowed (built-in types only).
+    #[doc(hidden)]
+    fn body_ref(_body: &Body) -> Option<&Self> {
+        None
+    }
+}

@@ -32,6 +32,7 @@ use crate::{
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-04-transactions/v1.0.0/schema.json",
     key = "quote",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -217,6 +218,7 @@ impl JsonSchema for PaymentOutcome {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-04-transactions/v1.0.0/schema.json",
     key = "payment_authorization",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -325,6 +327,7 @@ impl Validate for TransferDetail {
 #[aitp(
     capability = "https://aitp.dev/capabilities/aitp-04-transactions/v1.0.0/schema.json",
     key = "payment_result",
+    builtin,
     validate
 )]
 #[non_exhaustive]
@@ -473,25 +476,8 @@ pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// The legacy AITP-04 Transactions capability (NEAR AI's "payments") as a type: any of its
-/// messages, and its `schema.json`.
-///
-/// The schema is [`Capability::schema`](crate::capability::Capability::schema); the derive
-/// checks at compile time that every message belongs to this capability, each with its own key.
-#[derive(Debug, Clone, PartialEq, crate::Capability)]
-#[aitp(
-    capability = "https://aitp.dev/capabilities/aitp-04-transactions/v1.0.0/schema.json",
-    title = "AITP-04 Transactions (legacy)"
-)]
-#[non_exhaustive]
-pub enum Transactions {
-    /// `quote`: what to pay, in which payment plans.
-    Quote(Quote),
-    /// `payment_authorization`: the payer paid.
-    PaymentAuthorization(PaymentAuthorization),
-    /// `payment_result`: the payee's verdict.
-    PaymentResult(PaymentResult),
-}
+/// Transactions as a type (declared in the registry with the other built-in capabilities).
+pub use super::registry::Transactions;
 
 #[cfg(test)]
 mod tests {

@@ -171,19 +171,30 @@ impl Message {
 
     /// The first capability message of type `T` in its text parts.
     ///
-    /// `None` when there is none; `Some(Err)` when the first part that is a `T` by key and
+    /// `Ok(None)` when there is none; `Err` when the first part that is a `T` by key and
     /// capability does not fit `T`.
-    pub fn capability<T: CapabilityMessage>(&self) -> Option<Result<T, ParseError>> {
+    pub fn capability<T: CapabilityMessage>(&self) -> Result<Option<T>, ParseError> {
         let ours = T::capability().aitp().map(|c| c.slug());
-        self.capabilities().find_map(|m| match m {
-            Ok(m) => m.message::<T>(),
-            Err(e) => match &e {
-                ParseError::Body {
-                    key, capability, ..
-                } if key == T::KEY && ours == Some(*capability) => Some(Err(e)),
-                _ => None,
-            },
-        })
+        for m in self.capabilities() {
+            match m {
+                Ok(m) => {
+                    if let Some(t) = m.message::<T>()? {
+                        return Ok(Some(t));
+                    }
+                }
+                Err(e) => {
+                    if let ParseError::Body {
+                        key, capability, ..
+                    } = &e
+                    {
+                        if key == T::KEY && ours == Some(*capability) {
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// The AITP actor that sent it (`metadata.actor`), if set.
@@ -361,10 +372,10 @@ mod tests {
             ],
         );
         assert_eq!(m.capability::<RequestDecision>().unwrap().unwrap(), rd);
-        assert!(
-            m.capability::<crate::capability::decisions::Decision>()
-                .is_none()
-        );
+        assert!(matches!(
+            m.capability::<crate::capability::decisions::Decision>(),
+            Ok(None)
+        ));
         assert_eq!(m.capabilities().count(), 1);
         assert_eq!(m.text_parts().count(), 4);
         assert!(m.text().starts_with("Here are your options:\n{\"just\""));
@@ -379,11 +390,11 @@ mod tests {
                 r#"{"$schema": "https://aitp.dev/v1/decisions/schema.json", "request_decision": {"options": "nope"}}"#,
             )],
         );
-        assert!(matches!(m.capability::<RequestDecision>(), Some(Err(_))));
-        assert!(
-            m.capability::<crate::capability::decisions::Decision>()
-                .is_none()
-        );
+        assert!(m.capability::<RequestDecision>().is_err());
+        assert!(matches!(
+            m.capability::<crate::capability::decisions::Decision>(),
+            Ok(None)
+        ));
     }
 
     #[test]

@@ -27,9 +27,10 @@
 //!     Role::Assistant,
 //!     vec![Content::text("Pick one:"), Content::aitp(&Envelope::from(ask.clone()))],
 //! );
-//! let wire = serde_json::to_string(&message).unwrap();
-//! let read: Message = serde_json::from_str(&wire).unwrap();
-//! assert_eq!(read.capability::<RequestDecision>().unwrap().unwrap(), ask);
+//! let wire = serde_json::to_string(&message)?;
+//! let read: Message = serde_json::from_str(&wire)?;
+//! assert_eq!(read.capability::<RequestDecision>()?, Some(ask));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod actor;

@@ -76,7 +76,7 @@ impl Customer {
 /// The first capability message of type `T` among the replies.
 fn find<T: CapabilityMessage>(replies: &[Reply]) -> Option<T> {
     replies.iter().find_map(|r| match r {
-        Reply::Message(m) => m.message::<T>()?.ok(),
+        Reply::Message(m) => m.message::<T>().ok().flatten(),
         _ => None,
     })
 }
