@@ -128,7 +128,7 @@ pub(crate) fn fill(p: Prompter, r: &RequestData) -> Answer<Option<Data>> {
                 values.push((f.id.clone(), v));
             }
         }
-        println!("{}:", r.button_label());
+        println!("Your answers:");
         for (id, v) in &values {
             let label = r.field(id).and_then(|f| f.label.as_deref()).unwrap_or(id);
             println!("  {label}: {v}");
@@ -179,9 +179,8 @@ fn ask_field(p: Prompter, r: &RequestData, f: &FormField) -> Answer<String> {
     let check = move |v: &str| {
         one.check_response(&one.respond([(id.as_str(), v)]))
             .map_err(|e| {
-                e.to_string()
-                    .rsplit_once(": ")
-                    .map_or(e.to_string(), |(_, why)| why.to_owned())
+                let why: Vec<&str> = e.errors().iter().map(|e| e.message.as_str()).collect();
+                why.join("; ")
             })
     };
     let help = match (f.kind(), options.is_empty()) {

@@ -57,7 +57,7 @@ pub(crate) async fn chat(args: ChatArgs) -> CliResult {
         },
     };
     loop {
-        let line = match session.prompter.line("> ") {
+        let line = match session.prompter.line("you> ") {
             Ok(l) => l,
             Err(stop) => return left(stop),
         };

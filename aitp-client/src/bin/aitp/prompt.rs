@@ -51,7 +51,7 @@ impl Prompter {
     /// One line of free text (the chat's own prompt): `/quit` and the end of input stop.
     pub(crate) fn line(&self, prompt: &str) -> Answer<String> {
         let line = match self {
-            Self::Terminal => stop_on(Text::new(prompt).prompt())?,
+            Self::Terminal => stop_on(Text::new(prompt.trim_end()).prompt())?,
             Self::Plain => read_line(prompt)?,
         };
         if line.trim() == QUIT {
@@ -66,6 +66,7 @@ impl Prompter {
             Self::Terminal => {
                 let choices: Vec<Choice> = numbered(options);
                 let chosen = Select::new(title, choices)
+                    .with_formatter(&|c| c.value.short().to_owned())
                     .with_help_message("↑↓ move, enter choose, type to filter, esc quit")
                     .with_page_size(options.len().clamp(1, 12))
                     .prompt();
@@ -105,6 +106,10 @@ impl Prompter {
             Self::Terminal => {
                 let choices: Vec<Choice> = numbered(options);
                 let chosen = MultiSelect::new(title, choices)
+                    .with_formatter(&|cs| {
+                        let names: Vec<&str> = cs.iter().map(|c| c.value.short()).collect();
+                        names.join(", ")
+                    })
                     .with_help_message("↑↓ move, space tick, enter done, esc quit")
                     .with_page_size(options.len().clamp(1, 12))
                     .with_validator(move |picked: &[ListOption<&Choice>]| {
@@ -206,6 +211,13 @@ impl Prompter {
 /// An option of a terminal menu: its index, and how it reads.
 #[derive(Debug, Clone)]
 struct Choice(usize, String);
+
+impl Choice {
+    /// How the option reads once chosen: without its description.
+    fn short(&self) -> &str {
+        self.1.split(" — ").next().unwrap_or(&self.1).trim_end()
+    }
+}
 
 impl std::fmt::Display for Choice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -1,0 +1,220 @@
+//! The client and `aitp` against a server shaped like open-assistant-api (FastAPI + SQLModel):
+//! `metadata_` instead of `metadata`, ObjectId ids, float times, FastAPI's `{"detail"}`
+//! errors, no thread listing, and runs that need a real assistant id. The server here answers
+//! with those recorded shapes over HTTP on 127.0.0.1.
+
+use std::{
+    process::{Command, Output},
+    sync::{Arc, Mutex},
+};
+
+use aitp::capability::decisions::RequestDecision;
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{get, post},
+};
+use serde_json::{Value, json};
+
+const THREAD_ID: &str = "6655c0e3d4b3f2a1c8e9b7a0";
+const AGENT: &str = "shop.example";
+
+/// The actors the server keeps (as open-assistant-api stores what it is given), with the
+/// agent's own declaration added, under `metadata_`.
+type Stored = Arc<Mutex<Option<Value>>>;
+
+fn thread(metadata: &Value) -> Value {
+    json!({
+        "id": THREAD_ID, "object": "thread", "created_at": 1716895971.412,
+        "updated_at": 1716895971.412, "tool_resources": null, "metadata_": metadata
+    })
+}
+
+fn not_found() -> (StatusCode, Json<Value>) {
+    (StatusCode::NOT_FOUND, Json(json!({"detail": "Not Found"})))
+}
+
+fn app() -> Router {
+    let stored: Stored = Arc::default();
+    Router::new()
+        .route(
+            "/v1/threads",
+            post(|State(s): State<Stored>, Json(body): Json<Value>| async move {
+                // The client's actors, then the agent's.
+                let ours: Vec<Value> = body["metadata"]["actors"]
+                    .as_str()
+                    .and_then(|a| serde_json::from_str(a).ok())
+                    .unwrap_or_default();
+                let mut actors = vec![json!({
+                    "id": AGENT,
+                    "capabilities": ["https://aitp.dev/capabilities/aitp-02-decisions/v1.0.0/schema.json"]
+                })];
+                actors.extend(ours);
+                let metadata = json!({"actors": Value::Array(actors).to_string()});
+                *s.lock().unwrap() = Some(metadata.clone());
+                Json(thread(&metadata))
+            }),
+        )
+        .route(
+            "/v1/threads/{id}",
+            get(|State(s): State<Stored>, Path(id): Path<String>| async move {
+                let stored = s.lock().unwrap().clone();
+                match stored {
+                    Some(m) if id == THREAD_ID => Ok(Json(thread(&m))),
+                    _ => Err(not_found()),
+                }
+            }),
+        )
+        .route(
+            "/v1/threads/{id}/messages",
+            get(|Path(id): Path<String>| async move {
+                if id != THREAD_ID {
+                    return Err(not_found());
+                }
+                let question = aitp::capability::Envelope::from(
+                    RequestDecision::radio("size", ["S", "M"]).title("Which size?").build(),
+                )
+                .to_json_string();
+                let message = |n: u8, role: &str, text: &str, actor: &str| {
+                    json!({
+                        "id": format!("6655c0e3d4b3f2a1c8e9b7b{n}"), "object": "thread.message",
+                        "created_at": 1716895972.0 + f64::from(n), "updated_at": null,
+                        "thread_id": THREAD_ID, "role": role, "assistant_id": null, "run_id": null,
+                        "file_ids": null, "attachments": null,
+                        "content": [{"type": "text", "text": {"value": text, "annotations": []}}],
+                        "metadata_": {"actor": actor}
+                    })
+                };
+                Ok(Json(json!({
+                    "object": "list",
+                    "data": [
+                        message(1, "user", "socks please", "ada.near"),
+                        message(2, "assistant", &question, AGENT),
+                    ],
+                    "first_id": "6655c0e3d4b3f2a1c8e9b7b1", "last_id": "6655c0e3d4b3f2a1c8e9b7b2",
+                    "has_more": false
+                })))
+            })
+            .post(|| async {
+                (
+                    StatusCode::OK,
+                    Json(json!({
+                        "id": "6655c0e3d4b3f2a1c8e9b7b9", "object": "thread.message",
+                        "created_at": 1716895990.0, "thread_id": THREAD_ID, "role": "user",
+                        "content": [{"type": "text", "text": {"value": "hi", "annotations": []}}],
+                        "metadata_": {}
+                    })),
+                )
+            }),
+        )
+        .route(
+            "/v1/threads/{id}/runs",
+            // open-assistant-api looks the assistant up first.
+            post(|Json(body): Json<Value>| async move {
+                let id = body["assistant_id"].as_str().unwrap_or_default().to_owned();
+                (
+                    StatusCode::NOT_FOUND,
+                    Json(json!({"detail": format!("assistant {id} not found")})),
+                )
+            }),
+        )
+        .with_state(stored)
+}
+
+async fn serve() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app()).await });
+    url
+}
+
+async fn aitp(args: &[&str]) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_aitp"))
+            .args(&args)
+            .env_remove("AITP_URL")
+            .env_remove("AITP_ASSISTANT")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_reads_actors_from_metadata_underscore() {
+    let url = serve().await;
+    let client = aitp_client::Client::builder(&url)
+        .actor("ada.near")
+        .build()
+        .unwrap();
+    let created = client.create_thread().await.unwrap();
+    let ids: Vec<&str> = created.actors().iter().map(|a| a.id.as_str()).collect();
+    assert_eq!(ids, [AGENT, "ada.near"]);
+    assert!(created.supports::<RequestDecision>());
+
+    let opened = client.thread(THREAD_ID).await.unwrap();
+    assert_eq!(opened.actors().len(), 2);
+    assert!(opened.supports::<RequestDecision>());
+
+    let messages: Vec<aitp::thread::Message> = futures_util::TryStreamExt::try_collect(
+        client
+            .messages(THREAD_ID)
+            .list(aitp_client::ListQuery::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(messages[1].actor(), Some(AGENT));
+    assert!(messages[1].capability::<RequestDecision>().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aitp_on_an_open_assistant_api_server() {
+    let url = serve().await;
+    // Create the thread the server knows.
+    aitp_client::Client::new(&url)
+        .unwrap()
+        .create_thread()
+        .await
+        .unwrap();
+
+    let listed = aitp(&["messages", &url, THREAD_ID]).await;
+    assert!(listed.status.success(), "{listed:?}");
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.contains("ada.near: socks please"), "{listed}");
+    assert!(
+        listed.contains(&format!("{AGENT}: [request_decision size] Which size?")),
+        "{listed}"
+    );
+
+    let missing = aitp(&["messages", &url, "6655c0e3d4b3f2a1c8e9ffff"]).await;
+    assert_eq!(missing.status.code(), Some(3), "{missing:?}");
+
+    let threads = aitp(&["threads", &url]).await;
+    assert_eq!(threads.status.code(), Some(4), "{threads:?}");
+    assert!(String::from_utf8_lossy(&threads.stderr).contains("no thread listing"));
+
+    // Without --assistant the run 404s: the error says what to pass.
+    let sent = aitp(&["send", &url, THREAD_ID, "hi", "--run"]).await;
+    assert_eq!(sent.status.code(), Some(4), "{sent:?}");
+    let stderr = String::from_utf8_lossy(&sent.stderr);
+    assert!(
+        stderr.contains("assistant aitp not found") && stderr.contains("pass --assistant ID"),
+        "{stderr}"
+    );
+    // With one, the server's own answer is shown as it is.
+    let sent = aitp(&[
+        "send",
+        &url,
+        THREAD_ID,
+        "hi",
+        "--run",
+        "--assistant",
+        "asst_x",
+    ])
+    .await;
+    assert_eq!(sent.status.code(), Some(1), "{sent:?}");
+    assert!(String::from_utf8_lossy(&sent.stderr).contains("assistant asst_x not found"));
+}
