@@ -4,8 +4,12 @@
 //! with those recorded shapes over HTTP on 127.0.0.1.
 
 use std::{
-    process::{Command, Output},
-    sync::{Arc, Mutex},
+    io::Write as _,
+    process::{Command, Output, Stdio},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use aitp::capability::decisions::RequestDecision;
@@ -20,9 +24,39 @@ use serde_json::{Value, json};
 const THREAD_ID: &str = "6655c0e3d4b3f2a1c8e9b7a0";
 const AGENT: &str = "shop.example";
 
-/// The actors the server keeps (as open-assistant-api stores what it is given), with the
-/// agent's own declaration added, under `metadata_`.
-type Stored = Arc<Mutex<Option<Value>>>;
+/// What the server keeps: the thread's metadata (as open-assistant-api stores what it is
+/// given, with the agent's own declaration added) and how many runs were created.
+#[derive(Default)]
+struct Fake {
+    metadata: Mutex<Option<Value>>,
+    runs: AtomicUsize,
+    /// Whether `GET /assistants` lists [`ASSISTANT`].
+    lists_assistants: bool,
+}
+
+type Stored = Arc<Fake>;
+
+/// The assistant this server knows. Its runs are answered as JSON even when a stream is asked
+/// for, as servers that cannot stream do.
+const ASSISTANT: &str = "asst_6655c0e3";
+
+fn run(status: &str) -> Value {
+    json!({
+        "id": "6655c0e3d4b3f2a1c8e9b7c1", "object": "thread.run", "thread_id": THREAD_ID,
+        "assistant_id": ASSISTANT, "status": status, "created_at": 1716895991.0
+    })
+}
+
+fn message(n: u8, role: &str, text: &str, actor: &str) -> Value {
+    json!({
+        "id": format!("6655c0e3d4b3f2a1c8e9b7b{n}"), "object": "thread.message",
+        "created_at": 1716895972.0 + f64::from(n), "updated_at": null,
+        "thread_id": THREAD_ID, "role": role, "assistant_id": null, "run_id": null,
+        "file_ids": null, "attachments": null,
+        "content": [{"type": "text", "text": {"value": text, "annotations": []}}],
+        "metadata_": {"actor": actor}
+    })
+}
 
 fn thread(metadata: &Value) -> Value {
     json!({
@@ -35,8 +69,7 @@ fn not_found() -> (StatusCode, Json<Value>) {
     (StatusCode::NOT_FOUND, Json(json!({"detail": "Not Found"})))
 }
 
-fn app() -> Router {
-    let stored: Stored = Arc::default();
+fn app(stored: Stored) -> Router {
     Router::new()
         .route(
             "/v1/threads",
@@ -52,14 +85,14 @@ fn app() -> Router {
                 })];
                 actors.extend(ours);
                 let metadata = json!({"actors": Value::Array(actors).to_string()});
-                *s.lock().unwrap() = Some(metadata.clone());
+                *s.metadata.lock().unwrap() = Some(metadata.clone());
                 Json(thread(&metadata))
             }),
         )
         .route(
             "/v1/threads/{id}",
             get(|State(s): State<Stored>, Path(id): Path<String>| async move {
-                let stored = s.lock().unwrap().clone();
+                let stored = s.metadata.lock().unwrap().clone();
                 match stored {
                     Some(m) if id == THREAD_ID => Ok(Json(thread(&m))),
                     _ => Err(not_found()),
@@ -68,65 +101,80 @@ fn app() -> Router {
         )
         .route(
             "/v1/threads/{id}/messages",
-            get(|Path(id): Path<String>| async move {
+            get(|State(s): State<Stored>, Path(id): Path<String>| async move {
                 if id != THREAD_ID {
                     return Err(not_found());
                 }
-                let question = aitp::capability::Envelope::from(
-                    RequestDecision::radio("size", ["S", "M"]).title("Which size?").build(),
-                )
-                .to_json_string();
-                let message = |n: u8, role: &str, text: &str, actor: &str| {
-                    json!({
-                        "id": format!("6655c0e3d4b3f2a1c8e9b7b{n}"), "object": "thread.message",
-                        "created_at": 1716895972.0 + f64::from(n), "updated_at": null,
-                        "thread_id": THREAD_ID, "role": role, "assistant_id": null, "run_id": null,
-                        "file_ids": null, "attachments": null,
-                        "content": [{"type": "text", "text": {"value": text, "annotations": []}}],
-                        "metadata_": {"actor": actor}
-                    })
-                };
-                Ok(Json(json!({
-                    "object": "list",
-                    "data": [
+                let data = if s.runs.load(Ordering::SeqCst) == 0 {
+                    let question = aitp::capability::Envelope::from(
+                        RequestDecision::radio("size", ["S", "M"])
+                            .title("Which size?")
+                            .build(),
+                    )
+                    .to_json_string();
+                    vec![
                         message(1, "user", "socks please", "ada.near"),
                         message(2, "assistant", &question, AGENT),
-                    ],
-                    "first_id": "6655c0e3d4b3f2a1c8e9b7b1", "last_id": "6655c0e3d4b3f2a1c8e9b7b2",
-                    "has_more": false
-                })))
+                    ]
+                } else {
+                    vec![
+                        message(9, "user", "hi", "aitp-cli"),
+                        message(8, "assistant", "hello from a server that cannot stream", AGENT),
+                    ]
+                };
+                Ok(Json(json!({"object": "list", "data": data, "has_more": false})))
             })
-            .post(|| async {
-                (
-                    StatusCode::OK,
-                    Json(json!({
-                        "id": "6655c0e3d4b3f2a1c8e9b7b9", "object": "thread.message",
-                        "created_at": 1716895990.0, "thread_id": THREAD_ID, "role": "user",
-                        "content": [{"type": "text", "text": {"value": "hi", "annotations": []}}],
-                        "metadata_": {}
-                    })),
-                )
-            }),
+            .post(|| async { Json(message(9, "user", "hi", "aitp-cli")) }),
         )
         .route(
             "/v1/threads/{id}/runs",
             // open-assistant-api looks the assistant up first.
-            post(|Json(body): Json<Value>| async move {
+            post(|State(s): State<Stored>, Json(body): Json<Value>| async move {
                 let id = body["assistant_id"].as_str().unwrap_or_default().to_owned();
-                (
-                    StatusCode::NOT_FOUND,
-                    Json(json!({"detail": format!("assistant {id} not found")})),
-                )
+                if id != ASSISTANT {
+                    let detail = json!({"detail": format!("assistant {id} not found")});
+                    return Err((StatusCode::NOT_FOUND, Json(detail)));
+                }
+                s.runs.fetch_add(1, Ordering::SeqCst);
+                Ok(Json(run("queued")))
+            })
+            .get(|State(s): State<Stored>| async move {
+                let runs = if s.runs.load(Ordering::SeqCst) == 0 {
+                    vec![]
+                } else {
+                    vec![run("completed")]
+                };
+                Json(json!({"object": "list", "data": runs, "has_more": false}))
             }),
+        )
+        .route(
+            "/v1/assistants",
+            get(|State(s): State<Stored>| async move {
+                if !s.lists_assistants {
+                    return Err(not_found());
+                }
+                let one = json!({"id": ASSISTANT, "object": "assistant", "name": "Shop"});
+                Ok(Json(json!({"object": "list", "data": [one], "has_more": false})))
+            }),
+        )
+        .route(
+            "/v1/threads/{id}/runs/{run}",
+            get(|| async { Json(run("completed")) }),
         )
         .with_state(stored)
 }
 
-async fn serve() -> String {
+async fn serve() -> (String, Stored) {
+    serve_with(Fake::default()).await
+}
+
+async fn serve_with(fake: Fake) -> (String, Stored) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app()).await });
-    url
+    let stored = Arc::new(fake);
+    let app = app(stored.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, stored)
 }
 
 async fn aitp(args: &[&str]) -> Output {
@@ -145,7 +193,7 @@ async fn aitp(args: &[&str]) -> Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_reads_actors_from_metadata_underscore() {
-    let url = serve().await;
+    let (url, _) = serve().await;
     let client = aitp_client::Client::builder(&url)
         .actor("ada.near")
         .build()
@@ -172,7 +220,7 @@ async fn the_client_reads_actors_from_metadata_underscore() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aitp_on_an_open_assistant_api_server() {
-    let url = serve().await;
+    let (url, _) = serve().await;
     // Create the thread the server knows.
     aitp_client::Client::new(&url)
         .unwrap()
@@ -217,4 +265,41 @@ async fn aitp_on_an_open_assistant_api_server() {
     .await;
     assert_eq!(sent.status.code(), Some(1), "{sent:?}");
     assert!(String::from_utf8_lossy(&sent.stderr).contains("assistant asst_x not found"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_falls_back_to_polling_when_the_server_does_not_stream() {
+    // No --assistant: the one assistant the server lists is used.
+    let (url, stored) = serve_with(Fake {
+        lists_assistants: true,
+        ..Fake::default()
+    })
+    .await;
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aitp"))
+            .args(["chat", &url])
+            .env_remove("AITP_URL")
+            .env_remove("AITP_ASSISTANT")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"hi\n").unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("Using assistant {ASSISTANT}")),
+        "{out:?}"
+    );
+    assert!(
+        stdout.contains(&format!("{AGENT}: hello from a server that cannot stream")),
+        "{stdout}"
+    );
+    // The run the server started instead of streaming was waited for, not started again.
+    assert_eq!(stored.runs.load(Ordering::SeqCst), 1);
 }

@@ -29,6 +29,20 @@ pub(crate) fn connect(server: &Server) -> CliResult<Client> {
     Ok(b.build()?)
 }
 
+/// A client that will create runs: with no assistant id given, the one the server lists
+/// (when it lists exactly one) is used, and said so.
+pub(crate) async fn connect_to_run(server: &Server) -> CliResult<Client> {
+    if server.assistant.is_some() {
+        return connect(server);
+    }
+    let mut server = server.clone();
+    if let Some(id) = sole_assistant(&server).await {
+        eprintln!("Using assistant {id}, the one {} lists.", server.url);
+        server.assistant = Some(id);
+    }
+    connect(&server)
+}
+
 /// A new thread declaring our actor.
 pub(crate) async fn start(client: &Client) -> CliResult<ThreadHandle> {
     Ok(client.create_thread().await?)
@@ -248,7 +262,7 @@ fn run_failure(e: Error, thread: &ThreadHandle) -> Failure {
 
 /// The assistant the server names, when it lists exactly one (`GET /assistants`, which
 /// OpenAI-style servers serve); `None` when it lists none, several, or cannot list.
-pub(crate) async fn sole_assistant(server: &Server) -> Option<String> {
+async fn sole_assistant(server: &Server) -> Option<String> {
     let url = format!("{}/assistants", server.url.trim_end_matches('/'));
     let mut request = aitp_client::reqwest::Client::new()
         .get(url)

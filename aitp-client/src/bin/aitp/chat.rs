@@ -18,14 +18,8 @@ use crate::{
 
 /// Runs a conversation until the person leaves.
 pub(crate) async fn chat(args: ChatArgs) -> CliResult {
-    let mut server = args.server.clone();
-    if server.assistant.is_none() {
-        if let Some(id) = api::sole_assistant(&server).await {
-            println!("Using assistant {id}, the one {} lists.", server.url);
-            server.assistant = Some(id);
-        }
-    }
-    let client = api::connect(&server)?;
+    let server = &args.server;
+    let client = api::connect_to_run(server).await?;
     let mut thread = api::start(&client).await?;
     let peers: Vec<String> = thread
         .actors()

@@ -40,7 +40,11 @@ pub(crate) async fn run(cli: Cli) -> CliResult {
 }
 
 async fn send(server: &Server, thread: &str, text: &str, run: bool) -> CliResult {
-    let client = api::connect(server)?;
+    let client = if run {
+        api::connect_to_run(server).await?
+    } else {
+        api::connect(server)?
+    };
     let mut handle = api::open(&client, thread).await?;
     match extract_text(text) {
         ContentPart::Aitp(m) => api::post(&mut handle, &m).await?,
@@ -86,7 +90,7 @@ async fn threads(server: &Server) -> CliResult {
 }
 
 async fn stream(server: &Server, thread: &str, json: bool) -> CliResult {
-    let client = api::connect(server)?;
+    let client = api::connect_to_run(server).await?;
     api::stream_events(&client, thread, |e| {
         if json {
             let line = serde_json::json!({"event": e.name.to_string(), "data": e.data});
