@@ -250,3 +250,65 @@ async fn scripting_commands_and_exit_statuses() {
     );
     std::fs::remove_dir_all(&alone).unwrap();
 }
+
+/// An agent that answers text with a capability message this client does not know and a
+/// NEAR wallet request, and answers the wallet's reply (or refusal) in words.
+fn wallet_agent() -> aitp::agent::Router {
+    use aitp::{
+        agent::Reply,
+        capability::{AitpCapability, Body, Envelope, errors::ErrorReport, near_wallet},
+    };
+    aitp::agent::Router::new()
+        .actor_id("wallet-agent")
+        .declare(AitpCapability::NearWallet.v1())
+        .on_text(|_: String| async {
+            let unknown = Envelope::parse(
+                r#"{"$schema": "https://loyalty.example/points/v1.0.0/schema.json",
+                    "points": {"balance": 120, "tier": "gold"}}"#,
+            )
+            .unwrap();
+            let ask = near_wallet::RequestAccount::new("acc_1");
+            vec![Reply::Message(unknown), Reply::Message(Envelope::from(ask))]
+        })
+        .fallback(|m: Envelope| async move {
+            if let Body::NearAccountResponse(r) = m.body() {
+                return format!("hello {}", r.accounts.join(", "));
+            }
+            match m.message::<ErrorReport>() {
+                Some(Ok(e)) => format!("noted: {}", e.message),
+                _ => format!("unexpected {}", m.key()),
+            }
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wallet_requests_and_unknown_capabilities() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let server = Server::new(wallet_agent(), MemoryStore::new());
+    tokio::spawn(server.serve_with(listener, std::future::pending()));
+
+    // The signer sees the request's key and the request, and prints the answer.
+    let signer = r#"test "$AITP_SIGN_KIND" = request_account && grep -q '"request_id":"acc_1"' && echo '{"request_id": "acc_1", "accounts": ["ada.near"]}'"#;
+    let out = aitp(&["chat", &url, "--signer", signer], &[], "hi\ny\n").await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    for expected in [
+        "wallet-agent sent `points` (https://loyalty.example/points/v1.0.0/schema.json):",
+        "\"tier\": \"gold\"",
+        "The agent asks for your NEAR account.",
+        "[account_response]",
+        "wallet-agent: hello ada.near",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
+    }
+
+    // Declined (no signer): the agent is told, and says so.
+    let out = aitp(&["chat", &url], &[], "hi\n").await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("wallet-agent: noted: the user has no wallet signer and declined"),
+        "{stdout}"
+    );
+}
