@@ -51,7 +51,7 @@ pub(crate) async fn chat(args: ChatArgs) -> CliResult {
         },
     };
     loop {
-        let line = match session.prompter.line("you> ") {
+        let line = match session.prompter.line("you: ") {
             Ok(l) => l,
             Err(stop) => return left(stop),
         };
