@@ -35,6 +35,10 @@ pub(crate) fn is_question(m: &Envelope) -> bool {
 /// Puts question `m` to the person.
 pub(crate) fn ask(p: Prompter, m: &Envelope, payer: &Payer) -> Answer<Option<Envelope>> {
     Ok(match m.body() {
+        Body::RequestDecision(r) if r.options.is_empty() => {
+            println!("The agent asks for a decision but offers no options.");
+            None
+        }
         Body::RequestDecision(r) => Some(decide(p, r)?.into()),
         Body::RequestData(r) => fill(p, r)?.map(Envelope::from),
         Body::Quote(q) => confirm(p, q, payer)?.map(Envelope::from),

@@ -130,7 +130,11 @@ impl Session {
                 match extract_text(part) {
                     ContentPart::Aitp(a) => {
                         if answer::is_question(&a) {
-                            question.get_or_insert(a);
+                            // One question at a time: the first is asked, the others named.
+                            match &question {
+                                None => question = Some(a),
+                                Some(_) => println!("{who} also asks: {}", render::summary(&a)),
+                            }
                         } else {
                             render::show(&who, &a);
                         }

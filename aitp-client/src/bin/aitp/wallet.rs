@@ -67,7 +67,7 @@ pub(crate) fn describe(m: &Envelope) -> Vec<String> {
         Body::EvmRequestMessageSigning(r) => {
             lines.push("The agent asks you to sign an EVM message:".to_owned());
             lines.extend(note(&r.description));
-            lines.extend(json_lines(&r.extra_free_message()));
+            lines.extend(json_lines(&what_to_sign(r)));
         }
         _ => {}
     }
@@ -93,20 +93,14 @@ fn json_lines(v: &impl serde::Serialize) -> Vec<String> {
         .collect()
 }
 
-/// The EVM message-signing request without its id and description: what is to be signed.
-trait FreeMessage {
-    fn extra_free_message(&self) -> Value;
-}
-
-impl FreeMessage for evm_wallet::RequestMessageSigning {
-    fn extra_free_message(&self) -> Value {
-        let mut v = serde_json::to_value(self).unwrap_or_default();
-        if let Some(o) = v.as_object_mut() {
-            o.remove("request_id");
-            o.remove("description");
-        }
-        v
+/// An EVM message-signing request without its id and description: what is to be signed.
+fn what_to_sign(r: &evm_wallet::RequestMessageSigning) -> Value {
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("request_id");
+        o.remove("description");
     }
+    v
 }
 
 /// Asks the signer to answer wallet request `m`; the answer as a message to post.
