@@ -112,7 +112,7 @@ Examples:
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Serve an agent's capabilities to MCP clients (runs the `aitp-mcp` program).
+    /// Run `aitp-mcp`, the MCP gateway, for the agent at URL.
     #[command(after_help = "\
 Examples:
   aitp mcp http://127.0.0.1:8080/v1

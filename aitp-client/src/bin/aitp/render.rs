@@ -248,3 +248,61 @@ fn flush() {
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aitp::{
+        capability::payments::{PaymentOption, Quote},
+        thread::event::MessageDelta,
+    };
+
+    fn delta(id: &str, chunk: &str) -> Event {
+        Event::new(
+            EventName::MessageDelta,
+            &MessageDelta::text_chunk(id, 0, chunk),
+        )
+    }
+
+    #[test]
+    fn the_stream_shows_text_as_it_comes_and_keeps_capability_messages_whole() {
+        let mut view = StreamView::new("shop");
+        for e in [
+            delta("msg_text", "  "),
+            delta("msg_text", "Hello"),
+            delta("msg_text", ", Ada"),
+            delta("msg_json", "{\"$schema\": "),
+            delta("msg_json", "\"https://aitp.dev/...\"}"),
+        ] {
+            view.event(&e);
+        }
+        assert!(view.was_shown("msg_text"));
+        assert!(!view.was_shown("msg_json"));
+        assert_eq!(view.text["msg_text"], "  Hello, Ada");
+        view.finish();
+    }
+
+    #[test]
+    fn a_quote_reads_with_its_exact_amount_expiry_and_signature() {
+        let q = Quote::builder("quote_1", "shop.near", "2 × socks")
+            .expiration("2999-01-01T00:00:00Z")
+            .option(PaymentOption::near_payment_channel(
+                "37.00".parse().unwrap(),
+                "USD",
+                "usdc.near",
+                "shop.near",
+            ))
+            .build_unsigned();
+        let lines = quote_lines(&q, "not verified");
+        assert_eq!(
+            lines,
+            [
+                "Quote quote_1 from shop.near",
+                "  2 × socks",
+                "  37.00 USD in usdc.near (near_payment_channel) to shop.near",
+                "  expires 2999-01-01T00:00:00Z",
+                "  signature: not verified",
+            ]
+        );
+    }
+}
