@@ -32,6 +32,8 @@ struct Fake {
     runs: AtomicUsize,
     /// Whether `GET /assistants` lists [`ASSISTANT`].
     lists_assistants: bool,
+    /// The `Authorization` header of the last thread created.
+    authorization: Mutex<Option<String>>,
 }
 
 type Stored = Arc<Fake>;
@@ -73,7 +75,11 @@ fn app(stored: Stored) -> Router {
     Router::new()
         .route(
             "/v1/threads",
-            post(|State(s): State<Stored>, Json(body): Json<Value>| async move {
+            post(|State(s): State<Stored>, headers: axum::http::HeaderMap, Json(body): Json<Value>| async move {
+                *s.authorization.lock().unwrap() = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
                 // The client's actors, then the agent's.
                 let ours: Vec<Value> = body["metadata"]["actors"]
                     .as_str()
@@ -302,4 +308,45 @@ async fn chat_falls_back_to_polling_when_the_server_does_not_stream() {
     );
     // The run the server started instead of streaming was waited for, not started again.
     assert_eq!(stored.runs.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_options_from_the_environment() {
+    let (url, stored) = serve().await;
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aitp"))
+            .arg("chat")
+            .env("AITP_URL", &url)
+            .env("AITP_TOKEN", "sk-from-env")
+            .env("AITP_ASSISTANT", ASSISTANT)
+            .env("AITP_ACTOR", "ada.near")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"hi\n").unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    // The actor declared, the token sent, the assistant's run created.
+    assert!(
+        stdout.contains(&format!("Thread {THREAD_ID} with {AGENT}.")),
+        "{stdout}"
+    );
+    let metadata = stored.metadata.lock().unwrap().clone().unwrap();
+    assert!(
+        metadata["actors"]
+            .as_str()
+            .unwrap()
+            .contains("\"ada.near\"")
+    );
+    assert_eq!(
+        stored.authorization.lock().unwrap().as_deref(),
+        Some("Bearer sk-from-env")
+    );
+    assert_eq!(stored.runs.load(Ordering::SeqCst), 1, "{stdout}");
 }

@@ -227,6 +227,24 @@ async fn scripting_commands_and_exit_statuses() {
         "{events}"
     );
 
+    // `--json`: one event a line; the agent's answer to a message posted without a run.
+    let posted = aitp(&["send", &url, id, "again"], &[], "").await;
+    assert!(posted.status.success(), "{posted:?}");
+    let streamed = aitp(&["stream", &url, id, "--json"], &[], "").await;
+    assert!(streamed.status.success(), "{streamed:?}");
+    let events: Vec<serde_json::Value> = text(&streamed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "thread.run.created", "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "thread.message.completed"
+                && e["data"]["content"][0]["text"]["value"] == "echo: again"),
+        "{events:?}"
+    );
+
     let schema = aitp(&["schema", "payments"], &[], "").await;
     let schema: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
     assert!(schema.to_string().contains("payment_confirmation"));
