@@ -221,8 +221,9 @@ async fn a_shop_purchase_in_a_terminal() {
     tmux.wait_for("exit status 0", 0).await;
 }
 
+/// Esc in a menu leaves the chat (status 0); Ctrl-C interrupts it (status 130).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn quit_from_a_menu() {
+async fn leaving_from_a_menu() {
     if tmux_missing() {
         return;
     }
@@ -230,27 +231,33 @@ async fn quit_from_a_menu() {
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
     let server = Server::new(shop::shop_agent(), MemoryStore::new());
     tokio::spawn(server.serve_with(listener, std::future::pending()));
-    let tmux = Tmux {
-        socket: format!("aitp-cli-quit-{}", std::process::id()),
-    };
-    let command = format!(
-        "{} chat {url}; echo \"exit status $?\"; sleep 600",
-        env!("CARGO_BIN_EXE_aitp")
-    );
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "chat",
-        "-x",
-        "160",
-        "-y",
-        "50",
-        &command,
-    ]);
-    tmux.wait_for("Type a message", 0).await;
-    tmux.type_line("hello");
-    tmux.wait_for("space tick", 0).await;
-    tmux.keys(&["Escape"]);
-    tmux.wait_for("exit status 0", 0).await;
+    for (key, status) in [("Escape", 0), ("C-c", 130)] {
+        let tmux = Tmux {
+            socket: format!("aitp-cli-leave-{key}-{}", std::process::id()),
+        };
+        let command = format!(
+            "{} chat {url}; echo \"exit status $?\"; sleep 600",
+            env!("CARGO_BIN_EXE_aitp")
+        );
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "chat",
+            "-x",
+            "160",
+            "-y",
+            "50",
+            &command,
+        ]);
+        tmux.wait_for("Type a message", 0).await;
+        tmux.type_line("hello");
+        tmux.wait_for("space tick", 0).await;
+        tmux.keys(&[key]);
+        let screen = tmux.wait_for("exit status", 0).await;
+        assert!(
+            screen.contains(&format!("exit status {status}")),
+            "{key}:\n{screen}"
+        );
+    }
 }
