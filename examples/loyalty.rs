@@ -13,10 +13,11 @@
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
 use aitp::{
-    agent::{Principal, ThreadCtx},
+    agent::ThreadCtx,
     capability::{Capability, ContentPart, Envelope, extract_text},
     server::Server,
     store::MemoryStore,
+    thread::Principal,
 };
 use serde_json::{Value, json};
 
@@ -66,14 +67,14 @@ impl LoyaltyDesk {
         }
     }
 
-    /// `redeem_points`: extractors (here the thread context and the principal) come in any
-    /// order around the payload.
+    /// `redeem_points`: extractors (here the thread context and the principal) come first,
+    /// the payload last.
     #[aitp::handler]
     async fn redeem(
         &self,
         cx: ThreadCtx,
-        redeem: RedeemPoints,
         who: Principal,
+        redeem: RedeemPoints,
     ) -> Result<Loyalty, LoyaltyError> {
         println!(
             "  [desk] {who} redeems {} points of {} in {}",

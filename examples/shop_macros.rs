@@ -132,13 +132,12 @@ impl MacroShop {
         Ok((format!("{} comes to {total} USD.", names.join(", ")), quote))
     }
 
-    /// `payment`: checked against the thread's open quote, then confirmed. The payload need
-    /// not come last.
+    /// `payment`: checked against the thread's open quote, then confirmed.
     #[aitp::handler]
     async fn paid(
         &self,
-        payment: Payment,
         cx: ThreadCtx,
+        payment: Payment,
     ) -> Result<PaymentConfirmation, ShopError> {
         let mut quotes = self.quotes.lock().unwrap();
         let quote = quotes

@@ -4,7 +4,7 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use aitp::{
     capability::{CapabilityId, Declaration},
-    thread::Actor,
+    thread::{Actor, ApiError},
 };
 use reqwest::{
     Method, Response, StatusCode,
@@ -34,8 +34,7 @@ pub const USER_AGENT: &str = concat!("aitp-client/", env!("CARGO_PKG_VERSION"));
 /// use aitp_client::Client;
 /// let client = Client::builder("http://127.0.0.1:8080/v1").actor("me.near").build()?;
 /// let mut thread = client.create_thread().await?;
-/// thread.send("hello").await?;
-/// for reply in thread.run_and_wait().await? {
+/// for reply in thread.ask("hello").await? {
 ///     println!("{}", reply.text());
 /// }
 /// # Ok(()) }
@@ -70,7 +69,7 @@ impl fmt::Debug for Client {
 }
 
 /// How long, and how often, waits poll (runs in [`RunHandle::wait`](crate::RunHandle::wait),
-/// replies in [`ThreadHandle::expect_reply`](crate::ThreadHandle::expect_reply)).
+/// replies in [`ThreadHandle::expect`](crate::ThreadHandle::expect)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WaitPolicy {
@@ -365,7 +364,7 @@ impl Client {
             method: method.clone(),
             url: url.to_owned(),
             status,
-            error: crate::ApiErrorBody::parse(&body).map(Box::new),
+            error: ApiError::parse(&body).map(Box::new),
             body,
             retry_after,
         }

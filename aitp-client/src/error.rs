@@ -2,62 +2,18 @@
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
-use serde::Deserialize;
-use serde_json::{Map, Value};
-
 use aitp::{
     capability::{ParseError, errors::ErrorReport},
-    thread::{ParamsError, Run},
+    thread::{ApiError, ParamsError, Run},
 };
-
-/// The error body OpenAI-style servers answer with: `{"error": {"message", "type", "param",
-/// "code"}}`. Read tolerantly: every field is optional and unknown ones are kept.
-#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
-#[non_exhaustive]
-pub struct ApiErrorBody {
-    /// What went wrong, for people.
-    #[serde(default)]
-    pub message: Option<String>,
-    /// OpenAI's error type (`invalid_request_error`, `server_error`, ...).
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    /// The request parameter at fault.
-    #[serde(default)]
-    pub param: Option<String>,
-    /// A machine-readable code.
-    #[serde(default)]
-    pub code: Option<Value>,
-    /// Fields OpenAI does not define.
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-impl ApiErrorBody {
-    /// Reads `{"error": {...}}` (or a bare `{"message": ...}`, or `{"detail": ...}` as FastAPI
-    /// servers answer); `None` when the body is none of these.
-    pub fn parse(body: &str) -> Option<Self> {
-        let value: Value = serde_json::from_str(body).ok()?;
-        let inner = match value.get("error") {
-            Some(e @ Value::Object(_)) => e.clone(),
-            Some(Value::String(s)) => serde_json::json!({ "message": s }),
-            _ => match value.get("detail") {
-                Some(Value::String(s)) => serde_json::json!({ "message": s }),
-                Some(d) => serde_json::json!({ "message": d.to_string() }),
-                None if value.get("message").is_some() => value,
-                None => return None,
-            },
-        };
-        Self::deserialize(&inner).ok()
-    }
-}
+use reqwest::{Method, StatusCode};
 
 /// Everything that can go wrong talking to an agent.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The server answered with an error status.
-    #[error("{method} {url}: HTTP {status}{}", .error.as_ref().and_then(|e| e.message.as_deref()).map(|m| format!(": {m}")).unwrap_or_else(|| if .body.is_empty() { String::new() } else { format!(": {}", snippet(.body)) }))]
+    #[error("{method} {url}: HTTP {status}{}", .error.as_ref().filter(|e| !e.message.is_empty()).map(|e| format!(": {}", e.message)).unwrap_or_else(|| if .body.is_empty() { String::new() } else { format!(": {}", snippet(.body)) }))]
     Api {
         /// The request method.
         method: Method,
@@ -66,7 +22,7 @@ pub enum Error {
         /// The status.
         status: StatusCode,
         /// The server's error body, when it is an OpenAI-style error.
-        error: Option<Box<ApiErrorBody>>,
+        error: Option<Box<ApiError>>,
         /// The raw body.
         body: String,
         /// The server's `Retry-After`, if it sent one.

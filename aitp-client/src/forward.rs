@@ -63,14 +63,14 @@ impl Forwarder {
     pub async fn relay(&self, local_id: &str, message: &Envelope) -> Result<Vec<Reply>> {
         let remote = self.remote(local_id).await?;
         let mut remote = remote.lock().await;
-        Ok(to_replies(&remote.exchange(message).await?))
+        Ok(to_replies(&remote.ask(message).await?))
     }
 
     /// Passes text on, runs the remote agent and returns its answers as replies.
     pub async fn relay_text(&self, local_id: &str, text: &str) -> Result<Vec<Reply>> {
         let remote = self.remote(local_id).await?;
         let mut remote = remote.lock().await;
-        Ok(to_replies(&remote.say(text).await?))
+        Ok(to_replies(&remote.ask(text).await?))
     }
 }
 

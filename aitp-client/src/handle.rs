@@ -6,12 +6,13 @@ use std::{collections::HashSet, time::Instant};
 use aitp::{
     capability::{Body, CapabilityMessage, Envelope, Negotiated, errors::ErrorReport},
     thread::{
-        Actor, CreateMessage, CreateRun, CreateThread, Message, Role, Run, RunStatus, Thread,
+        Actor, CreateMessage, CreateRun, CreateThread, ListQuery, Message, Order, Run, RunStatus,
+        Thread,
     },
 };
-use futures_util::TryStreamExt;
+use futures_util::{TryStreamExt, future::BoxFuture};
 
-use crate::{Client, Error, ListQuery, Result, sse::EventStream};
+use crate::{Client, Error, Result, sse::EventStream};
 
 impl Client {
     /// Creates a thread declaring our actor and capabilities in `metadata.actors`, and reads
@@ -34,7 +35,24 @@ impl Client {
 /// A conversation with an agent in one thread.
 ///
 /// Knows the thread's actors and what they all support ([`ThreadHandle::negotiated`]), and
-/// which messages it has seen, so [`ThreadHandle::replies`] returns only new ones.
+/// which messages it has seen. Five verbs, one meaning each:
+///
+/// - [`post`](ThreadHandle::post) a message (text, typed, an envelope), checked against the
+///   negotiation;
+/// - [`run`](ThreadHandle::run) the agent: await it for its new messages, or stream it;
+/// - [`ask`](ThreadHandle::ask): post, run, and the new messages, in one call;
+/// - [`expect`](ThreadHandle::expect): post a request and get its typed, correlated reply;
+/// - [`new_messages`](ThreadHandle::new_messages): what arrived that was not returned yet.
+///
+/// ```no_run
+/// # async fn demo(mut thread: aitp_client::ThreadHandle) -> aitp_client::Result<()> {
+/// use aitp::capability::decisions::{Decision, RequestDecision};
+/// for reply in thread.ask("I need socks").await? {
+///     println!("{}", reply.text());
+/// }
+/// let size: Decision = thread.expect(RequestDecision::radio("size", ["S", "M"]).build()).await?;
+/// # let _ = size; Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ThreadHandle {
     client: Client,
@@ -120,7 +138,7 @@ impl ThreadHandle {
         let all: Vec<Message> = self
             .client
             .messages(&self.thread.id)
-            .list(ListQuery::new().limit(100))
+            .list(ListQuery::new(ListQuery::MAX_LIMIT, Order::Asc))
             .try_collect()
             .await?;
         for m in all {
@@ -134,7 +152,24 @@ impl ThreadHandle {
         self.cursor = Some(m.id.clone());
     }
 
-    async fn post(&mut self, request: CreateMessage) -> Result<Message> {
+    /// Posts a message: text, a typed capability message, an [`Envelope`], or a whole
+    /// [`CreateMessage`] (attachments, metadata), sent as the user and as our actor.
+    ///
+    /// Every capability message in it must be one all the thread's actors declared
+    /// ([`ThreadHandle::negotiated`]), else [`Error::NotNegotiated`] and nothing is sent; a
+    /// malformed one is [`Error::Capability`]. AITP error reports are always allowed. A
+    /// [`ThreadHandle::force`]d handle sends without these checks (for servers that declare
+    /// nothing, and for tests of what a peer does with a wrong message).
+    pub async fn post(&mut self, message: impl Into<CreateMessage>) -> Result<Message> {
+        let request = message.into();
+        if !self.force {
+            for envelope in request.capabilities() {
+                let envelope = envelope?;
+                if envelope.message::<ErrorReport>().is_none() {
+                    self.check(&envelope)?;
+                }
+            }
+        }
         let request = request.actor(self.client.inner.actor.id.clone());
         let message = self
             .client
@@ -143,31 +178,6 @@ impl ThreadHandle {
             .await?;
         self.mark_seen(&message);
         Ok(message)
-    }
-
-    /// Sends a text message.
-    pub async fn send(&mut self, text: impl Into<String>) -> Result<Message> {
-        self.post(CreateMessage::user(text.into())).await
-    }
-
-    /// Sends a capability message; an [`Error::NotNegotiated`] if the thread's actors did not
-    /// all declare its capability (unless [`ThreadHandle::force`]d).
-    pub async fn send_message<T: CapabilityMessage>(&mut self, message: &T) -> Result<Message> {
-        self.send_aitp(&Envelope::from(message.clone())).await
-    }
-
-    /// Sends an envelope, checked like [`ThreadHandle::send_message`]; AITP error reports are
-    /// always allowed.
-    pub async fn send_aitp(&mut self, message: &Envelope) -> Result<Message> {
-        if !self.force && message.message::<ErrorReport>().is_none() {
-            self.check(message)?;
-        }
-        self.send_unchecked(message).await
-    }
-
-    /// Sends an envelope without checking the negotiation.
-    pub async fn send_unchecked(&mut self, message: &Envelope) -> Result<Message> {
-        self.post(CreateMessage::aitp(Role::User, message)).await
     }
 
     fn check(&self, message: &Envelope) -> Result<()> {
@@ -191,8 +201,15 @@ impl ThreadHandle {
         })
     }
 
-    /// Starts a run (polled; [`RunHandle::wait`] waits for it).
-    pub async fn run(&self) -> Result<RunHandle> {
+    /// Runs the agent on what was posted. Await it for the agent's new messages once the run
+    /// completed ([`Error::RunNotCompleted`] if it did not); [`PendingRun::stream`] it for its
+    /// events as they come; [`PendingRun::start`] it for a [`RunHandle`] to wait for or
+    /// cancel yourself.
+    pub fn run(&mut self) -> PendingRun<'_> {
+        PendingRun { thread: self }
+    }
+
+    async fn start_run(&self) -> Result<RunHandle> {
         let run = self
             .client
             .runs(&self.thread.id)
@@ -204,35 +221,17 @@ impl ThreadHandle {
         })
     }
 
-    /// Starts a streamed run: its events as they come.
-    pub async fn run_stream(&self) -> Result<EventStream> {
-        self.client
-            .runs(&self.thread.id)
-            .create_stream(&CreateRun::new(self.assistant_id.clone()))
-            .await
+    /// Posts `message`, runs the agent, and returns its new messages: one turn of the
+    /// conversation ([`ThreadHandle::post`] then [`ThreadHandle::run`]).
+    pub async fn ask(&mut self, message: impl Into<CreateMessage>) -> Result<Vec<Message>> {
+        self.post(message).await?;
+        self.run().await
     }
 
-    /// Runs the agent, waits for the run to complete, and returns the new messages.
-    pub async fn run_and_wait(&mut self) -> Result<Vec<Message>> {
-        self.run().await?.wait_completed().await?;
-        self.replies().await
-    }
-
-    /// Sends text, runs, and returns the agent's new messages.
-    pub async fn say(&mut self, text: impl Into<String>) -> Result<Vec<Message>> {
-        self.send(text).await?;
-        self.run_and_wait().await
-    }
-
-    /// Sends a capability message (checked), runs, and returns the agent's new messages.
-    pub async fn exchange(&mut self, message: &Envelope) -> Result<Vec<Message>> {
-        self.send_aitp(message).await?;
-        self.run_and_wait().await
-    }
-
-    /// The messages posted since the last call (or since the last message sent), oldest first.
-    pub async fn replies(&mut self) -> Result<Vec<Message>> {
-        let mut query = ListQuery::new().limit(100);
+    /// The messages posted since the last call (or since the last message sent), oldest
+    /// first: what the agent said that this handle has not returned yet.
+    pub async fn new_messages(&mut self) -> Result<Vec<Message>> {
+        let mut query = ListQuery::new(ListQuery::MAX_LIMIT, Order::Asc);
         if let Some(c) = &self.cursor {
             query = query.after(c.clone());
         }
@@ -252,39 +251,34 @@ impl ThreadHandle {
         Ok(new)
     }
 
-    /// Sends `request`, runs, and waits for the reply of type `R` that answers it (matched
-    /// by [`correlation_id`]): a `payment` for a `quote` is answered by a
-    /// `payment_confirmation`, a `request_decision` by a `decision`, a `request_data` by
-    /// `data`. An AITP error report posted after the request (about it, or naming no message)
-    /// is [`Error::Peer`].
-    pub async fn request<R: CapabilityMessage>(&mut self, request: &Envelope) -> Result<R> {
-        let id = correlation_id(request).ok_or_else(|| {
+    /// Posts `request`, runs the agent, and returns the reply of type `R` that answers it
+    /// (matched by [`correlation_id`]): a `request_decision` is answered by a `decision`, a
+    /// `request_data` by `data`, a `payment` for a quote by a `payment_confirmation`. An AITP
+    /// error report posted after the request (about it, or naming no message) is
+    /// [`Error::Peer`]. Polls the thread until the wait policy's idle timeout passes without
+    /// new messages.
+    pub async fn expect<R: CapabilityMessage>(
+        &mut self,
+        request: impl Into<Envelope>,
+    ) -> Result<R> {
+        let request = request.into();
+        let id = correlation_id(&request).ok_or_else(|| {
             Error::Config(format!(
                 "`{}` messages carry no id a reply could refer to",
                 request.key()
             ))
         })?;
-        let sent = self.send_aitp(request).await?;
-        self.run().await?.wait_completed().await?;
-        self.expect_reply_to::<R>(&id, Some(&sent.id)).await
+        let sent = self.post(&request).await?;
+        self.start_run().await?.wait_completed().await?;
+        self.reply_to::<R>(&id, &sent.id).await
     }
 
-    /// Waits for a message of type `R` correlated with `id` (see [`correlation_id`]), polling
-    /// the thread; gives up after the wait policy's idle timeout without new messages.
-    pub async fn expect_reply<R: CapabilityMessage>(&mut self, id: &str) -> Result<R> {
-        self.expect_reply_to::<R>(id, None).await
-    }
-
-    async fn expect_reply_to<R: CapabilityMessage>(
-        &mut self,
-        id: &str,
-        message_id: Option<&str>,
-    ) -> Result<R> {
+    async fn reply_to<R: CapabilityMessage>(&mut self, id: &str, message_id: &str) -> Result<R> {
         let policy = self.client.inner.wait.clone();
         let mut interval = policy.initial_interval;
         let mut last_news = Instant::now();
         loop {
-            let new = self.replies().await?;
+            let new = self.new_messages().await?;
             if !new.is_empty() {
                 last_news = Instant::now();
             }
@@ -294,8 +288,8 @@ impl ThreadHandle {
                         // After our request: a report about it, or about nothing in particular
                         // (handlers' errors often name no message), answers it.
                         let about_ours = report.message_id.is_none()
-                            || report.message_id.as_deref() == message_id;
-                        if message_id.is_some() && about_ours {
+                            || report.message_id.as_deref() == Some(message_id);
+                        if about_ours {
                             return Err(Error::Peer(Box::new(report)));
                         }
                     }
@@ -316,6 +310,44 @@ impl ThreadHandle {
             tokio::time::sleep(interval).await;
             interval = policy.next(interval);
         }
+    }
+}
+
+/// A run about to be created on a thread ([`ThreadHandle::run`]). Nothing is sent until it is
+/// awaited, streamed or started.
+#[must_use = "a run is created only when awaited, streamed or started"]
+#[derive(Debug)]
+pub struct PendingRun<'a> {
+    thread: &'a mut ThreadHandle,
+}
+
+impl PendingRun<'_> {
+    /// Creates the run (polled) and returns its handle, to wait for or cancel.
+    pub async fn start(self) -> Result<RunHandle> {
+        self.thread.start_run().await
+    }
+
+    /// Creates the run streamed: its events as they come. The messages it posts are not
+    /// marked seen, so [`ThreadHandle::new_messages`] still returns them.
+    pub async fn stream(self) -> Result<EventStream> {
+        self.thread
+            .client
+            .runs(&self.thread.thread.id)
+            .create_stream(&CreateRun::new(self.thread.assistant_id.clone()))
+            .await
+    }
+}
+
+impl<'a> IntoFuture for PendingRun<'a> {
+    type Output = Result<Vec<Message>>;
+    type IntoFuture = BoxFuture<'a, Result<Vec<Message>>>;
+
+    /// Creates the run, waits for it to complete, and returns the agent's new messages.
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            self.thread.start_run().await?.wait_completed().await?;
+            self.thread.new_messages().await
+        })
     }
 }
 

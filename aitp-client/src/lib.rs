@@ -7,9 +7,10 @@
 //! - The raw API: [`Client::threads`], [`Client::messages`], [`Client::runs`]; lists are
 //!   auto-paginating `Stream`s; streamed runs are [`EventStream`]s of typed events.
 //! - Conversations: [`ThreadHandle`] (from [`Client::create_thread`]) negotiates capabilities
-//!   from the thread's actors, sends text and capability messages, runs the agent
-//!   ([`RunHandle::wait`], [`ThreadHandle::run_stream`]) and waits for correlated replies
-//!   ([`ThreadHandle::request`], [`ThreadHandle::expect_reply`]).
+//!   from the thread's actors, [posts](ThreadHandle::post) text and capability messages,
+//!   [runs](ThreadHandle::run) the agent (awaited, [streamed](PendingRun::stream) or
+//!   [started](PendingRun::start)), [asks](ThreadHandle::ask) (post and run) and
+//!   [expects](ThreadHandle::expect) correlated typed replies.
 //! - Passthrough: [`Forwarder`] implements [`aitp::agent::Forward`], so an agent built with
 //!   `aitp` can pass what it does not handle to another agent.
 //!
@@ -37,11 +38,11 @@ mod sse;
 pub use aitp;
 pub use auth::{HeaderProvider, NearAuth};
 pub use client::{Client, ClientBuilder, USER_AGENT, WaitPolicy};
-pub use error::{ApiErrorBody, Error, Result};
+pub use error::{Error, Result};
 pub use forward::{Forwarder, to_replies};
-pub use handle::{RunHandle, ThreadHandle, correlation_id};
+pub use handle::{PendingRun, RunHandle, ThreadHandle, correlation_id};
 /// The HTTP client underneath (its `Method`, `StatusCode` and headers appear in [`Error`]).
 pub use reqwest;
-pub use resources::{ListQuery, Messages, Order, Runs, Threads};
+pub use resources::{Messages, Runs, Threads};
 pub use retry::RetryPolicy;
 pub use sse::{EventStream, StreamOutcome};

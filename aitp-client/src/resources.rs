@@ -3,109 +3,14 @@
 use std::collections::VecDeque;
 
 use aitp::thread::{
-    CreateMessage, CreateRun, CreateThread, Deleted, List, Message, ModifyMessage, ModifyThread,
-    Resource, Run, Thread,
+    CreateMessage, CreateRun, CreateThread, Deleted, Endpoint, List, ListQuery, Message,
+    ModifyMessage, ModifyThread, Resource, Run, Thread,
 };
 use futures_util::{Stream, stream};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 
 use crate::{Client, Result, sse::EventStream};
-
-/// The order of a list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum Order {
-    /// Oldest first.
-    #[default]
-    Asc,
-    /// Newest first.
-    Desc,
-}
-
-/// The query of a list: page size, order, cursors, and (messages) the run.
-///
-/// ```
-/// use aitp_client::{ListQuery, Order};
-/// let q = ListQuery::new().limit(50).order(Order::Desc);
-/// assert_eq!(q.limit, Some(50));
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ListQuery {
-    /// Items per page (OpenAI: 1 to 100, default 20).
-    pub limit: Option<u32>,
-    /// The order (default oldest first).
-    pub order: Order,
-    /// Start after this id.
-    pub after: Option<String>,
-    /// End before this id.
-    pub before: Option<String>,
-    /// Only the messages of this run.
-    pub run_id: Option<String>,
-}
-
-impl ListQuery {
-    /// Oldest first, the server's page size.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets the page size.
-    pub fn limit(mut self, limit: u32) -> Self {
-        self.limit = Some(limit);
-        self
-    }
-
-    /// Sets the order.
-    pub fn order(mut self, order: Order) -> Self {
-        self.order = order;
-        self
-    }
-
-    /// Starts after `id`.
-    pub fn after(mut self, id: impl Into<String>) -> Self {
-        self.after = Some(id.into());
-        self
-    }
-
-    /// Ends before `id`.
-    pub fn before(mut self, id: impl Into<String>) -> Self {
-        self.before = Some(id.into());
-        self
-    }
-
-    /// Only the messages of `run_id`.
-    pub fn run_id(mut self, run_id: impl Into<String>) -> Self {
-        self.run_id = Some(run_id.into());
-        self
-    }
-
-    fn pairs(&self) -> Vec<(&'static str, String)> {
-        let mut q = Vec::new();
-        if let Some(l) = self.limit {
-            q.push(("limit", l.to_string()));
-        }
-        q.push((
-            "order",
-            match self.order {
-                Order::Asc => "asc",
-                Order::Desc => "desc",
-            }
-            .to_owned(),
-        ));
-        if let Some(a) = &self.after {
-            q.push(("after", a.clone()));
-        }
-        if let Some(b) = &self.before {
-            q.push(("before", b.clone()));
-        }
-        if let Some(r) = &self.run_id {
-            q.push(("run_id", r.clone()));
-        }
-        q
-    }
-}
 
 /// Every item of a list, page after page, as a stream; stops on the last page, on an error,
 /// and when a server ignores the cursor (a page that does not advance).
@@ -137,7 +42,7 @@ where
             }
             let page: List<T> = match s
                 .client
-                .call(Method::GET, &s.path, &s.query.pairs(), None::<&()>)
+                .call(Method::GET, &s.path, &s.query.to_pairs(), None::<&()>)
                 .await
             {
                 Ok(p) => p,
@@ -173,33 +78,48 @@ impl Threads {
     pub async fn create(&self, request: &CreateThread) -> Result<Thread> {
         request.check()?;
         self.client
-            .call(Method::POST, "/threads", &[], Some(request))
+            .call(
+                Method::POST,
+                &Endpoint::Threads.path(&[]),
+                &[],
+                Some(request),
+            )
             .await
     }
 
     /// `GET /threads/{id}`.
     pub async fn retrieve(&self, id: &str) -> Result<Thread> {
-        self.client.get(&format!("/threads/{id}")).await
+        self.client.get(&Endpoint::Thread.path(&[id])).await
     }
 
     /// `POST /threads/{id}`.
     pub async fn modify(&self, id: &str, request: &ModifyThread) -> Result<Thread> {
         self.client
-            .call(Method::POST, &format!("/threads/{id}"), &[], Some(request))
+            .call(
+                Method::POST,
+                &Endpoint::Thread.path(&[id]),
+                &[],
+                Some(request),
+            )
             .await
     }
 
     /// `DELETE /threads/{id}`.
     pub async fn delete(&self, id: &str) -> Result<Deleted> {
         self.client
-            .call(Method::DELETE, &format!("/threads/{id}"), &[], None::<&()>)
+            .call(
+                Method::DELETE,
+                &Endpoint::Thread.path(&[id]),
+                &[],
+                None::<&()>,
+            )
             .await
     }
 
     /// `GET /threads` (NEAR AI lists the caller's threads; OpenAI has no such endpoint), every
     /// page.
     pub fn list(&self, query: ListQuery) -> impl Stream<Item = Result<Thread>> + use<> {
-        paginate(self.client.clone(), "/threads".to_owned(), query)
+        paginate(self.client.clone(), Endpoint::Threads.path(&[]), query)
     }
 }
 
@@ -207,14 +127,16 @@ impl Threads {
 #[derive(Debug, Clone)]
 pub struct Messages {
     client: Client,
+    thread_id: String,
     path: String,
 }
 
 impl Messages {
     pub(crate) fn new(client: Client, thread_id: String) -> Self {
         Self {
+            path: Endpoint::Messages.path(&[&thread_id]),
             client,
-            path: format!("/threads/{thread_id}/messages"),
+            thread_id,
         }
     }
 
@@ -226,27 +148,26 @@ impl Messages {
             .await
     }
 
+    fn message_path(&self, id: &str) -> String {
+        Endpoint::Message.path(&[&self.thread_id, id])
+    }
+
     /// `GET /threads/{id}/messages/{message_id}`.
     pub async fn retrieve(&self, id: &str) -> Result<Message> {
-        self.client.get(&format!("{}/{id}", self.path)).await
+        self.client.get(&self.message_path(id)).await
     }
 
     /// `POST /threads/{id}/messages/{message_id}`.
     pub async fn modify(&self, id: &str, request: &ModifyMessage) -> Result<Message> {
         self.client
-            .call(
-                Method::POST,
-                &format!("{}/{id}", self.path),
-                &[],
-                Some(request),
-            )
+            .call(Method::POST, &self.message_path(id), &[], Some(request))
             .await
     }
 
     /// One page of `GET /threads/{id}/messages`.
     pub async fn list_page(&self, query: &ListQuery) -> Result<List<Message>> {
         self.client
-            .call(Method::GET, &self.path, &query.pairs(), None::<&()>)
+            .call(Method::GET, &self.path, &query.to_pairs(), None::<&()>)
             .await
     }
 
@@ -260,14 +181,16 @@ impl Messages {
 #[derive(Debug, Clone)]
 pub struct Runs {
     client: Client,
+    thread_id: String,
     path: String,
 }
 
 impl Runs {
     pub(crate) fn new(client: Client, thread_id: String) -> Self {
         Self {
+            path: Endpoint::Runs.path(&[&thread_id]),
             client,
-            path: format!("/threads/{thread_id}/runs"),
+            thread_id,
         }
     }
 
@@ -294,7 +217,9 @@ impl Runs {
 
     /// `GET /threads/{id}/runs/{run_id}`.
     pub async fn retrieve(&self, id: &str) -> Result<Run> {
-        self.client.get(&format!("{}/{id}", self.path)).await
+        self.client
+            .get(&Endpoint::Run.path(&[&self.thread_id, id]))
+            .await
     }
 
     /// `POST /threads/{id}/runs/{run_id}/cancel`.
@@ -302,7 +227,7 @@ impl Runs {
         self.client
             .call(
                 Method::POST,
-                &format!("{}/{id}/cancel", self.path),
+                &Endpoint::CancelRun.path(&[&self.thread_id, id]),
                 &[],
                 None::<&()>,
             )

@@ -216,7 +216,7 @@ async fn the_client_reads_actors_from_metadata_underscore() {
     let messages: Vec<aitp::thread::Message> = futures_util::TryStreamExt::try_collect(
         client
             .messages(THREAD_ID)
-            .list(aitp_client::ListQuery::new()),
+            .list(aitp::thread::ListQuery::default()),
     )
     .await
     .unwrap();

@@ -1,6 +1,6 @@
 //! `#[aitp::agent]` on an impl block, with `#[aitp::handler]`, `#[aitp::on_text]` and
-//! `#[aitp::fallback]` on its methods: generates `IntoRouter` and `router()` built with the
-//! public `aitp::agent::Router` API.
+//! `#[aitp::fallback]` on its methods: generates `From<Agent> for Router<Arc<Agent>>` and
+//! `router()`, built with the public `aitp::agent::Router` API.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -104,7 +104,7 @@ struct Route {
     tokens: TokenStream,
 }
 
-fn route(kind: Kind, f: &ImplItemFn, errors: &mut Errors) -> Option<Route> {
+fn route(kind: Kind, self_ty: &Type, f: &ImplItemFn, errors: &mut Errors) -> Option<Route> {
     let sig = &f.sig;
     let name = &sig.ident;
     let mut ok = true;
@@ -159,8 +159,8 @@ fn route(kind: Kind, f: &ImplItemFn, errors: &mut Errors) -> Option<Route> {
                     )),
                     Type::ImplTrait(t) => fail(syn::Error::new_spanned(
                         t,
-                        "`impl Trait` arguments are generic: name the argument's type, it picks \
-                         the route",
+                        "`impl Trait` arguments are generic: name the argument's type (the \
+                         payload's type picks the route)",
                     )),
                     _ => {}
                 }
@@ -168,50 +168,49 @@ fn route(kind: Kind, f: &ImplItemFn, errors: &mut Errors) -> Option<Route> {
             }
         }
     }
+    let Some((payload_ty, extractor_tys)) = tys.split_last() else {
+        fail(syn::Error::new(
+            name.span(),
+            format!(
+                "{} method `{name}` has no payload: its last argument is the {} it answers, \
+                 after any extractors (`ThreadCtx`, `Principal`, ...)",
+                kind.attr(),
+                match kind {
+                    Kind::Handler => "capability message (such as `decision: Decision`)",
+                    Kind::Text => "text (`text: String`)",
+                    Kind::Fallback => "message (`message: Envelope`)",
+                }
+            ),
+        ));
+        return None;
+    };
+    if extractor_tys.len() > 7 {
+        fail(syn::Error::new_spanned(
+            extractor_tys[7],
+            "an agent method takes at most seven extractors before its payload: group them \
+             in a type of your own implementing `FromTurn`",
+        ));
+    }
     if !ok {
         return None;
     }
 
-    // The roles of the arguments, folded into the one payload (errors at the second payload).
-    let roles: Vec<TokenStream> = tys
-        .iter()
-        .map(|ty| quote_spanned!(ty.span()=> <#ty as ::aitp::agent::args::Arg>::Role))
-        .collect();
-    let mut fold = match roles.first() {
-        Some(first) => first.clone(),
-        None => quote!(::aitp::agent::args::NoPayload),
-    };
-    for (ty, role) in tys.iter().zip(&roles).skip(1) {
-        fold = quote_spanned!(ty.span()=>
-            <#fold as ::aitp::agent::args::Combine<#role>>::Out);
-    }
-    let at_most_one = quote_spanned!(name.span()=>
-        <::aitp::agent::args::Roles as ::aitp::agent::args::AtMostOne<#fold>>::Out);
-    let one = quote_spanned!(name.span()=>
-        <::aitp::agent::args::Roles as ::aitp::agent::args::OnePayload<#at_most_one>>::Payload);
-    let payload_ty = match kind {
-        Kind::Handler => quote_spanned!(name.span()=>
-            <#one as ::aitp::agent::args::HandlerPayload>::Message),
-        Kind::Text => quote_spanned!(name.span()=>
-            <#one as ::aitp::agent::args::TextPayload>::Text),
-        Kind::Fallback => quote_spanned!(name.span()=>
-            <#one as ::aitp::agent::args::FallbackPayload>::Message),
-    };
-
+    // Extractors: each argument before the last, taken with `FromTurn` (spanned at its type, so
+    // a payload that is not last is reported where it stands).
     let vars: Vec<_> = (0..tys.len())
         .map(|i| format_ident!("__aitp_arg{}", i))
         .collect();
-    let extracts = tys.iter().zip(&vars).map(|(ty, var)| {
+    let (payload_var, extractor_vars) = vars.split_last().expect("one argument at least");
+    let extracts = extractor_tys.iter().zip(extractor_vars).map(|(ty, var)| {
         quote_spanned! {ty.span()=>
-            let #var: #ty = <<#ty as ::aitp::agent::args::Arg>::Role
-                as ::aitp::agent::args::ExtractAs<_, #ty>>::extract(
-                    &__aitp_cx, &__aitp_agent, &mut __aitp_slot);
+            let #var: #ty = <#ty as ::aitp::agent::FromTurn<::std::sync::Arc<#self_ty>>>::from_turn(
+                &__aitp_cx, &__aitp_agent);
         }
     });
     let call = if has_self {
         quote!(__aitp_agent.#name(#(#vars),*))
     } else {
-        quote!(Self::#name(#(#vars),*))
+        quote!(<#self_ty>::#name(#(#vars),*))
     };
     let call = if sig.asyncness.is_some() {
         quote!(#call.await)
@@ -222,25 +221,42 @@ fn route(kind: Kind, f: &ImplItemFn, errors: &mut Errors) -> Option<Route> {
         ReturnType::Type(_, ty) => ty.span(),
         ReturnType::Default => name.span(),
     };
-    let out = quote_spanned!(ret_span=> __aitp_out);
-    let replies = quote! {
-        let #out = #call;
-        ::aitp::__private::into_replies(#out)
+    // Spanned at the return type: that is where a value that is not `IntoReplies` comes from.
+    let replies = quote_spanned! {ret_span=>
+        let __aitp_out = #call;
+        ::aitp::__private::into_replies(__aitp_out)
     };
-    let register = match kind {
-        Kind::Handler => quote!(handler),
-        Kind::Text => quote!(on_text),
-        Kind::Fallback => quote!(fallback),
+    // The payload, last: its type picks the route; checked (spanned at its type) against what
+    // the marker takes.
+    let (received, take, register) = match kind {
+        Kind::Handler => (
+            quote!(#payload_ty),
+            quote!(__aitp_payload),
+            quote_spanned!(payload_ty.span()=>
+                ::aitp::__private::handler::<_, #payload_ty, _, _>),
+        ),
+        Kind::Text => (
+            quote!(::std::string::String),
+            quote_spanned!(payload_ty.span()=>
+                <#payload_ty as ::aitp::__private::TextPayload>::from_text(__aitp_payload)),
+            quote!(::aitp::agent::Router::on_text),
+        ),
+        Kind::Fallback => (
+            quote!(::aitp::capability::Envelope),
+            quote_spanned!(payload_ty.span()=>
+                <#payload_ty as ::aitp::__private::FallbackPayload>::from_envelope(__aitp_payload)),
+            quote!(::aitp::agent::Router::fallback),
+        ),
     };
     let tokens = quote! {
-        let __aitp_router = __aitp_router.#register(
+        let __aitp_router = #register(
+            __aitp_router,
             move |__aitp_cx: ::aitp::agent::ThreadCtx,
-                  __aitp_state: ::aitp::agent::State<::std::sync::Arc<Self>>,
-                  __aitp_payload: #payload_ty| {
-                let mut __aitp_slot: ::aitp::agent::args::PayloadSlot =
-                    ::core::option::Option::Some(::std::boxed::Box::new(__aitp_payload));
-                let __aitp_agent: ::std::sync::Arc<Self> = __aitp_state.0;
+                  __aitp_state: ::aitp::agent::State<::std::sync::Arc<#self_ty>>,
+                  __aitp_payload: #received| {
+                let __aitp_agent: ::std::sync::Arc<#self_ty> = __aitp_state.0;
                 #(#extracts)*
+                let #payload_var: #payload_ty = #take;
                 async move { #replies }
             },
         );
@@ -351,7 +367,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 if bad {
                     continue;
                 }
-                if let Some(r) = route(*kind, f, &mut errors) {
+                if let Some(r) = route(*kind, &imp.self_ty, f, &mut errors) {
                     routes.push(r);
                 }
             }
@@ -390,10 +406,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let actor_id = match (&args.actor_id, user_actor_id) {
         (Some(lit), _) => quote!(let __aitp_router = __aitp_router.actor_id(#lit);),
         (None, Some(true)) => {
-            quote!(let __aitp_router = __aitp_router.actor_id(Self::actor_id(&__aitp_agent));)
+            quote!(let __aitp_router = __aitp_router.actor_id(<#self_ty>::actor_id(&__aitp_agent));)
         }
         (None, Some(false)) => {
-            quote!(let __aitp_router = __aitp_router.actor_id(Self::actor_id());)
+            quote!(let __aitp_router = __aitp_router.actor_id(<#self_ty>::actor_id());)
         }
         (None, None) => quote!(),
     };
@@ -411,28 +427,24 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
         quote!()
     } else {
         quote! {
-            #[automatically_derived]
-            impl #self_ty {
-                /// The agent's router, built by `#[aitp::agent]`: one route per marked method,
-                /// declaring the capabilities of its handlers. Serve it with
-                /// `aitp::server::Server::new(agent.router(), store)`.
-                #[allow(dead_code)]
-                pub fn router(self) -> ::aitp::agent::Router<::std::sync::Arc<Self>> {
-                    <Self as ::aitp::agent::IntoRouter>::into_router(self)
-                }
+            /// The agent's router, built by `#[aitp::agent]`: one route per marked method,
+            /// declaring the capabilities of its handlers. Serve it with
+            /// `aitp::server::Server::new(agent.router(), store)`.
+            #[allow(dead_code)]
+            pub fn router(self) -> ::aitp::agent::Router<::std::sync::Arc<Self>> {
+                Self::__aitp_router(self)
             }
         }
     };
 
+    // Built in an inherent impl, where `Self` is the agent type as in the user's signatures.
     quote! {
         #imp
 
         #[automatically_derived]
-        impl ::aitp::agent::IntoRouter for #self_ty {
-            type State = ::std::sync::Arc<Self>;
-
+        impl #self_ty {
             #[allow(clippy::all, clippy::pedantic)]
-            fn into_router(self) -> ::aitp::agent::Router<::std::sync::Arc<Self>> {
+            fn __aitp_router(self) -> ::aitp::agent::Router<::std::sync::Arc<Self>> {
                 let __aitp_agent = ::std::sync::Arc::new(self);
                 let __aitp_router =
                     ::aitp::agent::Router::with_state(::std::sync::Arc::clone(&__aitp_agent));
@@ -441,9 +453,16 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
                 #(#route_tokens)*
                 __aitp_router
             }
+
+            #router_fn
         }
 
-        #router_fn
+        #[automatically_derived]
+        impl ::core::convert::From<#self_ty> for ::aitp::agent::Router<::std::sync::Arc<#self_ty>> {
+            fn from(agent: #self_ty) -> Self {
+                <#self_ty>::__aitp_router(agent)
+            }
+        }
     }
 }
 

@@ -310,12 +310,5 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             }
         }
 
-        impl ::aitp::agent::IntoReplies for #name where #(#bounds,)* {
-            fn into_replies(self) -> ::std::vec::Vec<::aitp::agent::Reply> {
-                ::std::vec![::aitp::agent::Reply::Message(
-                    ::aitp::capability::Capability::to_envelope(&self),
-                )]
-            }
-        }
     })
 }

@@ -144,10 +144,6 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             #validate
         }
 
-        impl ::aitp::agent::args::Arg for #name {
-            type Role = ::aitp::agent::args::Payload<Self, ::aitp::agent::args::Typed>;
-        }
-
         #inherent
     })
 }

@@ -73,8 +73,8 @@ pub fn derive_capability_message(input: TokenStream) -> TokenStream {
 /// comment the description of its `anyOf` branch. It is a compile error for a message to carry
 /// another capability URL, or for two messages to share a key.
 ///
-/// Also generates `From<Message>` for each variant, `From<Enum> for Envelope` and
-/// `IntoReplies`, so a handler can return any message of the capability.
+/// Also generates `From<Message>` for each variant and `From<Enum> for Envelope`; through the
+/// latter a handler can return any message of the capability.
 #[proc_macro_derive(Capability, attributes(aitp))]
 pub fn derive_capability(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
@@ -98,27 +98,29 @@ pub fn derive_capability(input: TokenStream) -> TokenStream {
 ///     async fn chosen(&self, cx: ThreadCtx, decision: Decision) -> Result<Quote, ShopError> { /* ... */ }
 ///
 ///     #[aitp::handler]
-///     fn redeem(&self, points: RedeemPoints, who: Principal) -> PointsBalance { /* sync is fine */ }
+///     fn redeem(&self, who: Principal, points: RedeemPoints) -> PointsBalance { /* sync is fine */ }
 ///
 ///     #[aitp::fallback]
 ///     async fn other(&self, m: Envelope) -> String { /* ... */ }
 /// }
 ///
-/// let router = Shop::new().router(); // Router<Arc<Shop>>
+/// let router = Shop::new().router(); // Router<Arc<Shop>>, also `Router::from(Shop::new())`
 /// ```
 ///
-/// - `#[aitp::handler]`: the method answers one capability message type, its *payload*
-///   argument; `#[aitp::on_text]`: text parts (`String`); `#[aitp::fallback]`: capability
-///   messages no handler takes (`Envelope`).
-/// - Methods take `&self` (or no receiver), may be `async` or not, and take the payload and any
-///   extractors (`ThreadCtx`, `State<Arc<Self>>`, `Principal`, `Negotiated`,
-///   `aitp::thread::Message`, your own) in any order. The payload is found by its type's traits
-///   (`aitp::agent::args::Arg`), so aliases and paths work. They return anything `IntoReplies`.
-/// - Generates `impl aitp::agent::IntoRouter for Shop` (state `Arc<Shop>`) with
-///   `Router::with_state`, `.handler`, `.on_text` and `.fallback` — nothing you could not write
-///   by hand — and an inherent `Shop::router(self)`, unless the impl block defines `router`
-///   itself. The actor id comes from `actor_id = "..."`, or from a `fn actor_id` in the block.
-///   `validate_incoming = false` passes invalid messages to the handlers.
+/// - `#[aitp::handler]`: the method answers one capability message type, its *payload*;
+///   `#[aitp::on_text]`: text parts (`String`); `#[aitp::fallback]`: capability messages no
+///   handler takes (`Envelope`).
+/// - Methods take `&self` (or no receiver) and may be `async` or not. As in axum, the payload is
+///   the **last** argument; the arguments before it are extractors (`ThreadCtx`,
+///   `State<Arc<Self>>`, `Principal`, `Negotiated`, `aitp::thread::Message`, or your own type
+///   implementing `aitp::agent::FromTurn`). A payload anywhere else, or a method without one,
+///   is a compile error pointing at the argument. Methods return anything `IntoReplies`.
+/// - Generates `impl From<Shop> for aitp::agent::Router<Arc<Shop>>` with `Router::with_state`,
+///   `.handler`, `.on_text` and `.fallback` — nothing you could not write by hand — and an
+///   inherent `Shop::router(self)`, unless the impl block defines `router` itself (which can
+///   start from `Router::from(self)`). The actor id comes from `actor_id = "..."`, or from a
+///   `fn actor_id` in the block. `validate_incoming = false` passes invalid messages to the
+///   handlers.
 /// - The declared capabilities are those of the handlers (the router collects them).
 #[proc_macro_attribute]
 pub fn agent(attr: TokenStream, item: TokenStream) -> TokenStream {

@@ -4,10 +4,82 @@ pub use schemars;
 pub use serde;
 pub use serde_json;
 
-pub use crate::agent::args::into_replies;
 pub use crate::capability::definition::{describe_branches, str_eq};
 
 use serde::de::{self, Deserializer, Visitor};
+
+use crate::{
+    agent::{Handler, IntoReplies, Reply, Router},
+    capability::{CapabilityMessage, Envelope},
+};
+
+/// A method's return value as replies: the generated code's check, spanned at the return
+/// type, that it is [`IntoReplies`].
+pub fn into_replies<R: IntoReplies>(r: R) -> Vec<Reply> {
+    r.into_replies()
+}
+
+/// The last argument of an `#[aitp::handler]` method: a capability message. Only here to
+/// say so when it is not (the router itself asks for [`CapabilityMessage`]).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a capability message, and the last argument of an \
+               #[aitp::handler] method is the message it answers",
+    label = "the payload goes here, last",
+    note = "move the capability message this method answers to the last argument; extractors \
+            such as `ThreadCtx` come before it",
+    note = "text goes to an #[aitp::on_text] method (`String`), any capability message to an \
+            #[aitp::fallback] method (`Envelope`)"
+)]
+pub trait HandlerPayload: CapabilityMessage {}
+
+impl<T: CapabilityMessage> HandlerPayload for T {}
+
+/// The last argument of an `#[aitp::on_text]` method: `String`.
+#[diagnostic::on_unimplemented(
+    message = "the last argument of an #[aitp::on_text] method is the text, a `String`, not `{Self}`",
+    label = "the `String` payload goes here, last",
+    note = "move the text to the last argument; extractors such as `ThreadCtx` come before it",
+    note = "capability messages go to #[aitp::handler] (typed) or #[aitp::fallback] (`Envelope`)"
+)]
+pub trait TextPayload {
+    /// The payload.
+    fn from_text(text: String) -> Self;
+}
+
+impl TextPayload for String {
+    fn from_text(text: String) -> Self {
+        text
+    }
+}
+
+/// The last argument of an `#[aitp::fallback]` method: [`Envelope`].
+#[diagnostic::on_unimplemented(
+    message = "the last argument of an #[aitp::fallback] method is the message, an `Envelope`, \
+               not `{Self}`",
+    label = "the `Envelope` payload goes here, last",
+    note = "move the message to the last argument; extractors such as `ThreadCtx` come before it",
+    note = "typed messages go to #[aitp::handler], text to #[aitp::on_text] (`String`)"
+)]
+pub trait FallbackPayload {
+    /// The payload.
+    fn from_envelope(message: Envelope) -> Self;
+}
+
+impl FallbackPayload for Envelope {
+    fn from_envelope(message: Envelope) -> Self {
+        message
+    }
+}
+
+/// [`Router::handler`], with the payload checked as [`HandlerPayload`].
+pub fn handler<S, T, A, H>(router: Router<S>, handler: H) -> Router<S>
+where
+    S: Send + Sync + 'static,
+    T: HandlerPayload,
+    H: Handler<T, A, S>,
+{
+    router.handler(handler)
+}
 
 /// The value of a field absent from the input: `None` for `Option`, an error otherwise.
 ///

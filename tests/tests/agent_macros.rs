@@ -1,7 +1,7 @@
 //! `#[aitp::agent]`: an agent built with the macros behaves exactly like the same agent built
 //! by hand with `Router`, over real HTTP — same replies to the same conversation, same declared
-//! capabilities — and the macro's rules (extractors in any order, payload found through type
-//! aliases and paths, sync and async methods, user items winning) hold.
+//! capabilities — and the macro's rules (extractors first and the payload last, the payload
+//! named through type aliases and paths, sync and async methods, user items winning) hold.
 
 use std::{
     collections::HashMap,
@@ -10,14 +10,14 @@ use std::{
 };
 
 use aitp::{
-    agent::{Agent, IntoRouter, Principal, Reply, Router, State, ThreadCtx},
+    agent::{Agent, Reply, Router, State, ThreadCtx},
     capability::{
         Capability, CapabilityId, Envelope, Negotiated,
         decisions::{Decision, RequestDecision},
     },
     server::Server,
     store::MemoryStore,
-    thread::Message,
+    thread::{Message, Principal},
 };
 use aitp_tests::serve_in_background;
 use reqwest::Client;
@@ -98,9 +98,9 @@ impl Shop {
 
 #[aitp::agent(actor_id = "test-shop")]
 impl Shop {
-    /// Text: extractor after the payload.
+    /// Text: an extractor, then the payload.
     #[aitp::on_text]
-    async fn text(&self, text: String, cx: ThreadCtx) -> Vec<Reply> {
+    async fn text(&self, cx: ThreadCtx, text: String) -> Vec<Reply> {
         match text.as_str() {
             "ask" => vec![
                 Reply::Text("pick a size".into()),
@@ -116,9 +116,9 @@ impl Shop {
         }
     }
 
-    /// A sync method; payload first, through an alias.
+    /// A sync method; the payload through an alias.
     #[aitp::handler]
-    fn chose(&self, d: Choice, who: Principal) -> Result<String, Oops> {
+    fn chose(&self, who: Principal, d: Choice) -> Result<String, Oops> {
         let ids: Vec<&str> = d.chosen_ids().collect();
         if ids.contains(&"sold-out") {
             return Err(Oops("that size is sold out".into()));
@@ -126,14 +126,15 @@ impl Shop {
         Ok(format!("{who} chose {}", ids.join(",")))
     }
 
-    /// Payload in the middle, by path; `State` destructured; returns the capability enum.
+    /// Three extractors, `State` destructured; the payload by path; returns the capability
+    /// enum.
     #[aitp::handler]
     async fn redeem(
         &self,
         cx: ThreadCtx,
-        r: loyalty::RedeemPoints,
         State(this): State<Arc<Shop>>,
         _m: Message,
+        r: loyalty::RedeemPoints,
     ) -> Result<loyalty::Loyalty, Oops> {
         assert!(std::ptr::eq(self, &*this), "State is the agent itself");
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -176,11 +177,11 @@ fn by_hand(shop: Shop) -> Router<Arc<Shop>> {
         .actor_id("test-shop")
         .on_text(
             |cx: ThreadCtx, State(this): State<Arc<Shop>>, text: String| async move {
-                this.text(text, cx).await
+                this.text(cx, text).await
             },
         )
         .handler(|State(this): State<Arc<Shop>>, who: Principal, d: Decision| async move {
-            this.chose(d, who)
+            this.chose(who, d)
         })
         .handler(
             |cx: ThreadCtx,
@@ -188,7 +189,7 @@ fn by_hand(shop: Shop) -> Router<Arc<Shop>> {
              m: Message,
              r: loyalty::RedeemPoints| async move {
                 let this = state.0.clone();
-                this.redeem(cx, r, state, m).await
+                this.redeem(cx, state, m, r).await
             },
         )
         .fallback(|n: Negotiated, m: Envelope| async move { Shop::other(n, m).await })
@@ -214,9 +215,9 @@ fn declared_capabilities_come_from_the_handlers() {
         format!("{:?}", hand_made),
         "same routes, text handler and fallback"
     );
-    // IntoRouter is what Shop::router calls.
-    let via_trait = IntoRouter::into_router(Shop::new());
-    assert_eq!(urls(&via_trait), urls(&macro_made));
+    // `Router::from` is what Shop::router calls.
+    let via_from = Router::from(Shop::new());
+    assert_eq!(urls(&via_from), urls(&macro_made));
 }
 
 /// Items the user writes win: their `router` and `actor_id` replace the generated ones.
@@ -230,9 +231,9 @@ impl Custom {
         &self.name
     }
 
-    /// The user's own `router`: the generated `into_router` plus a declaration.
+    /// The user's own `router`: the generated one plus a declaration.
     fn router(self) -> Router<Arc<Self>> {
-        IntoRouter::into_router(self).declare(CapabilityId::parse(LOYALTY).unwrap())
+        Router::from(self).declare(CapabilityId::parse(LOYALTY).unwrap())
     }
 
     #[aitp::on_text]

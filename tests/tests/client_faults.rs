@@ -11,7 +11,8 @@ use std::{
 };
 
 use aitp::thread::{CreateThread, RunStatus, event::EventName};
-use aitp_client::{Client, Error, ListQuery, RetryPolicy, WaitPolicy};
+use aitp::thread::{ListQuery, Order};
+use aitp_client::{Client, Error, RetryPolicy, WaitPolicy};
 use axum::{
     Router,
     body::{Body, Bytes},
@@ -283,7 +284,7 @@ async fn truncated_and_garbage_bodies() {
     assert!(matches!(err, Error::Decode { .. }), "{err:?}");
     let err = c
         .messages("t")
-        .list(ListQuery::new())
+        .list(ListQuery::default().order(Order::Asc))
         .try_collect::<Vec<_>>()
         .await
         .unwrap_err();
@@ -371,14 +372,14 @@ async fn tolerates_real_server_shapes() {
     assert_eq!(thread.id(), "abc123");
     assert_eq!(thread.thread().created_at, 1_731_000_000);
     assert_eq!(thread.actors()[0].id, "agent");
-    let sent = thread.send("yo").await.unwrap();
+    let sent = thread.post("yo").await.unwrap();
     assert_eq!(sent.id, "m1");
-    let replies = thread.run_and_wait().await.unwrap();
+    let replies = thread.run().await.unwrap();
     assert_eq!(replies[0].text(), "hi there");
     assert!(polls.load(Ordering::SeqCst) >= 2);
     let runs: Vec<_> = c
         .runs("abc123")
-        .list(ListQuery::new())
+        .list(ListQuery::default().order(Order::Asc))
         .try_collect()
         .await
         .unwrap();

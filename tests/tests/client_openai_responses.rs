@@ -6,11 +6,12 @@
 
 use std::{path::Path, process::Stdio, time::Duration};
 
+use aitp::thread::{ListQuery, Order};
 use aitp::{
     capability::decisions::RequestDecision,
     thread::{CreateMessage, CreateRun, ModifyThread, RunStatus},
 };
-use aitp_client::{Client, Error, ListQuery};
+use aitp_client::{Client, Error};
 use aitp_tests::python_venv;
 use futures_util::TryStreamExt;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -61,7 +62,7 @@ async fn every_call_the_mock_supports() {
     assert!(thread.negotiated().is_empty());
     let ask = RequestDecision::radio("size", ["S", "M"]).build();
     assert!(matches!(
-        thread.send_message(&ask).await,
+        thread.post(ask.clone()).await,
         Err(Error::NotNegotiated { .. })
     ));
 
@@ -74,14 +75,14 @@ async fn every_call_the_mock_supports() {
     assert_eq!(modified.metadata.get("topic"), Some("socks"));
 
     // A conversation: the mock's runs are polled to completion.
-    let replies = thread.say("hello").await.unwrap();
+    let replies = thread.ask("hello").await.unwrap();
     assert_eq!(replies.len(), 1, "{replies:?}");
     assert_eq!(replies[0].text(), "echo: hello");
 
     // Forced capability messages travel as text.
     let mut forced = thread.clone().force();
-    forced.send_message(&ask).await.unwrap();
-    let replies = forced.run_and_wait().await.unwrap();
+    forced.post(ask.clone()).await.unwrap();
+    let replies = forced.run().await.unwrap();
     assert!(
         replies[0].text().starts_with("echo: {\"$schema\""),
         "{}",
@@ -97,7 +98,7 @@ async fn every_call_the_mock_supports() {
             .unwrap();
     }
     let all: Vec<_> = messages
-        .list(ListQuery::new().limit(2))
+        .list(ListQuery::new(2, Order::Asc))
         .try_collect()
         .await
         .unwrap();
@@ -123,12 +124,16 @@ async fn every_call_the_mock_supports() {
         "{:?}",
         cancelled.status
     );
-    let listed: Vec<_> = runs.list(ListQuery::new()).try_collect().await.unwrap();
+    let listed: Vec<_> = runs
+        .list(ListQuery::default().order(Order::Asc))
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 3);
 
     // No streaming in the mock: an error, not a hang.
     let streamed = tokio::time::timeout(Duration::from_secs(15), async {
-        match thread.run_stream().await {
+        match thread.run().stream().await {
             Ok(s) => s.finish().await.map(|_| ()),
             Err(e) => Err(e),
         }

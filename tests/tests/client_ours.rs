@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aitp::thread::{ListQuery, Order};
 use aitp::{
     capability::{
         Body, Envelope, errors::ErrorReport, evm_wallet::RequestAddress,
@@ -12,7 +13,7 @@ use aitp::{
     store::MemoryStore,
     thread::{CreateMessage, CreateRun, CreateThread, Message, ModifyThread, RunStatus},
 };
-use aitp_client::{Client, Error, ListQuery, Order, RetryPolicy};
+use aitp_client::{Client, Error, RetryPolicy};
 use aitp_examples::{echo_agent, script, shop};
 use aitp_tests::serve_in_background;
 use futures_util::TryStreamExt;
@@ -63,20 +64,20 @@ async fn resources_threads_messages_runs_and_pagination() {
     assert_eq!(messages.retrieve(&ids[3]).await.unwrap().text(), "m3");
     // Auto-pagination: pages of 3, in both orders.
     let all: Vec<Message> = messages
-        .list(ListQuery::new().limit(3))
+        .list(ListQuery::new(3, Order::Asc))
         .try_collect()
         .await
         .unwrap();
     assert_eq!(all.iter().map(|m| m.id.clone()).collect::<Vec<_>>(), ids);
     let desc: Vec<Message> = messages
-        .list(ListQuery::new().limit(3).order(Order::Desc))
+        .list(ListQuery::new(3, Order::Desc))
         .try_collect()
         .await
         .unwrap();
     assert_eq!(desc.len(), 7);
     assert_eq!(desc[0].id, ids[6]);
     let page = messages
-        .list_page(&ListQuery::new().limit(2).after(ids[1].clone()))
+        .list_page(&ListQuery::new(2, Order::Asc).after(ids[1].clone()))
         .await
         .unwrap();
     assert_eq!(page.data[0].id, ids[2]);
@@ -96,7 +97,11 @@ async fn resources_threads_messages_runs_and_pagination() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     assert_eq!(finished.status, RunStatus::Completed);
-    let listed: Vec<_> = runs.list(ListQuery::new()).try_collect().await.unwrap();
+    let listed: Vec<_> = runs
+        .list(ListQuery::default().order(Order::Asc))
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 1);
     let refused = runs.cancel(&run.id).await.unwrap_err();
     assert_eq!(refused.status().map(|s| s.as_u16()), Some(400), "{refused}");
@@ -114,13 +119,7 @@ async fn resources_threads_messages_runs_and_pagination() {
         } => {
             assert_eq!(status.as_u16(), 404);
             assert!(
-                error
-                    .as_ref()
-                    .unwrap()
-                    .message
-                    .as_ref()
-                    .unwrap()
-                    .contains("No thread found"),
+                error.as_ref().unwrap().message.contains("No thread found"),
                 "{body}"
             );
         }
@@ -148,7 +147,7 @@ async fn bearer_auth_and_errors_without_it() {
     assert_eq!(err.status().map(|s| s.as_u16()), Some(401), "{err}");
     let ada = Client::builder(&base).bearer("sk-ada").build().unwrap();
     let mut thread = ada.create_thread().await.unwrap();
-    let replies = thread.say("hi").await.unwrap();
+    let replies = thread.ask("hi").await.unwrap();
     assert_eq!(replies[0].text(), "echo: hi");
 }
 
@@ -161,18 +160,18 @@ async fn echo_conversation_negotiation_and_streaming() {
     assert_eq!(ids, ["ada.near", "aitp-rs-echo"]);
     assert!(thread.supports::<ErrorReport>() || !thread.negotiated().is_empty());
 
-    let replies = thread.say("hello").await.unwrap();
+    let replies = thread.ask("hello").await.unwrap();
     assert_eq!(replies.len(), 1);
     assert_eq!(replies[0].text(), "echo: hello");
     assert!(
-        thread.replies().await.unwrap().is_empty(),
+        thread.new_messages().await.unwrap().is_empty(),
         "replies are returned once"
     );
 
     // A capability both declared.
     let ask = aitp::capability::decisions::RequestDecision::radio("size", ["S", "M"]).build();
-    thread.send_message(&ask).await.unwrap();
-    let replies = thread.run_and_wait().await.unwrap();
+    thread.post(ask.clone()).await.unwrap();
+    let replies = thread.run().await.unwrap();
     assert!(
         replies[0]
             .text()
@@ -180,8 +179,8 @@ async fn echo_conversation_negotiation_and_streaming() {
     );
 
     // Streamed: typed events, ends after the run's terminal event.
-    thread.send("streamed").await.unwrap();
-    let outcome = thread.run_stream().await.unwrap().finish().await.unwrap();
+    thread.post("streamed").await.unwrap();
+    let outcome = thread.run().stream().await.unwrap().finish().await.unwrap();
     assert_eq!(outcome.run.unwrap().status, RunStatus::Completed);
     assert_eq!(outcome.messages[0].text(), "echo: streamed");
     assert!(outcome.events >= 4);
@@ -193,14 +192,14 @@ async fn capabilities_the_peer_did_not_declare_are_refused_unless_forced() {
     let c = client(&base);
     let mut thread = c.create_thread().await.unwrap();
     let evm = RequestAddress::new("addr_1");
-    let err = thread.send_message(&evm).await.unwrap_err();
+    let err = thread.post(evm.clone()).await.unwrap_err();
     assert!(matches!(err, Error::NotNegotiated { .. }), "{err}");
     assert!(err.to_string().contains("aitp-05-evm-wallet"), "{err}");
 
     // Forced: it is sent, and the shop answers with an error report.
     let mut forced = thread.clone().force();
-    forced.send_message(&evm).await.unwrap();
-    let replies = forced.run_and_wait().await.unwrap();
+    forced.post(evm.clone()).await.unwrap();
+    let replies = forced.run().await.unwrap();
     let report = replies[0].capability::<ErrorReport>().unwrap().unwrap();
     assert_eq!(report.code.as_str(), "unsupported_capability");
 
@@ -225,7 +224,7 @@ async fn a_whole_shop_purchase_with_the_script() {
     let c = client(&base);
     let mut thread = c.create_thread().await.unwrap();
 
-    let mut replies = thread.say(script::OPENING).await.unwrap();
+    let mut replies = thread.ask(script::OPENING).await.unwrap();
     let mut keys = Vec::new();
     let confirmation = loop {
         let from_shop = first_capability(&replies)
@@ -234,12 +233,9 @@ async fn a_whole_shop_purchase_with_the_script() {
         let answer = script::next_message(&from_shop).expect("the script has an answer");
         if let Body::Payment(_) = answer.body() {
             // The last step as a correlated request: payment ↔ payment_confirmation by quote_id.
-            break thread
-                .request::<PaymentConfirmation>(&answer)
-                .await
-                .unwrap();
+            break thread.expect::<PaymentConfirmation>(answer).await.unwrap();
         }
-        replies = thread.exchange(&answer).await.unwrap();
+        replies = thread.ask(&answer).await.unwrap();
     };
     assert_eq!(keys, ["request_decision", "request_data", "quote"]);
     assert_eq!(confirmation.result.as_str(), "success");
@@ -281,15 +277,12 @@ async fn correlated_requests_answers_errors_and_idle_timeouts() {
     let mut thread = c.create_thread().await.unwrap();
 
     let ask = RequestDecision::radio("size", ["S", "M"]).build();
-    let decision: Decision = thread.request(&Envelope::from(ask)).await.unwrap();
+    let decision: Decision = thread.expect(ask).await.unwrap();
     assert_eq!(decision.request_decision_id.as_deref(), Some("size"));
     assert_eq!(decision.chosen_ids().collect::<Vec<_>>(), ["S"]);
 
     let refuse = RequestDecision::radio("refuse", ["S"]).build();
-    let err = thread
-        .request::<Decision>(&Envelope::from(refuse))
-        .await
-        .unwrap_err();
+    let err = thread.expect::<Decision>(refuse).await.unwrap_err();
     assert!(
         matches!(&err, Error::Peer(r) if r.message.contains("I will not choose")),
         "{err}"
@@ -297,10 +290,7 @@ async fn correlated_requests_answers_errors_and_idle_timeouts() {
 
     let other = RequestDecision::radio("other", ["S"]).build();
     let start = std::time::Instant::now();
-    let err = thread
-        .request::<Decision>(&Envelope::from(other))
-        .await
-        .unwrap_err();
+    let err = thread.expect::<Decision>(other).await.unwrap_err();
     assert!(matches!(err, Error::WaitTimeout { .. }), "{err}");
     assert!(start.elapsed() < Duration::from_secs(3));
 }

@@ -64,7 +64,7 @@ async fn a_purchase_through_a_personal_assistant() {
     let mut thread = customer.create_thread().await.unwrap();
     assert_eq!(thread.actors()[1].id, "personal-assistant");
 
-    let mut replies = thread.say(script::OPENING).await.unwrap();
+    let mut replies = thread.ask(script::OPENING).await.unwrap();
     assert!(
         replies
             .iter()
@@ -77,12 +77,9 @@ async fn a_purchase_through_a_personal_assistant() {
         keys.push(from_shop.key().to_owned());
         let answer = script::next_message(&from_shop).expect("an answer");
         if answer.key() == "payment" {
-            break thread
-                .request::<PaymentConfirmation>(&answer)
-                .await
-                .unwrap();
+            break thread.expect::<PaymentConfirmation>(answer).await.unwrap();
         }
-        replies = thread.exchange(&answer).await.unwrap();
+        replies = thread.ask(&answer).await.unwrap();
     };
     assert_eq!(keys, ["request_decision", "request_data", "quote"]);
     assert_eq!(confirmation.result.as_str(), "success");
@@ -116,8 +113,8 @@ async fn an_unreachable_shop_is_reported_in_the_thread() {
     let decision = aitp::capability::decisions::RequestDecision::radio("x", ["a"])
         .build()
         .choose(["a"]);
-    thread.send_message(&decision).await.unwrap();
-    let replies = thread.run_and_wait().await.unwrap();
+    thread.post(decision.clone()).await.unwrap();
+    let replies = thread.run().await.unwrap();
     let report = replies[0]
         .capability::<aitp::capability::errors::ErrorReport>()
         .unwrap()

@@ -30,13 +30,18 @@ impl Agent {
     }
 
     #[aitp::handler]
-    fn by_reference(&self, d: Decision, cx: &ThreadCtx) -> String {
+    fn by_reference(&self, cx: &ThreadCtx, d: Decision) -> String {
         format!("{d:?} {cx:?}")
     }
 
     #[aitp::handler]
-    fn opaque(&self, d: Decision, _x: impl Send) -> String {
+    fn opaque(&self, _x: impl Send, d: Decision) -> String {
         format!("{d:?}")
+    }
+
+    #[aitp::fallback]
+    fn no_arguments(&self) -> String {
+        "nothing to answer".to_owned()
     }
 
     #[aitp::on_text]

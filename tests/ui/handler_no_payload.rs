@@ -1,4 +1,4 @@
-// A handler needs the message it answers.
+// A handler needs the message it answers, as its last argument.
 use aitp::agent::ThreadCtx;
 
 struct Agent;

@@ -1,4 +1,4 @@
-// A handler answers one message type.
+// A handler answers one message type: its last argument; the arguments before it are extractors.
 use aitp::agent::ThreadCtx;
 use aitp::capability::decisions::{Decision, RequestDecision};
 
@@ -7,7 +7,7 @@ struct Agent;
 #[aitp::agent]
 impl Agent {
     #[aitp::handler]
-    async fn both(&self, d: Decision, cx: ThreadCtx, r: RequestDecision) -> String {
+    async fn both(&self, cx: ThreadCtx, d: Decision, r: RequestDecision) -> String {
         let _ = (d, r);
         cx.thread_id().to_owned()
     }

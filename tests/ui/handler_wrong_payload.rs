@@ -1,4 +1,4 @@
-// Each kind of method takes its kind of payload; arguments are payloads or extractors.
+// Each kind of method takes its kind of payload, last; the arguments before it are extractors.
 use aitp::capability::decisions::Decision;
 
 struct Agent;
@@ -21,7 +21,7 @@ impl Agent {
     }
 
     #[aitp::handler]
-    fn not_an_extractor(&self, d: Decision, n: u32) -> String {
+    fn not_an_extractor(&self, n: u32, d: Decision) -> String {
         format!("{d:?} {n}")
     }
 

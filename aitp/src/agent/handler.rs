@@ -11,7 +11,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// agent state `S`.
 ///
 /// Implemented for `Fn(E1, …, En, T) -> impl Future<Output: IntoReplies>` with up to eight
-/// extractors `Ei: FromTurn<S>`; the payload comes last. You do not implement it yourself.
+/// extractors `Ei: FromTurn<S>`: as in axum, the payload comes last, so which argument is the
+/// payload never depends on the types. What `T` may be is up to the registration:
+/// [`Router::handler`](super::Router::handler) takes a capability message,
+/// [`Router::on_text`](super::Router::on_text) `String`,
+/// [`Router::fallback`](super::Router::fallback) an [`Envelope`](crate::capability::Envelope).
+/// You do not implement it yourself.
 pub trait Handler<T, Args, S>: Clone + Send + Sync + 'static {
     /// Runs the handler.
     fn call(&self, cx: ThreadCtx, state: &S, payload: T) -> BoxFuture<'static, Vec<Reply>>;

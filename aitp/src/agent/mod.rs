@@ -1,13 +1,14 @@
 //! Dispatch: route each incoming capability message to its handler, turn the handler's return
 //! value into replies. Transport-agnostic: (thread, new messages) in, reply messages out.
 //!
-//! Handlers are async functions whose last argument is the payload — a typed capability message
-//! (`Decision`, your own `RedeemPoints` …), `String` for text, or [`Envelope`] for a fallback —
-//! and whose other arguments are extractors ([`ThreadCtx`], [`State`], [`Principal`],
-//! [`Negotiated`], the thread [`Message`](crate::thread::Message)). The payload's type picks the
-//! route: (capability, major version, message key). Return anything that is [`IntoReplies`]:
-//! `()`, text, a capability message, several, an `Option`, or a `Result` whose error becomes an
-//! [`ErrorReport`](crate::capability::errors::ErrorReport) in the thread.
+//! Handlers follow axum's rule: **the payload is the last argument**. The payload is what the
+//! route is picked by — a typed capability message (`Decision`, your own `RedeemPoints` …) for
+//! [`Router::handler`], `String` for [`Router::on_text`], [`Envelope`] for
+//! [`Router::fallback`]. Every argument before it is an extractor, a [`FromTurn`] type:
+//! [`ThreadCtx`], [`State`], [`Principal`], [`Negotiated`], the thread
+//! [`Message`](crate::thread::Message) or your own. A handler returns anything that is
+//! [`IntoReplies`]: `()`, text, a capability message, several, an `Option`, or a `Result`
+//! whose error becomes an [`ErrorReport`](crate::capability::errors::ErrorReport) in the thread.
 //!
 //! ```
 //! use aitp::agent::{Router, ThreadCtx};
@@ -25,22 +26,63 @@
 //!
 //! The same router can be written as a type whose methods are the handlers, with
 //! `#[aitp::agent]` on its impl block and `#[aitp::handler]`, `#[aitp::on_text]`,
-//! `#[aitp::fallback]` on the methods: see [`IntoRouter`] and [`args`].
+//! `#[aitp::fallback]` on the methods. The macro writes nothing you could not write by hand: a
+//! `From<Greeter> for Router<Arc<Greeter>>` that calls [`Router::with_state`] and one
+//! registration per method, and an inherent `Greeter::router(self)` calling it (unless the impl
+//! block defines its own `router`, which can start from `Router::from(self)`).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use aitp::agent::{Agent, Router, State, ThreadCtx};
+//! use aitp::capability::decisions::{Decision, RequestDecision};
+//!
+//! struct Greeter {
+//!     greeting: String,
+//! }
+//!
+//! #[aitp::agent(actor_id = "greeter")]
+//! impl Greeter {
+//!     /// Text: sync methods work too.
+//!     #[aitp::on_text]
+//!     fn hello(&self, text: String) -> RequestDecision {
+//!         RequestDecision::radio("colour", ["red", "blue"])
+//!             .title(format!("{} You said {text:?}. Pick a colour", self.greeting))
+//!             .build()
+//!     }
+//!
+//!     /// `decision`: the payload, last, picks the route; extractors come before it.
+//!     #[aitp::handler]
+//!     async fn chosen(&self, cx: ThreadCtx, d: Decision) -> String {
+//!         format!("thread {}: you chose {:?}", cx.thread_id(), d.chosen_ids().collect::<Vec<_>>())
+//!     }
+//! }
+//!
+//! let router: Router<Arc<Greeter>> = Greeter { greeting: "Hi!".into() }.router();
+//! assert_eq!(Agent::actor_id(&router), "greeter");
+//! assert_eq!(router.capabilities().len(), 1); // AITP-02, from the `Decision` handler
+//!
+//! // The same router by hand: what the macro generates.
+//! let by_hand = Router::with_state(Arc::new(Greeter { greeting: "Hi!".into() }))
+//!     .actor_id("greeter")
+//!     .on_text(|State(g): State<Arc<Greeter>>, text: String| async move { g.hello(text) })
+//!     .handler(|State(g): State<Arc<Greeter>>, cx: ThreadCtx, d: Decision| async move {
+//!         g.chosen(cx, d).await
+//!     });
+//! assert_eq!(by_hand.capabilities(), router.capabilities());
+//! ```
 //!
 //! [`Envelope`]: crate::capability::Envelope
 //! [`Negotiated`]: crate::capability::Negotiated
+//! [`Principal`]: crate::thread::Principal
 
-pub mod args;
 mod context;
 mod extract;
 mod handler;
-mod into_router;
 mod reply;
 mod router;
 
-pub use context::{Principal, ThreadCtx, Turn};
+pub use context::{ThreadCtx, Turn};
 pub use extract::{FromTurn, State};
 pub use handler::{BoxFuture, Handler};
-pub use into_router::IntoRouter;
 pub use reply::{IntoReplies, Reply};
 pub use router::{Agent, Forward, ForwardError, Router, Unsupported};

@@ -32,7 +32,29 @@ impl Reply {
     }
 }
 
-/// Anything a handler may return. Each reply becomes one assistant message in the thread.
+/// What a handler may return: each reply becomes one assistant message in the thread, in order.
+///
+/// | return type | replies |
+/// |---|---|
+/// | `()` | none |
+/// | `String`, `&'static str` | one text message |
+/// | a capability message, a `#[derive(Capability)]` enum, an [`Envelope`] — anything `Into<Envelope>` | one capability message |
+/// | `Vec<M>` of capability messages | one message each |
+/// | [`Reply`], `Vec<Reply>` | as given (mixing text and messages) |
+/// | `Option<R>` | `R`'s replies, or none |
+/// | `Result<R, E: Display>` | `R`'s replies, or one `handler_error` [`ErrorReport`] with the error's text |
+/// | `(R1, R2)` … `(R1, R2, R3, R4)` | each element's replies, in order |
+///
+/// Capability messages come in through the one conversion every layer uses, `From<T> for
+/// Envelope`: anything a capability defines as convertible to an envelope is a reply, with
+/// nothing for its derive to generate here.
+#[diagnostic::on_unimplemented(
+    message = "a handler cannot return `{Self}`",
+    label = "not a reply",
+    note = "a handler returns `()`, text (`String`, `&'static str`), a capability message or \
+            anything else `Into<Envelope>`, a `Reply`, a `Vec` of those, an `Option` or a \
+            `Result<_, impl Display>` of those, or a tuple of up to four of them"
+)]
 pub trait IntoReplies {
     /// The replies.
     fn into_replies(self) -> Vec<Reply>;
@@ -68,15 +90,11 @@ impl IntoReplies for Vec<Reply> {
     }
 }
 
-impl IntoReplies for Envelope {
+// Not offered as the way out when a return type is not a reply: the table above is.
+#[diagnostic::do_not_recommend]
+impl<T: Into<Envelope>> IntoReplies for T {
     fn into_replies(self) -> Vec<Reply> {
-        vec![Reply::Message(self)]
-    }
-}
-
-impl<T: CapabilityMessage> IntoReplies for T {
-    fn into_replies(self) -> Vec<Reply> {
-        vec![Reply::Message(Envelope::from(self))]
+        vec![Reply::Message(self.into())]
     }
 }
 

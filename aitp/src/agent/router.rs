@@ -3,11 +3,14 @@
 
 use std::{collections::HashMap, fmt, sync::Arc};
 
-use super::{BoxFuture, Handler, Principal, Reply, ThreadCtx, Turn};
-use crate::capability::{
-    CapabilityId, CapabilityMessage, ContentPart, Envelope, ParseError,
-    errors::{ErrorCode, ErrorReport},
-    extract_text,
+use super::{BoxFuture, Handler, Reply, ThreadCtx, Turn};
+use crate::{
+    capability::{
+        CapabilityId, CapabilityMessage, ContentPart, Envelope, ParseError,
+        errors::{ErrorCode, ErrorReport},
+        extract_text,
+    },
+    thread::Principal,
 };
 
 /// An error of a [`Forward`] implementation (for instance the remote agent is down).

@@ -35,9 +35,8 @@ use crate::validate::ValidationErrors;
 /// One message type of a capability: its body type, the key it travels under, and the
 /// capability (schema URL and version) it belongs to.
 ///
-/// Derive it with `#[derive(aitp::CapabilityMessage)]`. (Implementing it by hand, also implement
-/// [`Arg`](crate::agent::args::Arg) with `type Role = Payload<Self, Typed>`, as the derive does,
-/// so that `#[aitp::agent]` methods can take the type.)
+/// Derive it with `#[derive(aitp::CapabilityMessage)]`, or implement it by hand: it is all a
+/// type needs to be a handler's payload and a handler's reply.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a capability message",
     label = "not a capability message",

@@ -1,6 +1,6 @@
 //! Checks shared by the thread and message endpoints: ownership and content limits.
 
-use super::{ApiError, App, body::Caller};
+use super::{App, HttpError, body::Caller};
 use crate::{
     store::ThreadStore,
     thread::{Content, Message, Role},
@@ -11,26 +11,26 @@ pub(crate) async fn check_owner<S: ThreadStore>(
     app: &App<S>,
     caller: &Caller,
     id: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), HttpError> {
     if app.store.owns(&caller.0, id).await? {
         Ok(())
     } else {
-        Err(ApiError::not_found("thread", id))
+        Err(HttpError::not_found("thread", id))
     }
 }
 
 /// Checks a message against the content limits.
-pub(crate) fn check_message<S>(app: &App<S>, m: &Message) -> Result<(), ApiError> {
+pub(crate) fn check_message<S>(app: &App<S>, m: &Message) -> Result<(), HttpError> {
     let limits = &app.limits;
     if !matches!(m.role, Role::User | Role::Assistant) {
-        return Err(ApiError::bad_request(format!(
+        return Err(HttpError::bad_request(format!(
             "Invalid role '{}': expected 'user' or 'assistant'.",
             m.role.as_str()
         ))
         .param("role"));
     }
     if m.content.len() > limits.content_parts {
-        return Err(ApiError::bad_request(format!(
+        return Err(HttpError::bad_request(format!(
             "Too many content parts: at most {}.",
             limits.content_parts
         ))
@@ -39,7 +39,7 @@ pub(crate) fn check_message<S>(app: &App<S>, m: &Message) -> Result<(), ApiError
     for part in &m.content {
         if let Content::Text(t) = part {
             if t.value.len() > limits.text_bytes {
-                return Err(ApiError::bad_request(format!(
+                return Err(HttpError::bad_request(format!(
                     "A text content part is too long: at most {} bytes.",
                     limits.text_bytes
                 ))

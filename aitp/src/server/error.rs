@@ -1,50 +1,43 @@
-//! Transport errors as OpenAI writes them: `{"error": {"message", "type", "code", "param"}}`.
+//! Error answers: an HTTP status with OpenAI's error body ([`thread::ApiError`]).
 
 use axum::{
     Json,
     http::StatusCode,
     response::{IntoResponse, Response},
 };
-use serde_json::json;
 
-use crate::store::StoreError;
+use crate::{store::StoreError, thread::ApiError};
 
-/// An HTTP error with OpenAI's JSON body.
+/// An error answer: the status, and the body every OpenAI client reads.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub(crate) struct HttpError {
     status: StatusCode,
-    message: String,
-    kind: &'static str,
-    code: Option<&'static str>,
-    param: Option<String>,
+    body: ApiError,
 }
 
-impl ApiError {
-    /// An error of `status` with a message for the caller.
-    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+impl HttpError {
+    /// An error of `status` with a message for the caller; OpenAI's error type follows from
+    /// the status.
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         let kind = match status.as_u16() {
             401 | 403 => "authentication_error",
-            404 => "invalid_request_error",
             429 => "rate_limit_error",
             500..=599 => "server_error",
             _ => "invalid_request_error",
         };
         Self {
             status,
-            message: message.into(),
-            kind,
-            code: None,
-            param: None,
+            body: ApiError::new(kind, message),
         }
     }
 
     /// 400 Bad Request.
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
     }
 
     /// 404 Not Found, naming what was looked for.
-    pub fn not_found(what: &str, id: &str) -> Self {
+    pub(crate) fn not_found(what: &str, id: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             format!("No {what} found with id '{id}'."),
@@ -53,47 +46,34 @@ impl ApiError {
     }
 
     /// Sets the machine-readable code.
-    pub fn code(mut self, code: &'static str) -> Self {
-        self.code = Some(code);
+    pub(crate) fn code(mut self, code: &'static str) -> Self {
+        self.body = self.body.code(code);
         self
     }
 
     /// Sets the offending parameter.
-    pub fn param(mut self, param: impl Into<String>) -> Self {
-        self.param = Some(param.into());
+    pub(crate) fn param(mut self, param: impl Into<String>) -> Self {
+        self.body = self.body.param(param);
         self
     }
-
-    /// The HTTP status.
-    pub fn status(&self) -> StatusCode {
-        self.status
-    }
 }
 
-impl IntoResponse for ApiError {
+impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "error": {
-                "message": self.message,
-                "type": self.kind,
-                "code": self.code,
-                "param": self.param,
-            }
-        });
-        (self.status, Json(body)).into_response()
+        (self.status, Json(self.body)).into_response()
     }
 }
 
-impl From<StoreError> for ApiError {
+impl From<StoreError> for HttpError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => {
-                ApiError::new(StatusCode::NOT_FOUND, "Not found.").code("not_found")
+                HttpError::new(StatusCode::NOT_FOUND, "Not found.").code("not_found")
             }
-            StoreError::Conflict(m) => ApiError::bad_request(m).code("conflict"),
+            StoreError::Conflict(m) => HttpError::bad_request(m).code("conflict"),
             other => {
                 crate::server::log_error(&other);
-                ApiError::new(
+                HttpError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "The store failed; try again.",
                 )

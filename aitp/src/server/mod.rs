@@ -2,7 +2,7 @@
 //! v2 Threads API.
 //!
 //! [`Server`] is built from an [`Agent`] (a [`Router`](crate::agent::Router)) and a
-//! [`ThreadStore`]; it becomes an axum `Router` to mount ([`Server::into_router`]) or serves
+//! [`ThreadStore`]; it becomes an axum `Router` to mount ([`Server::into_axum_router`]) or serves
 //! itself ([`Server::serve`]). [`crate::serve`] is the one-call version with the embedded
 //! default store.
 //!
@@ -60,13 +60,13 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio_util::task::TaskTracker;
 
 pub use auth::{Anonymous, AuthError, Authenticate, TokenList, bearer_token};
-pub use error::ApiError;
+pub(crate) use error::HttpError;
 
 use crate::{
-    agent::{Agent, Principal},
+    agent::Agent,
     capability::Declaration,
     store::ThreadStore,
-    thread::{Actor, unix_now},
+    thread::{Actor, Endpoint, Principal, unix_now},
 };
 
 /// Limits on what a request may carry; checked before any work is done.
@@ -118,13 +118,13 @@ pub(crate) struct Active {
 }
 
 impl<S> Shared<S> {
-    pub(crate) fn principal(&self, parts: &Parts) -> Result<Principal, ApiError> {
+    pub(crate) fn principal(&self, parts: &Parts) -> Result<Principal, HttpError> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
         self.auth.authenticate(header).map_err(|e| {
-            ApiError::new(StatusCode::UNAUTHORIZED, e.to_string()).code("invalid_api_key")
+            HttpError::new(StatusCode::UNAUTHORIZED, e.to_string()).code("invalid_api_key")
         })
     }
 
@@ -218,7 +218,7 @@ impl<S: ThreadStore> Server<S> {
     }
 
     /// Recovers from a crash: runs left `queued` or `in_progress` become `failed`. Call it
-    /// once before serving when you mount [`Server::into_router`] yourself ([`Server::serve`]
+    /// once before serving when you mount [`Server::into_axum_router`] yourself ([`Server::serve`]
     /// does).
     pub async fn recover(&self) -> Result<usize, crate::store::StoreError> {
         let n = self.shared.store.fail_interrupted_runs(unix_now()).await?;
@@ -228,8 +228,9 @@ impl<S: ThreadStore> Server<S> {
         Ok(n)
     }
 
-    /// The Threads API as an axum router (paths under `/v1`), with its state applied.
-    pub fn into_router(self) -> AxumRouter {
+    /// The Threads API as an axum router (paths under `/v1`), with its state applied, to mount
+    /// beside your own routes. (Named for axum: an [`Agent`] is not a router of paths.)
+    pub fn into_axum_router(self) -> AxumRouter {
         self.into_parts().0
     }
 
@@ -237,36 +238,32 @@ impl<S: ThreadStore> Server<S> {
         let limit = self.shared.limits.body_bytes;
         let tasks = self.shared.tasks.clone();
         let app: App<S> = Arc::new(self.shared);
+        let v1 = |endpoint: Endpoint| format!("/v1{}", endpoint.template());
         let router = AxumRouter::new()
-            .route("/v1/threads", post(threads::create::<S>))
+            .route(&v1(Endpoint::Threads), post(threads::create::<S>))
+            // The AITP spec's singular spelling of thread creation.
             .route("/v1/thread", post(threads::create::<S>))
-            .route("/v1/threads/runs", post(runs::create_thread_and_run::<S>))
             .route(
-                "/v1/threads/{thread_id}",
+                &v1(Endpoint::ThreadsRuns),
+                post(runs::create_thread_and_run::<S>),
+            )
+            .route(
+                &v1(Endpoint::Thread),
                 get(threads::retrieve::<S>)
                     .post(threads::modify::<S>)
                     .delete(threads::delete::<S>),
             )
             .route(
-                "/v1/threads/{thread_id}/messages",
+                &v1(Endpoint::Messages),
                 post(messages::create::<S>).get(messages::list::<S>),
             )
+            .route(&v1(Endpoint::Message), get(messages::retrieve::<S>))
             .route(
-                "/v1/threads/{thread_id}/messages/{message_id}",
-                get(messages::retrieve::<S>),
-            )
-            .route(
-                "/v1/threads/{thread_id}/runs",
+                &v1(Endpoint::Runs),
                 post(runs::create::<S>).get(runs::list::<S>),
             )
-            .route(
-                "/v1/threads/{thread_id}/runs/{run_id}",
-                get(runs::retrieve::<S>),
-            )
-            .route(
-                "/v1/threads/{thread_id}/runs/{run_id}/cancel",
-                post(runs::cancel::<S>),
-            )
+            .route(&v1(Endpoint::Run), get(runs::retrieve::<S>))
+            .route(&v1(Endpoint::CancelRun), post(runs::cancel::<S>))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(limit))
@@ -311,16 +308,16 @@ impl<S: ThreadStore> Server<S> {
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError::new(
+async fn not_found() -> HttpError {
+    HttpError::new(
         StatusCode::NOT_FOUND,
         "Unknown endpoint: this server speaks the AITP-T01 Threads API under /v1.",
     )
     .code("unknown_url")
 }
 
-async fn method_not_allowed() -> ApiError {
-    ApiError::new(
+async fn method_not_allowed() -> HttpError {
+    HttpError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "Method not allowed on this endpoint.",
     )

@@ -9,10 +9,10 @@ use tokio::sync::mpsc;
 
 use super::App;
 use crate::{
-    agent::{Principal, Turn},
+    agent::Turn,
     store::ThreadStore,
     thread::{
-        Content, Message, MessageStatus, Role, Run, RunError, RunStatus, Thread,
+        Content, Message, MessageStatus, Principal, Role, Run, RunError, RunStatus, Thread,
         event::{Event, EventName, MessageDelta},
     },
 };

@@ -3,15 +3,14 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     response::{IntoResponse, Response},
 };
 
 use super::{
-    ApiError, App,
-    body::{Caller, JsonBody},
+    App, HttpError,
+    body::{Caller, JsonBody, ListParams},
     checks::{check_message, check_owner},
-    messages::ListParams,
     runner,
     threads::{create_thread, owned_thread},
 };
@@ -25,12 +24,12 @@ async fn start_run<S: ThreadStore>(
     caller: Caller,
     thread: Thread,
     req: CreateRun,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     req.check()
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        .map_err(|e| HttpError::bad_request(e.to_string()))?;
     let extra_messages = req.additional_messages.clone().unwrap_or_default();
     if extra_messages.len() > app.limits.messages {
-        return Err(ApiError::bad_request(format!(
+        return Err(HttpError::bad_request(format!(
             "Too many additional messages: at most {}.",
             app.limits.messages
         ))
@@ -51,7 +50,7 @@ async fn start_run<S: ThreadStore>(
         .create_run(run.clone())
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::bad_request(format!(
+            StoreError::Conflict(_) => HttpError::bad_request(format!(
                 "Thread {} already has an active run; wait for it to finish or cancel it.",
                 thread.id
             ))
@@ -72,7 +71,7 @@ pub(crate) async fn create<S: ThreadStore>(
     caller: Caller,
     Path(thread_id): Path<String>,
     JsonBody(req): JsonBody<CreateRun>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     let thread = owned_thread(&app, &caller, &thread_id).await?;
     start_run(app, caller, thread, req).await
 }
@@ -81,9 +80,9 @@ pub(crate) async fn create_thread_and_run<S: ThreadStore>(
     State(app): State<App<S>>,
     caller: Caller,
     JsonBody(req): JsonBody<CreateThreadAndRun>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     req.check()
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        .map_err(|e| HttpError::bad_request(e.to_string()))?;
     let (thread_req, run_req) = req.into_parts();
     let thread = create_thread(&app, &caller, thread_req).await?;
     start_run(app, caller, thread, run_req).await
@@ -93,9 +92,8 @@ pub(crate) async fn list<S: ThreadStore>(
     State(app): State<App<S>>,
     caller: Caller,
     Path(thread_id): Path<String>,
-    Query(params): Query<ListParams>,
-) -> Result<Json<List<Run>>, ApiError> {
-    let query = params.into_query()?;
+    ListParams(query): ListParams,
+) -> Result<Json<List<Run>>, HttpError> {
     check_owner(&app, &caller, &thread_id).await?;
     let page = app.store.list_runs(&thread_id, &query).await?;
     Ok(Json(List::new(page.data, page.has_more)))
@@ -105,7 +103,7 @@ pub(crate) async fn retrieve<S: ThreadStore>(
     State(app): State<App<S>>,
     caller: Caller,
     Path((thread_id, run_id)): Path<(String, String)>,
-) -> Result<Json<Run>, ApiError> {
+) -> Result<Json<Run>, HttpError> {
     check_owner(&app, &caller, &thread_id).await?;
     let hold = app.limits.poll_hold;
     // A run still executing here: wait (briefly) for it to end rather than answer a poll the
@@ -119,7 +117,7 @@ pub(crate) async fn retrieve<S: ThreadStore>(
         .store
         .run(&thread_id, &run_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("run", &run_id))?;
+        .ok_or_else(|| HttpError::not_found("run", &run_id))?;
     if run.status.is_terminal() {
         return Ok(Json(run));
     }
@@ -137,22 +135,22 @@ pub(crate) async fn retrieve<S: ThreadStore>(
         .run(&thread_id, &run_id)
         .await?
         .map(Json)
-        .ok_or_else(|| ApiError::not_found("run", &run_id))
+        .ok_or_else(|| HttpError::not_found("run", &run_id))
 }
 
 pub(crate) async fn cancel<S: ThreadStore>(
     State(app): State<App<S>>,
     caller: Caller,
     Path((thread_id, run_id)): Path<(String, String)>,
-) -> Result<Json<Run>, ApiError> {
+) -> Result<Json<Run>, HttpError> {
     check_owner(&app, &caller, &thread_id).await?;
     let mut run = app
         .store
         .run(&thread_id, &run_id)
         .await?
-        .ok_or_else(|| ApiError::not_found("run", &run_id))?;
+        .ok_or_else(|| HttpError::not_found("run", &run_id))?;
     if run.status.is_terminal() {
-        return Err(ApiError::bad_request(format!(
+        return Err(HttpError::bad_request(format!(
             "Cannot cancel run with status '{}'.",
             run.status.as_str()
         ))

@@ -6,7 +6,7 @@ use axum::{
 };
 
 use super::{
-    ApiError, App,
+    App, HttpError,
     body::{Caller, JsonBody},
     checks::check_message,
 };
@@ -17,9 +17,9 @@ use crate::{
 
 /// Adds the agent's actor (with its declared capabilities) to the creator's actors, so the
 /// create response tells the client what the agent supports.
-pub(crate) fn with_agent_actor<S>(app: &App<S>, metadata: &mut Metadata) -> Result<(), ApiError> {
+pub(crate) fn with_agent_actor<S>(app: &App<S>, metadata: &mut Metadata) -> Result<(), HttpError> {
     let mut actors = metadata.actors().map_err(|e| {
-        ApiError::bad_request(format!("metadata.actors: {e}")).param("metadata.actors")
+        HttpError::bad_request(format!("metadata.actors: {e}")).param("metadata.actors")
     })?;
     actors.retain(|a| a.id != app.actor.id);
     actors.push(app.actor.clone());
@@ -31,11 +31,11 @@ pub(crate) async fn create_thread<S: ThreadStore>(
     app: &App<S>,
     caller: &Caller,
     req: CreateThread,
-) -> Result<Thread, ApiError> {
+) -> Result<Thread, HttpError> {
     req.check()
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        .map_err(|e| HttpError::bad_request(e.to_string()))?;
     if req.messages.len() > app.limits.messages {
-        return Err(ApiError::bad_request(format!(
+        return Err(HttpError::bad_request(format!(
             "Too many messages: at most {} per request.",
             app.limits.messages
         ))
@@ -60,7 +60,7 @@ pub(crate) async fn create<S: ThreadStore>(
     State(app): State<App<S>>,
     caller: Caller,
     JsonBody(req): JsonBody<CreateThread>,
-) -> Result<Json<Thread>, ApiError> {
+) -> Result<Json<Thread>, HttpError> {
     create_thread(&app, &caller, req).await.map(Json)
 }
 
@@ -68,18 +68,18 @@ pub(crate) async fn owned_thread<S: ThreadStore>(
     app: &App<S>,
     caller: &Caller,
     id: &str,
-) -> Result<Thread, ApiError> {
+) -> Result<Thread, HttpError> {
     app.store
         .thread(&caller.0, id)
         .await?
-        .ok_or_else(|| ApiError::not_found("thread", id))
+        .ok_or_else(|| HttpError::not_found("thread", id))
 }
 
 pub(crate) async fn retrieve<S: ThreadStore>(
     State(app): State<App<S>>,
     caller: Caller,
     Path(thread_id): Path<String>,
-) -> Result<Json<Thread>, ApiError> {
+) -> Result<Json<Thread>, HttpError> {
     owned_thread(&app, &caller, &thread_id).await.map(Json)
 }
 
@@ -88,7 +88,7 @@ pub(crate) async fn modify<S: ThreadStore>(
     caller: Caller,
     Path(thread_id): Path<String>,
     JsonBody(req): JsonBody<ModifyThread>,
-) -> Result<Json<Thread>, ApiError> {
+) -> Result<Json<Thread>, HttpError> {
     let mut thread = owned_thread(&app, &caller, &thread_id).await?;
     if let Some(mut metadata) = req.metadata {
         // The agent's capability declaration survives metadata updates that omit actors.
@@ -101,7 +101,7 @@ pub(crate) async fn modify<S: ThreadStore>(
         }
         metadata
             .check_limits()
-            .map_err(|e| ApiError::bad_request(e.to_string()).param("metadata"))?;
+            .map_err(|e| HttpError::bad_request(e.to_string()).param("metadata"))?;
         thread.metadata = metadata;
     }
     if req.tool_resources.is_some() {
@@ -115,10 +115,10 @@ pub(crate) async fn delete<S: ThreadStore>(
     State(app): State<App<S>>,
     caller: Caller,
     Path(thread_id): Path<String>,
-) -> Result<Json<Deleted>, ApiError> {
+) -> Result<Json<Deleted>, HttpError> {
     if app.store.delete_thread(&caller.0, &thread_id).await? {
         Ok(Json(Deleted::thread(thread_id)))
     } else {
-        Err(ApiError::not_found("thread", &thread_id))
+        Err(HttpError::not_found("thread", &thread_id))
     }
 }

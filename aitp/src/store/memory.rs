@@ -6,10 +6,7 @@ use std::{
 };
 
 use super::{ListQuery, Page, StoreError, StoreResult, ThreadStore, page::page};
-use crate::{
-    agent::Principal,
-    thread::{Message, Run, RunError, Thread},
-};
+use crate::thread::{Message, Principal, Run, RunError, Thread};
 
 #[derive(Debug)]
 struct Entry {
@@ -248,4 +245,11 @@ impl ThreadStore for MemoryStore {
         }
         Ok(n)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MemoryStore;
+
+    crate::store::testing::contract!((MemoryStore::new(), ()));
 }

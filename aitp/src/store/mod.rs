@@ -9,17 +9,16 @@
 
 use std::future::Future;
 
-use crate::{
-    agent::Principal,
-    thread::{Message, Run, Thread},
-};
+// The list query is the wire's (`thread::ListQuery`): the server hands the client's query to
+// the store as it was read. Imported here, not re-exported, so store code names it `super::`.
+use crate::thread::{ListQuery, Message, Order, Principal, Run, Thread};
 
-#[cfg(test)]
-mod contract_tests;
 mod memory;
 mod page;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "sqlite")]
@@ -42,74 +41,6 @@ pub enum StoreError {
 
 /// The result of store operations.
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// Listing order, by insertion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Order {
-    /// Oldest first.
-    Asc,
-    /// Newest first (the OpenAI default).
-    #[default]
-    Desc,
-}
-
-/// A page request, with OpenAI's semantics: `after`/`before` are item ids, exclusive, in the
-/// listing's order (`after` = further along the order, `before` = earlier in it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ListQuery {
-    /// How many items at most (1..=100; 20 by default).
-    pub limit: usize,
-    /// The order.
-    pub order: Order,
-    /// Items after this id, in the order.
-    pub after: Option<String>,
-    /// Items before this id, in the order.
-    pub before: Option<String>,
-    /// Only messages created by this run.
-    pub run_id: Option<String>,
-}
-
-impl Default for ListQuery {
-    fn default() -> Self {
-        Self {
-            limit: 20,
-            order: Order::Desc,
-            after: None,
-            before: None,
-            run_id: None,
-        }
-    }
-}
-
-impl ListQuery {
-    /// A query of `limit` items in `order`.
-    pub fn new(limit: usize, order: Order) -> Self {
-        Self {
-            limit,
-            order,
-            ..Self::default()
-        }
-    }
-
-    /// Items after `id`.
-    pub fn after(mut self, id: impl Into<String>) -> Self {
-        self.after = Some(id.into());
-        self
-    }
-
-    /// Items before `id`.
-    pub fn before(mut self, id: impl Into<String>) -> Self {
-        self.before = Some(id.into());
-        self
-    }
-
-    /// Only messages of run `id`.
-    pub fn run_id(mut self, id: impl Into<String>) -> Self {
-        self.run_id = Some(id.into());
-        self
-    }
-}
 
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq)]

@@ -33,7 +33,9 @@
 //! ```
 
 mod actor;
+mod api_error;
 mod content;
+mod endpoint;
 pub mod event;
 mod ids;
 mod list;
@@ -41,11 +43,15 @@ mod message;
 mod metadata;
 mod object;
 mod params;
+mod principal;
+mod query;
 mod run;
 mod wire;
 
 pub use actor::Actor;
+pub use api_error::ApiError;
 pub use content::{Content, ImageFile, ImageUrl, MessageInput, Text};
+pub use endpoint::Endpoint;
 pub use ids::{new_id, new_message_id, new_run_id, new_thread_id, unix_now};
 pub use list::{List, Resource};
 pub use message::{Attachment, IncompleteDetails, Message, MessageStatus, Role};
@@ -55,6 +61,8 @@ pub use params::{
     CreateMessage, CreateRun, CreateThread, CreateThreadAndRun, ModifyMessage, ModifyThread,
     ParamsError,
 };
+pub use principal::Principal;
+pub use query::{ListQuery, ListQueryError, Order};
 pub use run::{Run, RunError, RunStatus, Usage};
 
 #[cfg(test)]

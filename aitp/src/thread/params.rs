@@ -11,7 +11,10 @@ use serde::{Deserialize, Deserializer, Serialize, de};
 use serde_json::{Map, Number, Value};
 
 use super::{Actor, Attachment, Message, MessageInput, Metadata, MetadataError, Role, Run, Thread};
-use crate::{OpenDeserialize, capability::Envelope};
+use crate::{
+    OpenDeserialize,
+    capability::{CapabilityMessage, Envelope, ParseError, extract},
+};
 
 /// Why a request body is not acceptable, as OpenAI would answer with a 400.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +166,51 @@ impl CreateMessage {
         m.assistant_id = extra_str("assistant_id");
         m.run_id = extra_str("run_id");
         m
+    }
+    /// The capability messages in its text parts, in order (as [`Message::capabilities`]
+    /// reads them once stored): what a client checks against the thread's negotiation
+    /// before sending.
+    pub fn capabilities(&self) -> impl Iterator<Item = Result<Envelope, ParseError>> + '_ {
+        let parts: Vec<&str> = match &self.content {
+            MessageInput::Text(t) => vec![t.as_str()],
+            MessageInput::Parts(p) => p.iter().filter_map(super::Content::as_text).collect(),
+        };
+        extract(parts)
+    }
+}
+
+/// Text is a user message of that text.
+impl From<&str> for CreateMessage {
+    fn from(text: &str) -> Self {
+        Self::user(text)
+    }
+}
+
+/// Text is a user message of that text.
+impl From<String> for CreateMessage {
+    fn from(text: String) -> Self {
+        Self::user(text)
+    }
+}
+
+/// An envelope is a user message carrying it.
+impl From<Envelope> for CreateMessage {
+    fn from(message: Envelope) -> Self {
+        Self::aitp(Role::User, &message)
+    }
+}
+
+/// An envelope is a user message carrying it.
+impl From<&Envelope> for CreateMessage {
+    fn from(message: &Envelope) -> Self {
+        Self::aitp(Role::User, message)
+    }
+}
+
+/// A typed capability message is a user message carrying its envelope.
+impl<T: CapabilityMessage> From<T> for CreateMessage {
+    fn from(message: T) -> Self {
+        Self::from(Envelope::from(message))
     }
 }
 

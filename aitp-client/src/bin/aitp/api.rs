@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use aitp::{
     capability::Envelope,
-    thread::{Message, RunStatus, Thread, event::Event},
+    thread::{ListQuery, Message, Order, RunStatus, Thread, event::Event},
 };
-use aitp_client::{Client, Error, ListQuery, Order, ThreadHandle, reqwest::StatusCode};
+use aitp_client::{Client, Error, ThreadHandle, reqwest::StatusCode};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::{CliResult, Exit, Failure, cli::Server};
@@ -80,7 +80,7 @@ fn not_found(e: Error, client: &Client, id: &str) -> Failure {
 pub(crate) async fn messages(client: &Client, id: &str) -> CliResult<Vec<Message>> {
     Ok(client
         .messages(id)
-        .list(ListQuery::new().limit(100))
+        .list(ListQuery::new(ListQuery::MAX_LIMIT, Order::Asc))
         .try_collect()
         .await?)
 }
@@ -89,7 +89,7 @@ pub(crate) async fn messages(client: &Client, id: &str) -> CliResult<Vec<Message
 pub(crate) async fn threads(client: &Client) -> CliResult<Vec<Thread>> {
     client
         .threads()
-        .list(ListQuery::new())
+        .list(ListQuery::new(ListQuery::MAX_LIMIT, Order::Asc))
         .try_collect()
         .await
         .map_err(|e| match e.status() {
@@ -113,14 +113,14 @@ pub(crate) async fn threads(client: &Client) -> CliResult<Vec<Thread>> {
 
 /// Posts text.
 pub(crate) async fn post_text(thread: &mut ThreadHandle, text: &str) -> CliResult {
-    thread.send(text).await?;
+    thread.post(text).await?;
     Ok(())
 }
 
-/// Posts a capability message (even one the thread's actors did not declare: the person
-/// chose to send it).
+/// Posts a capability message (checked against what the thread's actors declared, unless the
+/// handle was opened forced).
 pub(crate) async fn post(thread: &mut ThreadHandle, message: &Envelope) -> CliResult {
-    thread.send_unchecked(message).await?;
+    thread.post(message).await?;
     Ok(())
 }
 
@@ -157,7 +157,7 @@ pub(crate) async fn run(
             }
         }
     }
-    match thread.run_and_wait().await {
+    match thread.run().await {
         Ok(m) => Ok(m),
         Err(e) => Err(run_failure(e, thread)),
     }
@@ -174,7 +174,7 @@ async fn stream_run(
     thread: &mut ThreadHandle,
     on_event: &mut impl FnMut(&Event),
 ) -> Result<(), Streamed> {
-    let mut events = thread.run_stream().await.map_err(|e| match e {
+    let mut events = thread.run().stream().await.map_err(|e| match e {
         Error::Api { .. } => Streamed::Failed(e),
         e => Streamed::NotStreaming(e),
     })?;
@@ -203,7 +203,7 @@ async fn latest_run(thread: &ThreadHandle) -> CliResult<Option<(String, RunStatu
         thread
             .client()
             .runs(thread.id())
-            .list(ListQuery::new().limit(1).order(Order::Desc)),
+            .list(ListQuery::new(1, Order::Desc)),
     );
     Ok(runs.try_next().await?.map(|r| (r.id, r.status)))
 }
@@ -240,7 +240,7 @@ async fn wait_for_run(thread: &ThreadHandle, id: String, mut status: RunStatus) 
 }
 
 async fn replies(thread: &mut ThreadHandle) -> CliResult<Vec<Message>> {
-    Ok(thread.replies().await?)
+    Ok(thread.new_messages().await?)
 }
 
 /// A run that could not start because the server has no assistant of that id says which to
@@ -285,9 +285,10 @@ pub(crate) async fn stream_events(
     thread: &str,
     mut on_event: impl FnMut(&Event) -> CliResult,
 ) -> CliResult {
-    let handle = open(client, thread).await?;
+    let mut handle = open(client, thread).await?;
     let mut events = handle
-        .run_stream()
+        .run()
+        .stream()
         .await
         .map_err(|e| run_failure(e, &handle))?;
     while let Some(event) = events.next().await {

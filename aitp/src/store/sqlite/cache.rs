@@ -8,9 +8,8 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::{
-    agent::Principal,
     store::{ListQuery, Page, page::suffix_page},
-    thread::{Message, Run, Thread},
+    thread::{Message, Principal, Run, Thread},
 };
 
 /// A message as stored: its insertion order (`seq`) and the size of its JSON.

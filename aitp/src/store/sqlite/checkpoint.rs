@@ -9,11 +9,20 @@
 //! A passive checkpoint cannot copy what is committed while it runs, and SQLite starts the log
 //! over only once every page in it was copied. So after each background checkpoint the writer
 //! copies that small rest itself, at its next commit; its next transaction then starts the log
-//! from the beginning, and the `-wal` file stops growing. Should the background thread fall far
-//! behind (or fail), the writer checkpoints itself past [`LIMIT`] times the usual size.
+//! from the beginning, and the `-wal` file stops growing.
+//!
+//! The bound does not depend on the background thread being scheduled. Once the log reaches
+//! [`LIMIT`] times the usual size, the writer stops committing until the log is copied: it
+//! waits for a background checkpoint under way to end (SQLite lets one checkpoint run at a
+//! time; trying beside it only fails with "busy"), takes over one the thread has not started
+//! yet, and then checkpoints in `RESTART` mode, which also waits for readers still reading the
+//! old log, so that its next commit starts the log over. The `-wal` file therefore never holds
+//! more than `LIMIT × start pages`, plus the pages of one commit. Only a reader holding a
+//! transaction open past the busy timeout can defeat it, and then the next commit tries again.
 
 use std::{
     ffi::c_int,
+    panic::{AssertUnwindSafe, catch_unwind},
     path::Path,
     sync::{Arc, Condvar, Mutex as StdMutex},
     thread::JoinHandle,
@@ -45,7 +54,10 @@ enum Phase {
 
 struct Shared {
     phase: StdMutex<Phase>,
+    /// Wakes the thread for a checkpoint (or to stop).
     wake: Condvar,
+    /// Wakes a writer waiting at the limit when a background checkpoint ends.
+    done: Condvar,
 }
 
 /// The checkpoint thread and its connection to the file.
@@ -57,12 +69,14 @@ pub(super) struct Checkpointer {
 
 impl Checkpointer {
     /// Opens a connection to `path` and starts the thread, which checkpoints each time the log
-    /// reaches `start_pages` pages.
+    /// reaches `start_pages` pages. Without `background`, no thread is started, as if it were
+    /// never scheduled: tests see the writer bound the log alone.
     pub(super) fn start(
         path: &Path,
         synchronous: Synchronous,
         busy_timeout: Duration,
         start_pages: c_int,
+        background: bool,
     ) -> StoreResult<Self> {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(backend)?;
@@ -73,15 +87,20 @@ impl Checkpointer {
         let shared = Arc::new(Shared {
             phase: StdMutex::new(Phase::Idle),
             wake: Condvar::new(),
+            done: Condvar::new(),
         });
         let theirs = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name("aitp-sqlite-checkpoint".into())
-            .spawn(move || run(&conn, &theirs))
+        let thread = background
+            .then(|| {
+                std::thread::Builder::new()
+                    .name("aitp-sqlite-checkpoint".into())
+                    .spawn(move || run(&conn, &theirs))
+            })
+            .transpose()
             .map_err(backend)?;
         Ok(Self {
             shared,
-            thread: Some(thread),
+            thread,
             start_pages,
         })
     }
@@ -95,22 +114,36 @@ impl Checkpointer {
         let limit = start.saturating_mul(LIMIT);
         move |wal, pages| {
             let mut phase = lock(&shared.phase);
-            let own = match *phase {
-                Phase::Finished => {
+            // Past the limit the writer copies the log itself before it commits again,
+            // whatever the thread is doing.
+            let mode = if pages >= limit {
+                // One checkpoint at a time: let the thread's end rather than fail beside it.
+                while *phase == Phase::Running {
+                    phase = shared.done.wait(phase).unwrap_or_else(|e| e.into_inner());
+                }
+                // A checkpoint wanted but not started yet is this one.
+                if matches!(*phase, Phase::Wanted | Phase::Finished) {
                     *phase = Phase::Idle;
-                    true
                 }
-                Phase::Idle if pages >= start => {
-                    *phase = Phase::Wanted;
-                    shared.wake.notify_one();
-                    false
+                Some(CheckpointMode::RESTART)
+            } else {
+                match *phase {
+                    Phase::Finished => {
+                        *phase = Phase::Idle;
+                        Some(CheckpointMode::PASSIVE)
+                    }
+                    Phase::Idle if pages >= start => {
+                        *phase = Phase::Wanted;
+                        shared.wake.notify_one();
+                        None
+                    }
+                    _ => None,
                 }
-                _ => pages >= limit,
             };
             drop(phase);
-            if own {
+            if let Some(mode) = mode {
                 // The commit has happened whatever this says: an error here must not fail it.
-                if let Err(e) = wal.checkpoint_v2(CheckpointMode::PASSIVE) {
+                if let Err(e) = wal.checkpoint_v2(mode) {
                     warn(&e);
                 }
             }
@@ -140,18 +173,26 @@ fn run(conn: &Connection, shared: &Shared) {
         }
         *phase = Phase::Running;
         drop(phase);
-        if let Err(e) = conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE) {
-            warn(&e);
+        // A writer may be waiting for this checkpoint to end: it ends, even if SQLite panics.
+        let done = catch_unwind(AssertUnwindSafe(|| {
+            conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE)
+        }));
+        match done {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn(&e),
+            Err(_) => tracing::warn!("the SQLite checkpoint panicked; the next one will retry"),
         }
         let mut phase = lock(&shared.phase);
         if *phase == Phase::Running {
             *phase = Phase::Finished;
         }
+        shared.done.notify_all();
     }
 }
 
 fn warn(e: &rusqlite::Error) {
-    // Busy: another checkpoint is running (the writer's and the thread's met); it does the work.
+    // Busy: another process checkpoints, or a reader outlasted the busy timeout; the next
+    // commit past the limit tries again.
     if e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) {
         tracing::warn!(error = %e, "SQLite checkpoint failed; the next one will retry");
     }

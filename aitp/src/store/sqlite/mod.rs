@@ -50,10 +50,7 @@ use self::{
     writer::{Op, Writer},
 };
 use super::{ListQuery, Order, Page, StoreError, StoreResult, ThreadStore};
-use crate::{
-    agent::Principal,
-    thread::{Message, Run, RunError, Thread},
-};
+use crate::thread::{Message, Principal, Run, RunError, Thread};
 
 /// How SQLite flushes commits, trading write speed for safety against power loss.
 ///
@@ -99,6 +96,7 @@ pub struct SqliteOptions {
     cache: usize,
     recent: usize,
     checkpoint_pages: std::ffi::c_int,
+    checkpoint_thread: bool,
     index_interval: Duration,
 }
 
@@ -111,6 +109,7 @@ impl Default for SqliteOptions {
             cache: 2048,
             recent: 32,
             checkpoint_pages: checkpoint::START_PAGES,
+            checkpoint_thread: true,
             index_interval: thread_index::INTERVAL,
         }
     }
@@ -180,6 +179,14 @@ impl SqliteOptions {
         self
     }
 
+    /// Without the checkpoint thread (as if it were never scheduled), so tests see the writer
+    /// bound the log alone.
+    #[cfg(test)]
+    pub(crate) fn checkpoint_thread(mut self, on: bool) -> Self {
+        self.checkpoint_thread = on;
+        self
+    }
+
     /// Opens (creating it if needed) the database file at `path` and brings its schema up to
     /// date. Fails if the file was written by a newer version of this crate.
     pub fn open(&self, path: impl AsRef<Path>) -> StoreResult<SqliteStore> {
@@ -224,6 +231,7 @@ impl SqliteOptions {
                     self.synchronous,
                     self.busy_timeout,
                     self.checkpoint_pages,
+                    self.checkpoint_thread,
                 )?;
                 conn.wal_hook(Some(checkpointer.hook())).map_err(backend)?;
                 Some(checkpointer)

@@ -1,13 +1,53 @@
-//! The [`ThreadStore`] contract, run against every store: [`MemoryStore`] and `SqliteStore`
-//! (in memory, in a file, and in a file without its cache), so they behave alike.
+//! The [`ThreadStore`] contract as a test kit: what every store must do, written once, so
+//! that [`MemoryStore`](super::MemoryStore), `SqliteStore`, the PostgreSQL store or a store
+//! of yours proves itself with one line (feature `testing`).
+//!
+//! [`contract!`] expands to one `#[test]` per case of the contract, each on a fresh store.
+//! Each case is also a public async function here (generic over the store), for a harness
+//! of your own. The cases check what a server relies on: owner scoping, exact insertion order
+//! and `has_more`, OpenAI's cursors in both orders, the one-active-run rule, the agent's
+//! cursor moved atomically with a run's replies, failing interrupted runs at start-up, unknown
+//! fields and exact numbers surviving, and concurrent writers.
+//!
+//! The kit builds its own tokio runtime (multi-threaded, two workers) for each case, so the
+//! crate using it needs no tokio macros; the cases spawn tasks on it.
+//!
+//! ```toml
+//! [dev-dependencies]
+//! aitp-sdk = { version = "0.1", features = ["testing"] }
+//! ```
+//!
+//! ```
+//! use aitp::store::{MemoryStore, testing::contract};
+//!
+//! // The expression makes `(store, guard)` for each case, in an async context (it may
+//! // `.await`); the guard lives until the case ends (a temporary directory, a server).
+//! contract!((MemoryStore::new(), ()));
+//! # fn main() {}
+//! ```
+//!
+//! Stores that need an async set-up, in a module of their own:
+//!
+//! ```
+//! mod my_store {
+//!     use aitp::store::{MemoryStore, testing::contract};
+//!
+//!     /// Starts what the store needs; returns it with what must outlive it.
+//!     async fn start() -> (MemoryStore, ()) {
+//!         (MemoryStore::new(), ())
+//!     }
+//!
+//!     contract!(start().await);
+//! }
+//! # fn main() {}
+//! ```
+
+use std::{future::Future, sync::Arc};
 
 use serde_json::json;
 
-use super::{ListQuery, MemoryStore, Order, Page, StoreError, ThreadStore};
-use crate::{
-    agent::Principal,
-    thread::{Content, Message, Role, Run, RunStatus, Thread},
-};
+use super::{ListQuery, Order, Page, StoreError, ThreadStore};
+use crate::thread::{Content, Message, Principal, Role, Run, RunStatus, Thread};
 
 fn me() -> Principal {
     Principal::new("me")
@@ -58,7 +98,8 @@ async fn complete<S: ThreadStore>(s: &S, mut run: Run, replies: Vec<Message>, an
         .unwrap();
 }
 
-async fn thread_crud<S: ThreadStore>(s: S) {
+/// Creating, reading, updating and deleting a thread (with its messages and runs); the id is free again after a delete.
+pub async fn thread_crud<S: ThreadStore>(s: S) {
     let (mut thread, messages) = thread_with(&s, 2).await;
     assert_eq!(
         s.thread(&me(), &thread.id).await.unwrap(),
@@ -106,7 +147,8 @@ async fn thread_crud<S: ThreadStore>(s: S) {
     assert!(s.unanswered(&thread.id).await.unwrap().is_empty());
 }
 
-async fn owner_isolation<S: ThreadStore>(s: S) {
+/// Another principal neither sees, changes nor deletes a thread, before or after its owner read it.
+pub async fn owner_isolation<S: ThreadStore>(s: S) {
     let (thread, _) = thread_with(&s, 1).await;
     let other = Principal::new("other");
     assert_eq!(s.thread(&other, &thread.id).await.unwrap(), None);
@@ -127,7 +169,8 @@ async fn owner_isolation<S: ThreadStore>(s: S) {
     assert_eq!(s.thread(&me(), "thread_missing").await.unwrap(), None);
 }
 
-async fn missing_thread<S: ThreadStore>(s: S) {
+/// Every operation on a thread that does not exist answers `NotFound` (or `None`).
+pub async fn missing_thread<S: ThreadStore>(s: S) {
     let ghost = Thread::new();
     let id = ghost.id.as_str();
     let q = ListQuery::default();
@@ -161,7 +204,8 @@ async fn missing_thread<S: ThreadStore>(s: S) {
     assert_eq!(s.run(id, &run.id).await.unwrap(), None);
 }
 
-async fn messages_pagination<S: ThreadStore>(s: S) {
+/// Message listing: insertion order across creation and appends, exact `has_more`, OpenAI's `after`/`before` in both orders, crossed bounds, unknown cursors and a zero limit.
+pub async fn messages_pagination<S: ThreadStore>(s: S) {
     // Two at creation, three appended: the order is insertion order across both.
     let (thread, mut all) = thread_with(&s, 2).await;
     let more: Vec<Message> = (2..5).map(|i| user(&thread, &i.to_string())).collect();
@@ -274,7 +318,8 @@ async fn messages_pagination<S: ThreadStore>(s: S) {
     assert_eq!(p.data, other_messages);
 }
 
-async fn message_lookup_and_run_filter<S: ThreadStore>(s: S) {
+/// Looking up one message, and listing only a run's messages (the `run_id` filter) with cursors.
+pub async fn message_lookup_and_run_filter<S: ThreadStore>(s: S) {
     let (thread, messages) = thread_with(&s, 2).await;
     let (other, _) = thread_with(&s, 0).await;
     assert_eq!(
@@ -343,7 +388,8 @@ async fn message_lookup_and_run_filter<S: ThreadStore>(s: S) {
     assert_eq!(texts(&p.data), ["0", "1", "a", "b", "c", "2", "d"]);
 }
 
-async fn started_runs<S: ThreadStore>(s: S) {
+/// A started run (`start_run`) is seen by reads and blocks new messages; the finished state wins over it.
+pub async fn started_runs<S: ThreadStore>(s: S) {
     let (thread, messages) = thread_with(&s, 1).await;
     let mut run = Run::new(thread.id.clone(), "agent");
     s.create_run(run.clone()).await.unwrap();
@@ -381,7 +427,8 @@ async fn started_runs<S: ThreadStore>(s: S) {
     );
 }
 
-async fn run_conflicts<S: ThreadStore>(s: S) {
+/// One active run per thread: every non-terminal status blocks a second run and new messages; runs list in creation order.
+pub async fn run_conflicts<S: ThreadStore>(s: S) {
     let (thread, messages) = thread_with(&s, 1).await;
     let mut run = Run::new(thread.id.clone(), "agent");
     s.create_run(run.clone()).await.unwrap();
@@ -480,7 +527,8 @@ async fn run_conflicts<S: ThreadStore>(s: S) {
     assert_eq!(p.data.len(), 3);
 }
 
-async fn unanswered_and_cursor<S: ThreadStore>(s: S) {
+/// The agent's cursor: what is unanswered, moved atomically by `finish_run`, never backwards, never by failed runs or unknown ids, per thread.
+pub async fn unanswered_and_cursor<S: ThreadStore>(s: S) {
     let (thread, messages) = thread_with(&s, 2).await;
     assert_eq!(s.unanswered(&thread.id).await.unwrap(), messages);
 
@@ -547,7 +595,8 @@ async fn unanswered_and_cursor<S: ThreadStore>(s: S) {
     assert_eq!(s.unanswered(&other.id).await.unwrap(), other_messages);
 }
 
-async fn fail_interrupted_runs<S: ThreadStore>(s: S) {
+/// `fail_interrupted_runs` fails exactly the queued and in-progress runs, with a `last_error`, once.
+pub async fn fail_interrupted_runs<S: ThreadStore>(s: S) {
     let (a, _) = thread_with(&s, 1).await;
     let (b, _) = thread_with(&s, 1).await;
     let (c, _) = thread_with(&s, 1).await;
@@ -579,7 +628,8 @@ async fn fail_interrupted_runs<S: ThreadStore>(s: S) {
     s.create_run(Run::new(a.id.clone(), "agent")).await.unwrap();
 }
 
-async fn unknown_fields_survive<S: ThreadStore>(s: S) {
+/// Unknown fields and the exact text of numbers survive storage of threads, messages and runs.
+pub async fn unknown_fields_survive<S: ThreadStore>(s: S) {
     // Numbers keep their exact text (`1.10`, `0.70`), unknown fields their place.
     let thread: Thread = serde_json::from_str(
         r#"{"id": "thread_lossless", "object": "thread", "created_at": 1700000000,
@@ -618,13 +668,14 @@ async fn unknown_fields_survive<S: ThreadStore>(s: S) {
 }
 
 /// Writes from several tasks at once, reads in between: the writes all land, in order per
-/// thread, and reads see only whole writes.
-async fn concurrent_use<S: ThreadStore + Clone>(s: S) {
+/// thread, and reads see only whole writes. Spawns tasks: call it inside a tokio runtime.
+pub async fn concurrent_use<S: ThreadStore>(s: S) {
+    let s = Arc::new(s);
     let mut tasks = Vec::new();
     for _ in 0..8 {
-        let s = s.clone();
+        let s = Arc::clone(&s);
         tasks.push(tokio::spawn(async move {
-            let (thread, _) = thread_with(&s, 1).await;
+            let (thread, _) = thread_with(&*s, 1).await;
             for i in 0..10 {
                 s.append_messages(&thread.id, vec![user(&thread, &i.to_string())])
                     .await
@@ -652,107 +703,54 @@ async fn concurrent_use<S: ThreadStore + Clone>(s: S) {
     }
 }
 
-/// One `#[tokio::test]` per contract function, on the store (and its guard) `$make` makes.
-macro_rules! contract {
+/// Runs one case on a fresh tokio runtime: `store` makes `(store, guard)`, and the guard is
+/// dropped once the case is over. What [`contract!`] expands to; not for direct use.
+#[doc(hidden)]
+pub fn __run<S, G, C>(store: impl Future<Output = (S, G)>, case: impl FnOnce(S) -> C)
+where
+    S: ThreadStore,
+    C: Future<Output = ()>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the store contract");
+    runtime.block_on(async {
+        let (store, guard) = store.await;
+        case(store).await;
+        drop(guard);
+    });
+}
+
+/// The whole store contract as tests: one `#[test]` per case, named after the case, each on
+/// the store its argument makes.
+///
+/// The argument is an expression of type `(S, G)` where `S` is the [`ThreadStore`] under test
+/// and `G` anything that must live until the case ends (`()` if nothing). It is evaluated in
+/// an async context for each case, so it may `.await` (`contract!(start().await)`). Use the
+/// macro once per module: the tests take the cases' names.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_contract {
     ($make:expr) => {
-        contract!(@tests $make;
+        $crate::__store_contract!(@cases $make;
             thread_crud, owner_isolation, missing_thread, messages_pagination,
             message_lookup_and_run_filter, started_runs, run_conflicts, unanswered_and_cursor,
             fail_interrupted_runs, unknown_fields_survive, concurrent_use);
     };
-    (@tests $make:expr; $($name:ident),*) => {
+    (@cases $make:expr; $($name:ident),*) => {
         $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let (store, _guard) = $make;
-                crate::store::contract_tests::$name(store).await;
+            #[test]
+            fn $name() {
+                $crate::store::testing::__run(
+                    async { $make },
+                    $crate::store::testing::$name,
+                );
             }
         )*
     };
 }
 
-mod memory {
-    use super::*;
-    contract!((MemoryStore::new(), ()));
-}
-
-#[cfg(feature = "sqlite")]
-pub(crate) mod sqlite {
-    use std::{
-        path::{Path, PathBuf},
-        sync::atomic::{AtomicUsize, Ordering},
-    };
-
-    use crate::store::{SqliteOptions, SqliteStore};
-
-    /// A database file in the temporary directory, removed (with its WAL) when dropped.
-    #[derive(Debug)]
-    pub(crate) struct TempDb(pub(crate) PathBuf);
-
-    impl TempDb {
-        pub(crate) fn new() -> Self {
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            Self(std::env::temp_dir().join(format!(
-                "aitp-store-test-{}-{}-{nanos}.db",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            )))
-        }
-
-        pub(crate) fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TempDb {
-        fn drop(&mut self) {
-            for suffix in ["", "-wal", "-shm", "-journal"] {
-                let mut p = self.0.clone().into_os_string();
-                p.push(suffix);
-                let _ = std::fs::remove_file(p);
-            }
-        }
-    }
-
-    fn file(options: SqliteOptions) -> (SqliteStore, TempDb) {
-        let db = TempDb::new();
-        (options.open(db.path()).unwrap(), db)
-    }
-
-    mod in_memory {
-        use super::*;
-        contract!((SqliteStore::in_memory().unwrap(), ()));
-    }
-
-    mod in_file {
-        use super::*;
-        contract!(file(SqliteOptions::new()));
-    }
-
-    mod in_file_uncached {
-        use super::*;
-        contract!(file(SqliteOptions::new().cache(0).readers(1)));
-    }
-
-    /// Rows indexed by thread in every commit: reads go through the thread index (in the
-    /// other setups, the short tests read rows not indexed yet).
-    mod in_file_indexed_at_once {
-        use super::*;
-        contract!(file(
-            SqliteOptions::new()
-                .cache(0)
-                .index_interval(std::time::Duration::ZERO)
-        ));
-    }
-
-    /// So few recent messages that most pages reach past them: the cache must tell the pages
-    /// it decides from those it must leave to the database.
-    mod in_file_few_recent {
-        use super::*;
-        contract!(file(SqliteOptions::new().recent_messages(2)));
-    }
-}
+#[doc(inline)]
+pub use crate::__store_contract as contract;

@@ -1,0 +1,33 @@
+//! The store contract kit used as a user of the crate would: from outside it, with the
+//! `testing` feature, on the stores it ships. (The crate runs the same kit on its own setups;
+//! this proves the macro and the cases work through the public API alone.)
+
+use aitp::store::{MemoryStore, SqliteOptions, SqliteStore, testing::contract};
+use tempfile::TempDir;
+
+mod memory {
+    use super::*;
+
+    contract!((MemoryStore::new(), ()));
+}
+
+/// A store in a temporary directory, removed (with the WAL) after the case.
+async fn sqlite_file(options: SqliteOptions) -> (SqliteStore, TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = options
+        .open(dir.path().join("threads.db"))
+        .expect("open the store");
+    (store, dir)
+}
+
+mod sqlite {
+    use super::*;
+
+    contract!(sqlite_file(SqliteOptions::new()).await);
+}
+
+mod sqlite_uncached {
+    use super::*;
+
+    contract!(sqlite_file(SqliteOptions::new().cache(0).readers(1)).await);
+}
