@@ -32,6 +32,8 @@ struct Fake {
     runs: AtomicUsize,
     /// Whether `GET /assistants` lists [`ASSISTANT`].
     lists_assistants: bool,
+    /// Whether streamed runs end after their first event.
+    breaks_streams: bool,
     /// The `Authorization` header of the last thread created.
     authorization: Mutex<Option<String>>,
 }
@@ -142,7 +144,13 @@ fn app(stored: Stored) -> Router {
                     return Err((StatusCode::NOT_FOUND, Json(detail)));
                 }
                 s.runs.fetch_add(1, Ordering::SeqCst);
-                Ok(Json(run("queued")))
+                if s.breaks_streams && body["stream"] == true {
+                    // The stream names its run, then the connection ends mid-run.
+                    let frame = format!("event: thread.run.created\ndata: {}\n\n", run("queued"));
+                    let response = ([("content-type", "text/event-stream")], frame);
+                    return Ok(axum::response::IntoResponse::into_response(response));
+                }
+                Ok(axum::response::IntoResponse::into_response(Json(run("queued"))))
             })
             .get(|State(s): State<Stored>| async move {
                 let runs = if s.runs.load(Ordering::SeqCst) == 0 {
@@ -349,4 +357,34 @@ async fn chat_options_from_the_environment() {
         Some("Bearer sk-from-env")
     );
     assert_eq!(stored.runs.load(Ordering::SeqCst), 1, "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_polls_a_run_whose_stream_broke() {
+    let (url, stored) = serve_with(Fake {
+        breaks_streams: true,
+        ..Fake::default()
+    })
+    .await;
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aitp"))
+            .args(["chat", &url, "--assistant", ASSISTANT])
+            .env_remove("AITP_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"hi\n").unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains(&format!("{AGENT}: hello from a server that cannot stream")),
+        "{stdout}"
+    );
+    assert_eq!(stored.runs.load(Ordering::SeqCst), 1);
 }

@@ -142,13 +142,20 @@ pub(crate) async fn run(
     mut on_event: impl FnMut(&Event),
 ) -> CliResult<Vec<Message>> {
     if follow == Follow::Stream {
+        // Servers that cannot list runs are not asked again: without the list, a run they
+        // started instead of streaming cannot be found, and a new one is started.
         let before = latest_run(thread).await.ok().flatten();
         match stream_run(thread, &mut on_event).await {
             Ok(()) => return replies(thread).await,
             Err(Streamed::Failed(e)) => return Err(run_failure(e, thread)),
+            Err(Streamed::Broken { error, run }) => {
+                tracing::debug!(%error, "the stream broke; polling the run");
+                wait_for_run(thread, run.0, run.1).await?;
+                return replies(thread).await;
+            }
             Err(Streamed::NotStreaming(e)) => {
                 tracing::debug!(error = %e, "the server did not stream; polling");
-                if let Some(run) = latest_run(thread).await? {
+                if let Some(run) = latest_run(thread).await.ok().flatten() {
                     if Some(&run.0) != before.as_ref().map(|r| &r.0) {
                         wait_for_run(thread, run.0, run.1).await?;
                         return replies(thread).await;
@@ -166,6 +173,11 @@ pub(crate) async fn run(
 enum Streamed {
     /// The server answered, but not with a stream (or the stream broke before any event).
     NotStreaming(Error),
+    /// The stream broke after naming its run: the run goes on, and can be polled.
+    Broken {
+        error: Error,
+        run: (String, RunStatus),
+    },
     /// The run failed.
     Failed(Error),
 }
@@ -178,20 +190,24 @@ async fn stream_run(
         Error::Api { .. } => Streamed::Failed(e),
         e => Streamed::NotStreaming(e),
     })?;
-    let mut seen = 0usize;
+    let mut run: Option<(String, RunStatus)> = None;
     while let Some(event) = events.next().await {
         match event {
             Ok(event) => {
-                seen += 1;
                 on_event(&event);
-                if let Some(Ok(run)) = event.run() {
-                    if event.name.ends_run() && run.status != RunStatus::Completed {
-                        return Err(Streamed::Failed(Error::RunNotCompleted(Box::new(run))));
+                if let Some(Ok(r)) = event.run() {
+                    if event.name.ends_run() && r.status != RunStatus::Completed {
+                        return Err(Streamed::Failed(Error::RunNotCompleted(Box::new(r))));
                     }
+                    run = Some((r.id, r.status));
                 }
             }
-            Err(e) if seen == 0 => return Err(Streamed::NotStreaming(e)),
-            Err(e) => return Err(Streamed::Failed(e)),
+            Err(error) => {
+                return Err(match run {
+                    Some(run) => Streamed::Broken { error, run },
+                    None => Streamed::NotStreaming(error),
+                });
+            }
         }
     }
     Ok(())
