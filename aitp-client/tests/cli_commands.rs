@@ -330,3 +330,67 @@ async fn wallet_requests_and_unknown_capabilities() {
         "{stdout}"
     );
 }
+
+/// An agent that asks for a form of every kind of field, and repeats what it got.
+fn form_agent() -> aitp::agent::Router {
+    use aitp::capability::{
+        AitpCapability, Envelope,
+        data_request::{FormField, RequestData},
+    };
+    aitp::agent::Router::new()
+        .actor_id("form-agent")
+        .declare(AitpCapability::DataRequest.v1())
+        .on_text(|_: String| async {
+            RequestData::form(
+                "profile",
+                "Tell us about you",
+                [
+                    FormField::email("email", "Email").required(),
+                    FormField::number("age", "Age"),
+                    FormField::select("size", "Size", ["S", "M", "L"]).required(),
+                    FormField::text("note", "Note").default_value("none"),
+                ],
+            )
+            .title("Profile")
+        })
+        .fallback(|m: Envelope| async move {
+            match m.body() {
+                aitp::capability::Body::Data(d) => {
+                    let get = |id| d.get(id).unwrap_or("-").to_owned();
+                    format!(
+                        "got {} {} {} {}",
+                        get("email"),
+                        get("age"),
+                        get("size"),
+                        get("note")
+                    )
+                }
+                _ => format!("unexpected {}", m.key()),
+            }
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_checked_field_by_field() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let server = Server::new(form_agent(), MemoryStore::new());
+    tokio::spawn(server.serve_with(listener, std::future::pending()));
+    // A bad email and a bad number are refused in place; the select is a numbered menu;
+    // an empty note takes its default; the summary is confirmed.
+    let input = "hi\nnot-an-email\nada@example.com\nabc\n36\n2\n\ny\n";
+    let out = aitp(&["chat", &url], &[], input).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    for expected in [
+        "Email *: ",
+        "✗ must be an email address, got \"not-an-email\"",
+        "✗ must be a number, got \"abc\"",
+        "  2) M",
+        "Note [none]: ",
+        "Your answers:\n  Email: ada@example.com\n  Age: 36\n  Size: M\n  Note: none",
+        "form-agent: got ada@example.com 36 M none",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
+    }
+}
