@@ -1,5 +1,7 @@
-//! `aitp chat` in a real terminal (a tmux pane): a whole shop purchase chosen from the menus,
-//! the form and the quote confirmation, ending with the payment confirmation.
+//! `aitp chat` in a real terminal (a tmux pane): a whole shop purchase through the menus
+//! (arrow keys and space in the product checkboxes), the validated form and the quote
+//! confirmation, ending with the payment confirmation. Every wait polls the pane for what it
+//! expects, with a deadline.
 
 use std::{
     process::Command,
@@ -28,25 +30,43 @@ impl Tmux {
         self.run(&["capture-pane", "-p", "-J", "-t", "chat", "-S", "-500"])
     }
 
-    /// Waits until the pane shows `text` after `from` occurrences of it.
-    async fn wait_for(&self, text: &str, seen_before: usize) -> String {
+    /// Waits until `done` holds for the pane's text; the text.
+    async fn wait_until(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let screen = self.screen();
-            if screen.matches(text).count() > seen_before {
+            if done(&screen) {
                 return screen;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "waited 30 s for {text:?}; the screen:\n{screen}"
+                start.elapsed() < Duration::from_secs(60),
+                "waited 60 s for {what}; the screen:\n{screen}"
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
-    fn type_line(&self, text: &str) {
+    /// Waits until the pane shows `text` more than `seen_before` times.
+    async fn wait_for(&self, text: &str, seen_before: usize) -> String {
+        self.wait_until(text, |s| s.matches(text).count() > seen_before)
+            .await
+    }
+
+    /// The text typed literally.
+    fn type_text(&self, text: &str) {
         self.run(&["send-keys", "-t", "chat", "-l", text]);
-        self.run(&["send-keys", "-t", "chat", "Enter"]);
+    }
+
+    /// Named keys (`Enter`, `Down`, `Space`, `BSpace`).
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "chat"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    fn type_line(&self, text: &str) {
+        self.type_text(text);
+        self.keys(&["Enter"]);
     }
 }
 
@@ -58,15 +78,22 @@ impl Drop for Tmux {
     }
 }
 
+fn tmux_missing() -> bool {
+    if Command::new("tmux").arg("-V").output().is_ok() {
+        return false;
+    }
+    // CI installs tmux and sets AITP_REQUIRE_TMUX, so there this is a failure.
+    assert!(
+        std::env::var_os("AITP_REQUIRE_TMUX").is_none(),
+        "tmux is needed for the terminal test (apt-get install tmux)"
+    );
+    eprintln!("tmux is not installed: skipping the terminal test");
+    true
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shop_purchase_in_a_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        // CI installs tmux and sets AITP_REQUIRE_TMUX, so there this is a failure.
-        assert!(
-            std::env::var_os("AITP_REQUIRE_TMUX").is_none(),
-            "tmux is needed for the terminal test (apt-get install tmux)"
-        );
-        eprintln!("tmux is not installed: skipping the terminal test");
+    if tmux_missing() {
         return;
     }
     let state = shop::ShopState::default();
@@ -78,10 +105,11 @@ async fn a_shop_purchase_in_a_terminal() {
     let tmux = Tmux {
         socket: format!("aitp-cli-test-{}", std::process::id()),
     };
+    // The URL and the payer come from the environment, the rest from options.
     let command = format!(
-        "{} chat {url} --actor {} --payer {} --channel {}; sleep 60",
-        env!("CARGO_BIN_EXE_aitp"),
+        "AITP_URL={url} AITP_PAYER={} {} chat --actor {} --channel {}; echo \"exit status $?\"; sleep 600",
         script::CUSTOMER,
+        env!("CARGO_BIN_EXE_aitp"),
         script::CUSTOMER,
         script::CHANNEL_ID
     );
@@ -105,11 +133,46 @@ async fn a_shop_purchase_in_a_terminal() {
         .expect("the thread id")
         .to_owned();
     tmux.type_line(script::OPENING);
-    tmux.wait_for("Choose 1-", 0).await;
-    tmux.type_line("1");
-    tmux.wait_for("Quantity of", 0).await;
+
+    // The product menu: checkboxes with prices. Tick the socks, move down three, tick the
+    // headlamp.
+    let menu = tmux.wait_for("space tick", 0).await;
+    for (name, price) in [
+        ("Merino trail socks", "18.50 USD"),
+        ("Packable rain jacket", "89.00 USD"),
+        ("Rechargeable headlamp", "39.99 USD"),
+    ] {
+        assert!(
+            menu.lines()
+                .any(|l| l.contains(&format!("[ ] {name}  {price}"))),
+            "{name} at {price} in the menu:\n{menu}"
+        );
+    }
+    tmux.keys(&["Space"]);
+    tmux.wait_for("[x] Merino trail socks", 0).await;
+    tmux.keys(&["Down", "Down", "Down", "Space"]);
+    let ticked = tmux.wait_for("[x] Rechargeable headlamp", 0).await;
+    println!("The product menu:\n{ticked}");
+    tmux.keys(&["Enter"]);
+
+    // Quantities, by name and price; 0 is refused in place.
+    tmux.wait_for("Quantity of Merino trail socks (18.50 USD each)", 0)
+        .await;
+    tmux.type_line("0");
+    tmux.wait_for("Enter a whole number above 0.", 0).await;
+    tmux.keys(&["BSpace"]);
     tmux.type_line(&script::QUANTITY.to_string());
-    for (label, (_, value)) in [
+    tmux.wait_for("Quantity of Rechargeable headlamp (39.99 USD each)", 0)
+        .await;
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&format!("{} × Merino trail socks", script::QUANTITY), 0)
+        .await;
+
+    // The form: an empty required field is refused in place, then every field filled.
+    tmux.wait_for("Full name *", 0).await;
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("is required", 0).await;
+    for (i, (label, (_, value))) in [
         "Full name",
         "Street and number",
         "City",
@@ -118,71 +181,83 @@ async fn a_shop_purchase_in_a_terminal() {
     ]
     .iter()
     .zip(script::ADDRESS)
+    .enumerate()
     {
-        tmux.wait_for(&format!("{label} *:"), 0).await;
+        if i > 0 {
+            tmux.wait_for(&format!("{label} *"), 0).await;
+        }
         tmux.type_line(value);
     }
-    let screen = tmux.wait_for("[y/N]", 0).await;
-    let total = state
+    tmux.wait_for("Send this?", 0).await;
+    tmux.type_line("y");
+
+    // The quote: exact amount, expiry, signature status, then pay.
+    let screen = tmux.wait_for("Pay ", 0).await;
+    let order_total = state
         .order(&thread_id)
         .and_then(|o| o.total())
         .expect("the shop quoted a total");
-    assert!(
-        screen.contains(&format!("Pay {total} {}", shop::CURRENCY)),
-        "the exact amount is shown:\n{screen}"
-    );
+    assert_eq!(order_total.to_string(), "76.99", "2 × 18.50 + 39.99");
+    for expected in [
+        format!("Pay {order_total} {}", shop::CURRENCY),
+        format!("{order_total} {} in {}", shop::CURRENCY, shop::TOKEN),
+        "expires ".to_owned(),
+        "signature: not verified".to_owned(),
+    ] {
+        assert!(screen.contains(&expected), "{expected:?} shown:\n{screen}");
+    }
+    println!("The quote confirmation:\n{screen}");
     tmux.type_line("y");
     let screen = tmux.wait_for(": success", 0).await;
-    println!("{screen}");
-    tmux.type_line("/quit");
     let order = state.order(&thread_id).expect("the order");
     assert_eq!(
         order.stage.waiting_for(),
         "nothing: the order is paid",
         "{screen}"
     );
+
+    // `/quit` at the chat prompt leaves.
+    tmux.type_line("/quit");
+    tmux.wait_for("exit status 0", 0).await;
 }
 
+/// Esc in a menu leaves the chat (status 0); Ctrl-C interrupts it (status 130).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn send_messages_and_schema() {
+async fn leaving_from_a_menu() {
+    if tmux_missing() {
+        return;
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let server = Server::new(aitp_examples::echo_agent(), MemoryStore::new());
+    let server = Server::new(shop::shop_agent(), MemoryStore::new());
     tokio::spawn(server.serve_with(listener, std::future::pending()));
-    let thread = aitp_client::Client::new(&url)
-        .unwrap()
-        .create_thread()
-        .await
-        .unwrap();
-    let aitp = |args: Vec<String>| {
-        tokio::task::spawn_blocking(move || {
-            let out = Command::new(env!("CARGO_BIN_EXE_aitp"))
-                .args(&args)
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "{args:?}: {out:?}");
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        })
-    };
-    let id = thread.id().to_owned();
-    let sent = aitp(vec![
-        "send".into(),
-        url.clone(),
-        id.clone(),
-        "hello".into(),
-        "--run".into(),
-    ])
-    .await
-    .unwrap();
-    assert!(sent.contains("echo: hello"), "{sent}");
-    let listed = aitp(vec!["messages".into(), url, id]).await.unwrap();
-    assert!(
-        listed.contains(": hello") && listed.contains("echo: hello"),
-        "{listed}"
-    );
-    let schema = aitp(vec!["schema".into(), "payments".into()])
-        .await
-        .unwrap();
-    let schema: serde_json::Value = serde_json::from_str(&schema).unwrap();
-    assert!(schema.to_string().contains("payment_confirmation"));
+    for (key, status) in [("Escape", 0), ("C-c", 130)] {
+        let tmux = Tmux {
+            socket: format!("aitp-cli-leave-{key}-{}", std::process::id()),
+        };
+        let command = format!(
+            "{} chat {url}; echo \"exit status $?\"; sleep 600",
+            env!("CARGO_BIN_EXE_aitp")
+        );
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "chat",
+            "-x",
+            "160",
+            "-y",
+            "50",
+            &command,
+        ]);
+        tmux.wait_for("Type a message", 0).await;
+        tmux.type_line("hello");
+        tmux.wait_for("space tick", 0).await;
+        tmux.keys(&[key]);
+        let screen = tmux.wait_for("exit status", 0).await;
+        assert!(
+            screen.contains(&format!("exit status {status}")),
+            "{key}:\n{screen}"
+        );
+    }
 }

@@ -7,6 +7,7 @@ use super::{
     Content, Metadata,
     content::ContentList,
     ids::{new_message_id, unix_now},
+    metadata::metadata_or_alias,
     wire::{Timestamp, write_extra},
 };
 use crate::{
@@ -264,7 +265,7 @@ struct MessageWire {
 
 impl<'de> Deserialize<'de> for Message {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let w = MessageWire::deserialize(d)?;
+        let mut w = MessageWire::deserialize(d)?;
         let _ = w.object;
         Ok(Self {
             id: w.id.unwrap_or_default(),
@@ -275,7 +276,7 @@ impl<'de> Deserialize<'de> for Message {
             assistant_id: w.assistant_id,
             run_id: w.run_id,
             attachments: w.attachments.unwrap_or_default(),
-            metadata: w.metadata.unwrap_or_default(),
+            metadata: metadata_or_alias(w.metadata, &mut w.extra),
             status: w.status.unwrap_or_default(),
             completed_at: w.completed_at.map(|t| t.0),
             incomplete_at: w.incomplete_at.map(|t| t.0),

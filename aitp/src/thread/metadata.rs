@@ -44,6 +44,33 @@ pub enum MetadataError {
     Actors(#[source] serde_json::Error),
 }
 
+/// The metadata of an object read from the wire: `metadata`, or else `metadata_`.
+///
+/// Servers built on SQLModel (open-assistant-api) cannot name a column `metadata`, so they
+/// answer with `metadata_`; reading it keeps the thread's actors (and so the negotiation) on
+/// those servers. A `metadata_` that is not metadata stays in `extra`, as any unknown field.
+pub(crate) fn metadata_or_alias(
+    metadata: Option<Metadata>,
+    extra: &mut serde_json::Map<String, Value>,
+) -> Metadata {
+    if let Some(m) = metadata {
+        return m;
+    }
+    let Some(alias) = extra.remove(ALIAS) else {
+        return Metadata::new();
+    };
+    match Metadata::deserialize(&alias) {
+        Ok(m) => m,
+        Err(_) => {
+            extra.insert(ALIAS.to_owned(), alias);
+            Metadata::new()
+        }
+    }
+}
+
+/// The name SQLModel-based servers give `metadata` on the wire.
+const ALIAS: &str = "metadata_";
+
 /// Metadata of a thread, message or run: a map of string keys to string values.
 ///
 /// OpenAI types metadata as `Dict[str, str]`, so strict clients reject anything else: it is

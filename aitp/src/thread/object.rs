@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 use super::{
     Actor, Metadata, MetadataError,
     ids::{new_thread_id, unix_now},
+    metadata::metadata_or_alias,
     wire::{Timestamp, write_extra},
 };
 use crate::OpenDeserialize;
@@ -98,12 +99,12 @@ struct ThreadWire {
 
 impl<'de> Deserialize<'de> for Thread {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let w = ThreadWire::deserialize(d)?;
+        let mut w = ThreadWire::deserialize(d)?;
         let _ = w.object;
         Ok(Self {
             id: w.id.unwrap_or_default(),
             created_at: w.created_at.map_or(0, |t| t.0),
-            metadata: w.metadata.unwrap_or_default(),
+            metadata: metadata_or_alias(w.metadata, &mut w.extra),
             tool_resources: w.tool_resources,
             extra: w.extra,
         })
@@ -264,6 +265,54 @@ mod tests {
             Some(AitpCapability::Payments)
         );
         assert!(serde_json::to_value(&t).unwrap()["metadata"]["actors"].is_string());
+    }
+
+    /// A thread as open-assistant-api (SQLModel, FastAPI) answers `GET /threads/{id}`: its
+    /// `metadata` column is written `metadata_`, ids are ObjectIds and times float seconds.
+    const OPEN_ASSISTANT_API_THREAD: &str = r#"{"id":"6655c0e3d4b3f2a1c8e9b7a0","created_at":1716895971.412,
+ "updated_at":null,"object":"thread","tool_resources":null,
+ "metadata_":{"actors":"[{\"id\": \"shop.example\", \"capabilities\": [\"https://aitp.dev/v1/decisions/schema.json\"]}, {\"id\": \"me.near\", \"capabilities\": []}]"}}"#;
+
+    #[test]
+    fn metadata_underscore_is_read_as_metadata() {
+        let t: Thread = serde_json::from_str(OPEN_ASSISTANT_API_THREAD).unwrap();
+        let actors = t.actors().unwrap();
+        assert_eq!(actors.len(), 2);
+        assert_eq!(actors[0].id, "shop.example");
+        assert_eq!(
+            actors[0].capability_ids()[0].aitp(),
+            Some(AitpCapability::Decisions)
+        );
+        assert_eq!(t.created_at, 1_716_895_971);
+        assert!(!t.extra.contains_key("metadata_"), "{:?}", t.extra);
+        assert!(t.extra.contains_key("updated_at"));
+        let v = serde_json::to_value(&t).unwrap();
+        assert!(v["metadata"]["actors"].is_string());
+
+        // `metadata` wins when both are there; a `metadata_` that is not metadata stays as is.
+        let both: Thread = serde_json::from_value(
+            json!({"id": "t", "metadata": {"a": "1"}, "metadata_": {"a": "2"}}),
+        )
+        .unwrap();
+        assert_eq!(both.metadata.get("a"), Some("1"));
+        assert_eq!(both.extra["metadata_"], json!({"a": "2"}));
+        let odd: Thread =
+            serde_json::from_value(json!({"id": "t", "metadata_": "not a map"})).unwrap();
+        assert!(odd.metadata.is_empty());
+        assert_eq!(odd.extra["metadata_"], "not a map");
+    }
+
+    #[test]
+    fn message_metadata_underscore_names_the_actor() {
+        let m: Message = serde_json::from_value(json!({
+            "id": "6655c0e3d4b3f2a1c8e9b7a1", "object": "thread.message", "role": "assistant",
+            "thread_id": "6655c0e3d4b3f2a1c8e9b7a0", "created_at": 1716895972.0,
+            "content": [{"type": "text", "text": {"value": "hi", "annotations": []}}],
+            "file_ids": null, "attachments": null, "assistant_id": null, "run_id": null,
+            "metadata_": {"actor": "shop.example"}, "updated_at": null
+        }))
+        .unwrap();
+        assert_eq!(m.actor(), Some("shop.example"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use serde_json::{Map, Number, Value};
 use super::{
     IncompleteDetails, Metadata,
     ids::{new_run_id, unix_now},
+    metadata::metadata_or_alias,
     wire::{Timestamp, write_extra},
 };
 use crate::OpenDeserialize;
@@ -333,7 +334,7 @@ struct RunWire {
 
 impl<'de> Deserialize<'de> for Run {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let w = RunWire::deserialize(d)?;
+        let mut w = RunWire::deserialize(d)?;
         let _ = w.object;
         let time = |t: Option<Timestamp>| t.map(|t| t.0);
         Ok(Self {
@@ -351,7 +352,7 @@ impl<'de> Deserialize<'de> for Run {
             model: w.model.unwrap_or_default(),
             instructions: w.instructions.unwrap_or_default(),
             tools: w.tools.unwrap_or_default(),
-            metadata: w.metadata.unwrap_or_default(),
+            metadata: metadata_or_alias(w.metadata, &mut w.extra),
             incomplete_details: w.incomplete_details,
             usage: w.usage,
             temperature: w.temperature,

@@ -1,0 +1,149 @@
+//! `aitp chat`: the conversation loop. The person types; the agent's replies stream in; what
+//! the agent asks is answered through prompts and posted, until the agent asks nothing more.
+
+use aitp::{
+    capability::{ContentPart, Envelope, extract_text},
+    thread::{Message, Role},
+};
+use aitp_client::ThreadHandle;
+
+use crate::{
+    CliResult, Exit, Failure,
+    answer::{self, Payer},
+    api::{self, Follow},
+    cli::ChatArgs,
+    prompt::{Prompter, Stop},
+    render::{self, StreamView},
+};
+
+/// Runs a conversation until the person leaves.
+pub(crate) async fn chat(args: ChatArgs) -> CliResult {
+    let server = &args.server;
+    let client = api::connect_to_run(server).await?;
+    let mut thread = api::start(&client).await?;
+    let peers: Vec<String> = thread
+        .actors()
+        .iter()
+        .map(|a| a.id.clone())
+        .filter(|id| *id != client.actor().id)
+        .collect();
+    println!(
+        "Thread {} with {}. Type a message, /quit to leave.",
+        thread.id(),
+        if peers.is_empty() {
+            "the agent".to_owned()
+        } else {
+            peers.join(", ")
+        }
+    );
+    let session = Session {
+        agent: peers.first().cloned().unwrap_or_else(|| "agent".to_owned()),
+        payer: Payer {
+            account: args.payer.clone().unwrap_or_else(|| server.actor.clone()),
+            channel: args.channel.clone(),
+            signer: args.signer.clone(),
+        },
+        prompter: Prompter::detect(args.plain),
+        follow: if args.no_stream {
+            Follow::Poll
+        } else {
+            Follow::Stream
+        },
+    };
+    loop {
+        let line = match session.prompter.line("you: ") {
+            Ok(l) => l,
+            Err(stop) => return left(stop),
+        };
+        if line.is_empty() {
+            continue;
+        }
+        let turn = async {
+            api::post_text(&mut thread, &line).await?;
+            session.converse(&mut thread).await
+        };
+        match turn.await {
+            Ok(()) => {}
+            Err(f) if f.exit == Exit::Interrupted => return Err(f),
+            Err(f) if f.message.is_empty() => return Ok(()),
+            Err(f) => println!("! {}", f.message),
+        }
+    }
+}
+
+/// Leaving: `/quit` and the end of input are a normal end, Ctrl-C is not.
+fn left(stop: Stop) -> CliResult {
+    match stop {
+        Stop::Quit | Stop::End => Ok(()),
+        Stop::Interrupted => Err(Failure::new(Exit::Interrupted, "")),
+    }
+}
+
+struct Session {
+    agent: String,
+    payer: Payer,
+    prompter: Prompter,
+    follow: Follow,
+}
+
+impl Session {
+    /// Runs the agent, shows its replies, and answers what it asks, until it asks nothing.
+    /// Leaving at a prompt is an `Err` with no message.
+    async fn converse(&self, thread: &mut ThreadHandle) -> CliResult {
+        loop {
+            let replies = self.run(thread).await?;
+            let Some(question) = self.show(&replies) else {
+                return Ok(());
+            };
+            let reply = match answer::ask(self.prompter, &question, &self.payer) {
+                Ok(r) => r,
+                Err(Stop::Interrupted) => return Err(Failure::new(Exit::Interrupted, "")),
+                Err(Stop::Quit | Stop::End) => return Err(Failure::new(Exit::Failure, "")),
+            };
+            match reply {
+                Some(m) => api::post(thread, &m).await?,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    async fn run(&self, thread: &mut ThreadHandle) -> CliResult<Vec<(Message, bool)>> {
+        let mut view = StreamView::new(&self.agent);
+        let replies = api::run(thread, self.follow, |e| view.event(e)).await;
+        let shown: Vec<bool> = match &replies {
+            Ok(r) => r.iter().map(|m| view.was_shown(&m.id)).collect(),
+            Err(_) => Vec::new(),
+        };
+        view.finish();
+        Ok(replies?.into_iter().zip(shown).collect())
+    }
+
+    /// Shows the agent's messages (those the stream has not shown); the first question.
+    fn show(&self, replies: &[(Message, bool)]) -> Option<Envelope> {
+        let mut question: Option<Envelope> = None;
+        for (m, streamed) in replies {
+            if m.role != Role::Assistant {
+                continue;
+            }
+            let who = render::sender(m, &self.agent);
+            for part in m.text_parts() {
+                match extract_text(part) {
+                    ContentPart::Aitp(a) => {
+                        if answer::is_question(&a) {
+                            // One question at a time: the first is asked, the others named.
+                            match &question {
+                                None => question = Some(a),
+                                Some(_) => println!("{who} also asks: {}", render::summary(&a)),
+                            }
+                        } else {
+                            render::show(&who, &a);
+                        }
+                    }
+                    _ if *streamed => {}
+                    _ => println!("{who}: {part}"),
+                }
+            }
+        }
+        question
+    }
+}

@@ -1,0 +1,396 @@
+//! The `aitp` binary run as a script runs it: help and version, options from the environment,
+//! exit statuses, a whole conversation piped through stdin, and the scripting subcommands,
+//! against our server on 127.0.0.1.
+
+use std::{
+    io::Write as _,
+    process::{Command, Output, Stdio},
+};
+
+use aitp::{server::Server, store::MemoryStore};
+use aitp_examples::{script, shop};
+
+/// Runs `aitp` with `args`, the environment variables `env` (and no inherited `AITP_*`), and
+/// `stdin` as its input.
+async fn aitp(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let stdin = stdin.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_aitp"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AITP_") {
+                command.env_remove(k);
+            }
+        }
+        let mut child = command
+            .args(&args)
+            .envs(env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn text(o: &[u8]) -> String {
+    String::from_utf8_lossy(o).into_owned()
+}
+
+async fn serve(state: shop::ShopState) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let server = Server::new(shop::shop_agent_with(state), MemoryStore::new());
+    tokio::spawn(server.serve_with(listener, std::future::pending()));
+    url
+}
+
+#[tokio::test]
+async fn help_version_and_completions() {
+    let version = aitp(&["--version"], &[], "").await;
+    assert!(version.status.success(), "{version:?}");
+    assert_eq!(
+        text(&version.stdout).trim(),
+        format!("aitp {}", env!("CARGO_PKG_VERSION"))
+    );
+
+    let top = aitp(&["--help"], &[], "").await;
+    assert!(top.status.success());
+    let top = text(&top.stdout);
+    for s in [
+        "chat",
+        "send",
+        "messages",
+        "threads",
+        "stream",
+        "schema",
+        "completions",
+        "mcp",
+    ] {
+        assert!(top.contains(s), "{s} listed:\n{top}");
+    }
+    assert!(
+        top.contains("Exit status:") && top.contains("AITP_URL"),
+        "{top}"
+    );
+
+    // Each subcommand has its own help, with its own examples.
+    let mut seen = Vec::new();
+    for sub in ["chat", "send", "messages", "threads", "stream", "schema"] {
+        let out = aitp(&[sub, "--help"], &[], "").await;
+        assert!(out.status.success(), "{sub}: {out:?}");
+        let help = text(&out.stdout);
+        assert!(
+            help.contains(&format!("Usage: aitp {sub}")) && help.contains("Examples:"),
+            "{sub}:\n{help}"
+        );
+        assert!(!seen.contains(&help), "{sub} has a help of its own");
+        seen.push(help);
+    }
+    let chat = &seen[0];
+    for option in [
+        "--token",
+        "AITP_TOKEN",
+        "--assistant",
+        "AITP_ASSISTANT",
+        "--signer",
+    ] {
+        assert!(chat.contains(option), "{option}:\n{chat}");
+    }
+
+    let usage = aitp(&["send", "only-one-arg"], &[], "").await;
+    assert_eq!(usage.status.code(), Some(2), "{usage:?}");
+
+    let bash = aitp(&["completions", "bash"], &[], "").await;
+    assert!(bash.status.success());
+    assert!(text(&bash.stdout).contains("complete -F _aitp"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purchase_piped_through_stdin() {
+    let state = shop::ShopState::default();
+    let url = serve(state.clone()).await;
+    let mut input = vec![script::OPENING.to_owned()];
+    // Out of range first: the menu says which numbers there are.
+    input.push("9".to_owned());
+    input.push("1".to_owned());
+    input.push(script::QUANTITY.to_string());
+    input.extend(script::ADDRESS.iter().map(|(_, v)| v.to_string()));
+    input.push("y".to_owned()); // send the form
+    input.push("y".to_owned()); // pay
+    input.push("/quit".to_owned());
+    let out = aitp(
+        &[
+            "chat",
+            "--actor",
+            script::CUSTOMER,
+            "--channel",
+            script::CHANNEL_ID,
+        ],
+        &[("AITP_URL", &url), ("AITP_PAYER", script::CUSTOMER)],
+        &(input.join("\n") + "\n"),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}\n{stdout}");
+    for expected in [
+        "1) Merino trail socks  18.50 USD",
+        "There is no option 9: enter 1 to 4.",
+        "Quantity of Merino trail socks (18.50 USD each) [1]: ",
+        "signature: not verified",
+        ": success",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
+    }
+    let thread = stdout
+        .split_whitespace()
+        .skip_while(|w| *w != "Thread")
+        .nth(1)
+        .unwrap();
+    let order = state.order(thread).expect("the order");
+    assert_eq!(order.stage.waiting_for(), "nothing: the order is paid");
+    assert!(stdout.contains(&format!("Pay {} USD", order.total().unwrap())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quit_inside_a_menu_leaves() {
+    let url = serve(shop::ShopState::default()).await;
+    let out = aitp(&["chat", &url], &[], "hello\n/quit\n").await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    // The menu was shown once, and not again after /quit.
+    assert_eq!(
+        stdout.matches("1) Merino trail socks").count(),
+        1,
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripting_commands_and_exit_statuses() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let server = Server::new(aitp_examples::echo_agent(), MemoryStore::new());
+    tokio::spawn(server.serve_with(listener, std::future::pending()));
+    let thread = aitp_client::Client::new(&url)
+        .unwrap()
+        .create_thread()
+        .await
+        .unwrap();
+    let id = thread.id();
+
+    let sent = aitp(&["send", &url, id, "hello", "--run"], &[], "").await;
+    assert!(sent.status.success(), "{sent:?}");
+    assert!(text(&sent.stdout).contains("echo: hello"), "{sent:?}");
+
+    // The URL from the environment, the thread on the command line.
+    let listed = aitp(&["messages", id], &[("AITP_URL", &url)], "").await;
+    assert!(listed.status.success(), "{listed:?}");
+    let listed = text(&listed.stdout);
+    assert!(
+        listed.contains(": hello") && listed.contains("echo: hello"),
+        "{listed}"
+    );
+
+    // A thread that does not exist is said to be missing (status 3), not printed as empty.
+    let missing = aitp(&["messages", &url, "thread_nope"], &[], "").await;
+    assert_eq!(missing.status.code(), Some(3), "{missing:?}");
+    assert!(text(&missing.stderr).contains("has no thread \"thread_nope\""));
+
+    // Our server, like OpenAI's API, cannot list threads: said so (status 4).
+    let threads = aitp(&["threads"], &[("AITP_URL", &url)], "").await;
+    assert_eq!(threads.status.code(), Some(4), "{threads:?}");
+    assert!(
+        text(&threads.stderr).contains("has no thread listing"),
+        "{threads:?}"
+    );
+
+    // `stream` prints the run's events as they come.
+    let streamed = aitp(&["stream", &url, id], &[], "").await;
+    assert!(streamed.status.success(), "{streamed:?}");
+    let events = text(&streamed.stdout);
+    assert!(
+        events.contains("thread.run.created") && events.contains("thread.run.completed"),
+        "{events}"
+    );
+
+    // `--json`: one event a line; the agent's answer to a message posted without a run.
+    let posted = aitp(&["send", &url, id, "again"], &[], "").await;
+    assert!(posted.status.success(), "{posted:?}");
+    let streamed = aitp(&["stream", &url, id, "--json"], &[], "").await;
+    assert!(streamed.status.success(), "{streamed:?}");
+    let events: Vec<serde_json::Value> = text(&streamed.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["event"], "thread.run.created", "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "thread.message.completed"
+                && e["data"]["content"][0]["text"]["value"] == "echo: again"),
+        "{events:?}"
+    );
+
+    let schema = aitp(&["schema", "payments"], &[], "").await;
+    let schema: serde_json::Value = serde_json::from_slice(&schema.stdout).unwrap();
+    assert!(schema.to_string().contains("payment_confirmation"));
+
+    // No aitp-mcp beside the binary (a link to it alone in a directory) nor on PATH: said so.
+    let alone = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("mcp-{}", std::process::id()));
+    std::fs::create_dir_all(&alone).unwrap();
+    let linked = alone.join("aitp");
+    let _ = std::fs::remove_file(&linked);
+    std::fs::hard_link(env!("CARGO_BIN_EXE_aitp"), &linked).unwrap();
+    let mcp = Command::new(&linked)
+        .args(["mcp", &url])
+        .env("PATH", &alone)
+        .output()
+        .unwrap();
+    assert_eq!(mcp.status.code(), Some(4), "{mcp:?}");
+    assert!(
+        text(&mcp.stderr).contains("aitp-mcp is not installed"),
+        "{mcp:?}"
+    );
+    std::fs::remove_dir_all(&alone).unwrap();
+}
+
+/// An agent that answers text with a capability message this client does not know and a
+/// NEAR wallet request, and answers the wallet's reply (or refusal) in words.
+fn wallet_agent() -> aitp::agent::Router {
+    use aitp::{
+        agent::Reply,
+        capability::{AitpCapability, Body, Envelope, errors::ErrorReport, near_wallet},
+    };
+    aitp::agent::Router::new()
+        .actor_id("wallet-agent")
+        .declare(AitpCapability::NearWallet.v1())
+        .on_text(|_: String| async {
+            let unknown = Envelope::parse(
+                r#"{"$schema": "https://loyalty.example/points/v1.0.0/schema.json",
+                    "points": {"balance": 120, "tier": "gold"}}"#,
+            )
+            .unwrap();
+            let ask = near_wallet::RequestAccount::new("acc_1");
+            vec![Reply::Message(unknown), Reply::Message(Envelope::from(ask))]
+        })
+        .fallback(|m: Envelope| async move {
+            if let Body::NearAccountResponse(r) = m.body() {
+                return format!("hello {}", r.accounts.join(", "));
+            }
+            match m.message::<ErrorReport>() {
+                Some(Ok(e)) => format!("noted: {}", e.message),
+                _ => format!("unexpected {}", m.key()),
+            }
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wallet_requests_and_unknown_capabilities() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let server = Server::new(wallet_agent(), MemoryStore::new());
+    tokio::spawn(server.serve_with(listener, std::future::pending()));
+
+    // The signer sees the request's key and the request, and prints the answer.
+    let signer = r#"test "$AITP_SIGN_KIND" = request_account && grep -q '"request_id":"acc_1"' && echo '{"request_id": "acc_1", "accounts": ["ada.near"]}'"#;
+    let out = aitp(&["chat", &url, "--signer", signer], &[], "hi\ny\n").await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    for expected in [
+        "wallet-agent sent `points` (https://loyalty.example/points/v1.0.0/schema.json):",
+        "\"tier\": \"gold\"",
+        "The agent asks for your NEAR account.",
+        "[account_response]",
+        "wallet-agent: hello ada.near",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
+    }
+
+    // Declined (no signer): the agent is told, and says so.
+    let out = aitp(&["chat", &url], &[], "hi\n").await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout.contains("wallet-agent: noted: the user has no wallet signer and declined"),
+        "{stdout}"
+    );
+}
+
+/// An agent that asks for a form of every kind of field, and repeats what it got.
+fn form_agent() -> aitp::agent::Router {
+    use aitp::capability::{
+        AitpCapability, Envelope,
+        data_request::{FormField, RequestData},
+    };
+    aitp::agent::Router::new()
+        .actor_id("form-agent")
+        .declare(AitpCapability::DataRequest.v1())
+        .on_text(|_: String| async {
+            RequestData::form(
+                "profile",
+                "Tell us about you",
+                [
+                    FormField::email("email", "Email").required(),
+                    FormField::number("age", "Age"),
+                    FormField::select("size", "Size", ["S", "M", "L"]).required(),
+                    FormField::text("note", "Note").default_value("none"),
+                ],
+            )
+            .title("Profile")
+        })
+        .fallback(|m: Envelope| async move {
+            match m.body() {
+                aitp::capability::Body::Data(d) => {
+                    let get = |id| d.get(id).unwrap_or("-").to_owned();
+                    format!(
+                        "got {} {} {} {}",
+                        get("email"),
+                        get("age"),
+                        get("size"),
+                        get("note")
+                    )
+                }
+                _ => format!("unexpected {}", m.key()),
+            }
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_checked_field_by_field() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let server = Server::new(form_agent(), MemoryStore::new());
+    tokio::spawn(server.serve_with(listener, std::future::pending()));
+    // A bad email and a bad number are refused in place; the select is a numbered menu;
+    // an empty note takes its default; the summary is confirmed.
+    let input = "hi\nnot-an-email\nada@example.com\nabc\n36\n2\n\ny\n";
+    let out = aitp(&["chat", &url], &[], input).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    for expected in [
+        "Email *: ",
+        "✗ must be an email address, got \"not-an-email\"",
+        "✗ must be a number, got \"abc\"",
+        "  2) M",
+        "Note [none]: ",
+        "Your answers:\n  Email: ada@example.com\n  Age: 36\n  Size: M\n  Note: none",
+        "form-agent: got ada@example.com 36 M none",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
+    }
+}
