@@ -293,7 +293,7 @@ fn wallet_agent() -> aitp::agent::Router {
                 return format!("hello {}", r.accounts.join(", "));
             }
             match m.message::<ErrorReport>() {
-                Some(Ok(e)) => format!("noted: {}", e.message),
+                Ok(Some(e)) => format!("noted: {}", e.message),
                 _ => format!("unexpected {}", m.key()),
             }
         })

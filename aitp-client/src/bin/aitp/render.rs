@@ -70,7 +70,7 @@ pub(crate) fn summary(m: &Envelope) -> String {
             )
         }
         _ => match m.message::<ErrorReport>() {
-            Some(Ok(e)) => format!("[error {}] {}", e.code.as_str(), e.message),
+            Ok(Some(e)) => format!("[error {}] {}", e.code.as_str(), e.message),
             _ => format!("[{}] {}", m.key(), m.to_json_string()),
         },
     }
@@ -83,7 +83,7 @@ pub(crate) fn show(who: &str, m: &Envelope) {
     match m.body() {
         Body::PaymentConfirmation(c) => show_confirmation(c),
         _ => match m.message::<ErrorReport>() {
-            Some(Ok(e)) => println!(
+            Ok(Some(e)) => println!(
                 "{who} reports an error ({}): {}",
                 e.code.as_str(),
                 e.message
