@@ -6,6 +6,7 @@
 //! aitp messages URL THREAD           print a thread's messages
 //! aitp threads URL                   list threads (servers that list them, such as NEAR AI's hub)
 //! aitp schema CAPABILITY             print a capability's JSON Schema (payments, decisions, ...)
+//! aitp mcp URL [options]             serve the agent to MCP hosts on stdio (runs `aitp-mcp`)
 //!
 //! options: --actor ID  --bearer TOKEN  --assistant ID  --timeout SECS
 //!          --payer ACCOUNT  --channel ID  --sign-with COMMAND   (payments in `chat`)
@@ -35,7 +36,8 @@ const USAGE: &str = "usage:
   aitp send URL THREAD TEXT [--run]
   aitp messages URL THREAD
   aitp threads URL
-  aitp schema payments|decisions|data-request|near-wallet|evm-wallet";
+  aitp schema payments|decisions|data-request|near-wallet|evm-wallet
+  aitp mcp URL [aitp-mcp options: --payer ACCOUNT --channel ID --sign-with COMMAND --http ADDR ...]";
 
 /// The command line: positional arguments and `--name value` options.
 struct Args {
@@ -102,6 +104,7 @@ async fn main() -> ExitCode {
         ["messages", url, thread] => messages(&args, url, thread).await,
         ["threads", url] => threads(&args, url).await,
         ["schema", name] => schema(name),
+        ["mcp", _url] => mcp(),
         _ => {
             eprintln!("{USAGE}");
             return if args.flag("help") {
@@ -121,6 +124,43 @@ async fn main() -> ExitCode {
 }
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// `aitp mcp URL ...`: runs the MCP gateway (the `aitp-mcp` binary of the `aitp-mcp` crate)
+/// with the same arguments, so an MCP host is configured with one command line. It lives in
+/// its own crate to keep this client free of the MCP and HTTP-server dependencies.
+fn mcp() -> CliResult {
+    let here = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("aitp-mcp")))
+        .filter(|p| p.is_file());
+    let program = here.unwrap_or_else(|| "aitp-mcp".into());
+    let mut command = std::process::Command::new(&program);
+    command.args(std::env::args_os().skip(2));
+    let missing = |e: std::io::Error| -> Box<dyn std::error::Error> {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            "`aitp mcp` runs the `aitp-mcp` gateway, which is not installed next to `aitp` nor on \
+             PATH: install it with `cargo install --path aitp-mcp` (or `cargo install aitp-mcp`)"
+                .into()
+        } else {
+            format!("cannot run {}: {e}", program.display()).into()
+        }
+    };
+    #[cfg(unix)]
+    {
+        // Become the gateway: the host talks to it on our stdin/stdout, and signals reach it.
+        use std::os::unix::process::CommandExt as _;
+        Err(missing(command.exec()))
+    }
+    #[cfg(not(unix))]
+    {
+        let status = command.status().map_err(missing)?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("aitp-mcp exited with {status}").into())
+        }
+    }
+}
 
 fn schema(name: &str) -> CliResult {
     let capability = AitpCapability::ALL
