@@ -192,11 +192,17 @@ impl Request {
 #[derive(Debug, thiserror::Error)]
 enum CallError {
     #[error(transparent)]
-    Backend(#[from] BackendError),
+    Backend(Box<BackendError>),
     #[error("the agent sent a malformed capability message: {0}")]
     Malformed(String),
     #[error("{0}")]
     Usage(String),
+}
+
+impl From<BackendError> for CallError {
+    fn from(e: BackendError) -> Self {
+        Self::Backend(Box::new(e))
+    }
 }
 
 /// The state of one tool call.

@@ -184,11 +184,12 @@ async fn a_streamable_http_host_with_elicitation_buys_from_an_in_process_shop() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_without_elicitation_gets_the_questions_and_answers_them() {
     let (base, state, guard) = shop().await;
+    // `--stdio` takes the rest of the line: the host's own options come first.
     let summary = host(&[
+        "--no-elicitation",
         "--stdio",
         env!("CARGO_BIN_EXE_aitp-mcp"),
         &base,
-        "--no-elicitation",
     ])
     .await;
     assert!(summary["elicitations"].as_array().unwrap().is_empty());
