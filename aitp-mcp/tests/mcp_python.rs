@@ -5,7 +5,9 @@
 
 use std::{path::Path, time::Duration};
 
-use aitp::{server::Server, store::MemoryStore};
+use aitp::{
+    agent::Router, capability::data_request::RequestData, server::Server, store::MemoryStore,
+};
 use aitp_examples::shop::{ShopState, Stage, shop_agent_with};
 use aitp_mcp::{Backend, Gateway, Payer};
 use aitp_tests::{ServerGuard, python_venv, serve_in_background};
@@ -225,6 +227,56 @@ async fn a_host_without_elicitation_gets_the_questions_and_answers_them() {
         Stage::Paid { .. }
     ));
     guard.stop().await;
+}
+
+async fn external_form(_text: String) -> RequestData {
+    RequestData::external(
+        "survey_1",
+        "Tell us about your trip",
+        "https://forms.example.com/trip.json",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_mcp_cannot_show_comes_back_as_what_the_agent_asks() {
+    let agent = Router::new()
+        .actor_id("survey-agent")
+        .on_text(external_form);
+    let backend = Backend::in_process(agent).await.unwrap();
+    let gateway = Gateway::new(backend, Payer::new("ada.near", "c"))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = aitp_mcp::serve::http_url(listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    tokio::spawn(aitp_mcp::serve::http(gateway, listener, &[], stop.clone()));
+    let summary = host(&["--once", "--text", "hello", "--http", &url]).await;
+    // The host supports elicitation, but this form has no fields to show: no elicitation,
+    // and the question comes back whole instead of being dropped.
+    assert!(summary["elicitations"].as_array().unwrap().is_empty());
+    let call = &summary["calls"][0];
+    assert_eq!(call["is_error"], false);
+    let asks = &call["structured"]["asks"];
+    assert_eq!(call["structured"]["status"], "asks", "{call:#}");
+    assert_eq!(asks["key"], "request_data");
+    assert_eq!(asks["id"], "survey_1");
+    assert!(
+        asks["not_a_form"]
+            .as_str()
+            .unwrap()
+            .contains("https://forms.example.com/trip.json"),
+        "{asks:#}"
+    );
+    assert_eq!(
+        asks["request"]["request_data"]["form"]["json_url"],
+        "https://forms.example.com/trip.json"
+    );
+    let text = replies_text(call);
+    assert!(
+        text.contains("survey-agent asks you to fill in a form"),
+        "{text}"
+    );
+    stop.cancel();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

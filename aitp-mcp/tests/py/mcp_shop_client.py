@@ -1,7 +1,8 @@
 """An MCP host, played by the official MCP Python SDK, buying from the AITP shop through
 the aitp-mcp gateway.
 
-    mcp_shop_client.py (--stdio COMMAND ARG... | --http URL) [--no-elicitation] [--decline-quote]
+    mcp_shop_client.py [--no-elicitation] [--decline-quote] [--once] [--text TEXT]
+                       (--http URL | --stdio COMMAND ARG...)
 
 With elicitation, one call of the tool runs the whole purchase: the elicitation callback
 answers like a user (the first product, twice; the address; accepts the quote). Without it,
@@ -54,6 +55,8 @@ def main() -> None:
     parser.add_argument("--http")
     parser.add_argument("--no-elicitation", action="store_true")
     parser.add_argument("--decline-quote", action="store_true")
+    parser.add_argument("--once", action="store_true", help="one call; answer nothing")
+    parser.add_argument("--text", default=OPENING)
     args = parser.parse_args()
     elicitations = []
 
@@ -72,10 +75,10 @@ def main() -> None:
             tools = await session.list_tools()
             tool = next(t for t in tools.tools if t.name == TOOL)
             calls = []
-            result = await session.call_tool(TOOL, {"text": OPENING})
+            result = await session.call_tool(TOOL, {"text": args.text})
             calls.append(result)
             # A host without elicitation answers what the agent asks, call by call.
-            while result.structured_content.get("status") == "asks":
+            while not args.once and result.structured_content.get("status") == "asks":
                 asks = result.structured_content["asks"]
                 answer = answer_for(asks["answer_schema"], accept_quote=not args.decline_quote)
                 result = await session.call_tool(
