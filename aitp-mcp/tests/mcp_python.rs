@@ -6,11 +6,18 @@
 use std::{path::Path, time::Duration};
 
 use aitp::{
-    agent::Router, capability::data_request::RequestData, server::Server, store::MemoryStore,
+    agent::Router,
+    capability::{
+        data_request::RequestData,
+        payments::{Payment, Signed as _},
+    },
+    server::Server,
+    store::MemoryStore,
 };
 use aitp_examples::shop::{ShopState, Stage, shop_agent_with};
 use aitp_mcp::{Backend, Gateway, Payer};
 use aitp_tests::{ServerGuard, python_venv, serve_in_background};
+use futures_util::TryStreamExt as _;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -168,9 +175,40 @@ async fn a_stdio_host_with_elicitation_buys_from_a_remote_shop() {
         "ada.near",
         "--channel",
         "channel_ada",
+        // A stand-in wallet: the signature is the length of what it was asked to sign.
+        "--sign-with",
+        "printf ed25519:; wc -c | tr -d ' '",
     ])
     .await;
     assert_elicited_purchase(&summary, &state);
+
+    // The payment in the thread: the configured payer and channel, signed by the command
+    // over exactly the payment's signing payload.
+    let thread = summary["calls"][0]["structured"]["thread_id"]
+        .as_str()
+        .unwrap();
+    let messages: Vec<aitp::thread::Message> = aitp_client::Client::new(base.as_str())
+        .unwrap()
+        .messages(thread)
+        .list(aitp_client::ListQuery::new().limit(100))
+        .try_collect()
+        .await
+        .unwrap();
+    let payment: Payment = messages
+        .iter()
+        .find_map(|m| m.capability::<Payment>())
+        .expect("a payment in the thread")
+        .unwrap();
+    assert_eq!(payment.payer_id, "ada.near");
+    assert_eq!(payment.payment_method.channel_id, "channel_ada");
+    assert_eq!(
+        payment.payment_method.amount.as_ref().unwrap().as_str(),
+        "37.00"
+    );
+    assert_eq!(
+        payment.payer_signature.as_deref(),
+        Some(format!("ed25519:{}", payment.signing_payload().len()).as_str())
+    );
     guard.stop().await;
 }
 
