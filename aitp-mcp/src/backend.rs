@@ -51,6 +51,14 @@ pub enum BackendError {
         /// The run's `last_error`.
         error: Option<String>,
     },
+    /// The conversation to continue does not exist (or is not ours to read).
+    #[error("the agent at {url} has no thread {thread} (or it is not ours)")]
+    NoThread {
+        /// The endpoint.
+        url: String,
+        /// The thread id asked for.
+        thread: String,
+    },
     /// The agent did not finish within the gateway's run timeout.
     #[error("the agent did not answer within {after:?} (run {run} is still {status})")]
     Timeout {
@@ -176,7 +184,15 @@ impl Backend {
             .threads()
             .retrieve(thread_id)
             .await
-            .map_err(|e| self.classify(e))
+            .map_err(|e| match e.status() {
+                Some(s) if s == aitp_client::reqwest::StatusCode::NOT_FOUND => {
+                    BackendError::NoThread {
+                        url: self.client.base_url().to_owned(),
+                        thread: thread_id.to_owned(),
+                    }
+                }
+                _ => self.classify(e),
+            })
     }
 
     /// Every message of the thread, oldest first.

@@ -38,7 +38,9 @@
 //! streamable HTTP), and `aitp mcp URL` (the terminal client) runs it.
 //!
 //! The gateway speaks MCP up to protocol 2025-11-25, the versions in which a server asks the
-//! client mid-call (`elicitation/create`).
+//! client mid-call (`elicitation/create`). To learn a remote agent's actors for the
+//! instructions, [`Gateway::new`] opens one thread on it (AITP agents declare themselves in
+//! a new thread's `metadata.actors`; there is no other discovery).
 #![deny(missing_docs)]
 
 mod backend;
@@ -48,6 +50,8 @@ mod profile;
 pub mod question;
 pub mod serve;
 
+/// The AITP client the remote backend is built on ([`Backend::remote`] takes its `Client`).
+pub use aitp_client;
 pub use backend::{Backend, BackendError};
 pub use gateway::{Gateway, TOOL};
 pub use payer::{CommandSigner, Payer, SignError, Signer, Unsigned};

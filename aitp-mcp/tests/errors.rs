@@ -154,5 +154,9 @@ async fn arguments_that_make_no_sense_are_tool_errors_and_text_is_answered() {
         )
         .await;
     assert_eq!(missing.is_error, Some(true));
-    assert!(text(&missing).contains("404"), "{}", text(&missing));
+    assert!(
+        text(&missing).contains("has no thread thread_nope"),
+        "{}",
+        text(&missing)
+    );
 }

@@ -109,6 +109,9 @@ fn assert_elicited_purchase(summary: &Value, state: &ShopState) {
     let instructions = summary["instructions"].as_str().unwrap();
     assert!(instructions.contains("aitp-rs-demo-shop"), "{instructions}");
     assert!(instructions.contains("aitp-01-payments"), "{instructions}");
+    let tool = summary["tool_description"].as_str().unwrap();
+    assert!(tool.contains("aitp-rs-demo-shop"), "{tool}");
+    assert!(tool.contains("aitp-02-decisions v1.0.0: choices"), "{tool}");
     let calls = summary["calls"].as_array().unwrap();
     assert_eq!(calls.len(), 1, "one call buys: {calls:#?}");
     let call = &calls[0];
