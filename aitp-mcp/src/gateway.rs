@@ -33,6 +33,9 @@ pub const TOOL: &str = "message_agent";
 /// the open question back to the host: an agent that asks forever does not hold a call.
 const MAX_ROUNDS: usize = 16;
 
+/// How many times, in one call, a form is shown again because the answer did not fit.
+const ELICIT_RETRIES: usize = 3;
+
 /// An AITP agent served as an MCP server. Cheap to clone: every MCP session (each stdio
 /// process, each streamable-HTTP session) gets a clone of the same gateway.
 #[derive(Debug, Clone)]
@@ -262,6 +265,7 @@ impl Call<'_> {
             }
             (None, None) => unreachable!("Request::parse demands text or answer"),
         };
+        let mut retries = 0;
         for _ in 0..MAX_ROUNDS {
             let messages = self.backend().turn(&self.thread_id, next).await?;
             let Some(question) = self.take(&messages)? else {
@@ -282,35 +286,49 @@ impl Call<'_> {
                     }));
                 }
             };
-            let result = match elicit(peer, question.message(&self.agent()), schema).await {
-                Ok(r) => r,
-                Err(why) => {
-                    return Ok(self.finish(Outcome::Asks {
-                        question,
-                        note: Some(format!("The host could not show the question: {why}.")),
-                    }));
+            // The user's answer; an answer that does not fit is shown back with what is
+            // wrong, a few times, before the question goes back to the host.
+            let mut problem: Option<String> = None;
+            let answer = loop {
+                let mut message = question.message(&self.agent());
+                if let Some(p) = &problem {
+                    message = format!("{p}. Please try again.\n\n{message}");
+                }
+                let result = match elicit(peer, message, schema.clone()).await {
+                    Ok(r) => r,
+                    Err(why) => {
+                        return Ok(self.finish(Outcome::Asks {
+                            question,
+                            note: Some(format!("The host could not show the question: {why}.")),
+                        }));
+                    }
+                };
+                let content = match (result.action, result.content) {
+                    (ElicitationAction::Accept, Some(Value::Object(c))) => c,
+                    (ElicitationAction::Accept, _) if matches!(question, Question::Quote(_)) => {
+                        // Accepting a quote form without content is not consent to pay.
+                        return Ok(self.finish(Outcome::Declined(question)));
+                    }
+                    (ElicitationAction::Accept, _) => Map::new(),
+                    _ => return Ok(self.finish(Outcome::Declined(question))),
+                };
+                match question.answer(&content) {
+                    Ok(answer) => break answer,
+                    Err(bad) if retries < ELICIT_RETRIES => {
+                        retries += 1;
+                        problem = Some(bad.to_string());
+                    }
+                    Err(bad) => {
+                        return Ok(self.finish(Outcome::Asks {
+                            question,
+                            note: Some(bad.to_string()),
+                        }));
+                    }
                 }
             };
-            let content = match (result.action, result.content) {
-                (ElicitationAction::Accept, Some(Value::Object(c))) => c,
-                (ElicitationAction::Accept, _) if matches!(question, Question::Quote(_)) => {
-                    // Accepting a quote form without content is not consent to pay.
-                    return Ok(self.finish(Outcome::Declined(question)));
-                }
-                (ElicitationAction::Accept, _) => Map::new(),
-                _ => return Ok(self.finish(Outcome::Declined(question))),
-            };
-            next = match question.answer(&content) {
-                Ok(answer) => match self.reply_for(&question, answer).await? {
-                    Some(m) => m,
-                    None => return Ok(self.finish(Outcome::Declined(question))),
-                },
-                Err(bad) => {
-                    return Ok(self.finish(Outcome::Asks {
-                        question,
-                        note: Some(bad.to_string()),
-                    }));
-                }
+            next = match self.reply_for(&question, answer).await? {
+                Some(m) => m,
+                None => return Ok(self.finish(Outcome::Declined(question))),
             };
         }
         // Still asking after MAX_ROUNDS: hand the latest question to the host.

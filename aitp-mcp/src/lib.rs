@@ -15,7 +15,7 @@
 //! | AITP-02 `request_decision` | an elicitation: a single choice (`choice`, `oneOf`) or, for `checkbox`/`products`, a multiple choice (`choices`, `anyOf`), each option titled with its name, price (as quoted) and description; products add `quantity_<id>` |
 //! | the user's choice | the correlated `decision` (`request_decision_id`), sent at once; the call goes on until the agent answers with something that is not a request |
 //! | AITP-03 `request_data` with inline fields | an elicitation whose schema is the form: required fields, types (`text`/`textarea`/`tel` → string, `email` → string/email, `number` → number, `select` → `oneOf` of the options, `combobox` → string), defaults |
-//! | the filled form | the correlated `data` (`request_data_id`), checked against the form first |
+//! | the filled form | the correlated `data` (`request_data_id`), checked against the form first: an answer that does not fit is shown again with what is wrong |
 //! | a form MCP cannot express (`json_url`, an unknown field type), or a host without elicitation | a result with `status: "asks"` and `asks` (what the agent asks, the original message, and `answer_schema`): never a silent drop. The host answers by calling the tool with `thread_id` and `answer` |
 //! | AITP-01 `quote` | an elicitation to accept the exact amount, currency, token and recipient (amounts as the quote's decimal strings, never floats); several options or methods add `pay_with` |
 //! | accepted | the `payment` of exactly that option, built and signed by the configured [`Payer`] ([`Signer`]: an external command now, the SDK's signing when it lands) |

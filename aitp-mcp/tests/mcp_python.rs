@@ -270,6 +270,34 @@ async fn a_host_without_elicitation_gets_the_questions_and_answers_them() {
     guard.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_answer_that_does_not_fit_is_shown_again_with_the_problem() {
+    let state = ShopState::default();
+    let (url, stop) = http_gateway(&state).await;
+    let summary = host(&["--forgetful", "--http", &url]).await;
+    let elicited = summary["elicitations"].as_array().unwrap();
+    assert_eq!(
+        elicited.len(),
+        4,
+        "decision, form twice, quote: {elicited:#?}"
+    );
+    assert!(elicited[1]["answer"].get("street").is_none());
+    let again = elicited[2]["message"].as_str().unwrap();
+    assert!(
+        again.starts_with("the answer does not fit the agent's question:"),
+        "{again}"
+    );
+    assert!(
+        again.contains("required field \"street\" is missing"),
+        "{again}"
+    );
+    assert_eq!(elicited[2]["answer"]["street"], "12 St James's Square");
+    let call = &summary["calls"][0];
+    assert_eq!(call["structured"]["status"], "answered", "{call:#}");
+    assert_eq!(confirmation(call).unwrap()["result"], "success");
+    stop.cancel();
+}
+
 async fn external_form(_text: String) -> RequestData {
     RequestData::external(
         "survey_1",

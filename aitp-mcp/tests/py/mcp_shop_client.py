@@ -1,7 +1,7 @@
 """An MCP host, played by the official MCP Python SDK, buying from the AITP shop through
 the aitp-mcp gateway.
 
-    mcp_shop_client.py [--no-elicitation] [--decline-quote] [--once] [--text TEXT]
+    mcp_shop_client.py [--no-elicitation] [--decline-quote] [--forgetful] [--once] [--text TEXT]
                        (--http URL | --stdio COMMAND ARG...)
 
 With elicitation, one call of the tool runs the whole purchase: the elicitation callback
@@ -56,6 +56,7 @@ def main() -> None:
     parser.add_argument("--no-elicitation", action="store_true")
     parser.add_argument("--decline-quote", action="store_true")
     parser.add_argument("--once", action="store_true", help="one call; answer nothing")
+    parser.add_argument("--forgetful", action="store_true", help="the first form lacks the street")
     parser.add_argument("--text", default=OPENING)
     args = parser.parse_args()
     elicitations = []
@@ -63,6 +64,9 @@ def main() -> None:
     async def on_elicit(context, params):
         schema = params.requested_schema
         answer = answer_for(schema, accept_quote=not args.decline_quote)
+        forms = [e for e in elicitations if "street" in e["schema"].get("properties", {})]
+        if args.forgetful and "street" in answer and not forms:
+            del answer["street"]
         elicitations.append({"message": params.message, "schema": schema, "answer": answer})
         if "accept" in schema.get("properties", {}) and args.decline_quote:
             return types.ElicitResult(action="decline")
