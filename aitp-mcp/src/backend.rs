@@ -32,8 +32,8 @@ pub enum BackendError {
         #[source]
         source: aitp_client::Error,
     },
-    /// The endpoint answered, but not as an AITP-T01 server does.
-    #[error("the agent at {url} answered wrongly: {source}")]
+    /// The endpoint refused the request (auth, limits) or answered not as AITP-T01 says.
+    #[error("the agent at {url} failed the request: {source}")]
     Api {
         /// The endpoint.
         url: String,

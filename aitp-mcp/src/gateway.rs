@@ -106,9 +106,11 @@ impl Gateway {
         Tool::new(TOOL, self.inner.profile.tool_description(), schema)
             .with_title(format!("Talk to {}", self.inner.profile.name()))
             .with_annotations(
+                // It can pay (after the user accepts a quote), which cannot be undone.
                 ToolAnnotations::new()
                     .read_only(false)
-                    .destructive(false)
+                    .destructive(true)
+                    .idempotent(false)
                     .open_world(true),
             )
     }
