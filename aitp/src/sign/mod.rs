@@ -60,8 +60,10 @@
 //!
 //! # Quotes and payments
 //!
-//! [`lifecycle`] checks expiry against an injectable [`Clock`] with a stated skew, matches a
-//! payment to its quote field by field, and splits the affiliates' share exactly.
+//! [`check_expiry`] checks expiry against an injectable [`Clock`] with a stated skew
+//! ([`DEFAULT_SKEW`]); [`match_payment`] matches a payment to its quote field by field;
+//! [`split_revenue`] splits the affiliates' share exactly; [`wrap`] wraps a quote as an
+//! affiliate.
 //! [`PaymentGate`] puts it together for a payment handler: it runs every check, takes each
 //! quote's payment once, and signs the confirmation.
 //!
@@ -73,17 +75,28 @@
 
 mod canonical;
 mod chain;
+mod clock;
+mod gate;
 mod key;
+mod matching;
 mod message;
 mod resolve;
+mod share;
 
 pub use canonical::{CanonicalError, canonical_json};
 pub use chain::{
     Offer, VerifiedChain, sign_last_wrapper, verify_chain, wrap, wrapper_signing_bytes,
 };
+pub use clock::{Clock, DEFAULT_SKEW, ExpiryError, FixedClock, SystemClock, check_expiry};
+pub use gate::{
+    Admission, Fingerprint, GateError, Ledger, LedgerEntry, LedgerError, MemoryLedger, PaymentGate,
+    Ticket,
+};
 pub use key::{KeyError, PublicKey, SecretKey, Signature};
+pub use matching::{MatchError, Matched, match_payment};
 pub use message::{Party, SignError, Signable, VerifyError, sign, signing_bytes, verify};
 pub use resolve::{ConfiguredKeys, KeyResolver, ResolveError, verify_signed};
+pub use share::{Part, RevenueSplit, ShareError, affiliates, split_revenue, split_units};
 
 #[cfg(test)]
 mod tests;
