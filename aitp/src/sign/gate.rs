@@ -189,7 +189,7 @@ pub enum GateError {
 pub enum Admission {
     /// A new payment: charge it, then hand the ticket to [`PaymentGate::confirm`] (or
     /// [`PaymentGate::abandon`] it).
-    Fresh(Ticket),
+    Fresh(Box<Ticket>),
     /// This exact payment was confirmed before: answer with the same confirmation, and do
     /// not charge again.
     Repeat(PaymentConfirmation),
@@ -316,13 +316,13 @@ impl<R: KeyResolver, L: Ledger, C: Clock> PaymentGate<R, L, C> {
         if let Some(done) = self.settled(quote_id, fingerprint, before)? {
             return Ok(done);
         }
-        Ok(Admission::Fresh(Ticket {
+        Ok(Admission::Fresh(Box::new(Ticket {
             payment: payment.clone(),
             offer: offer.clone(),
             option_index,
             chain,
             fingerprint,
-        }))
+        })))
     }
 
     /// `None` when the quote is open; the answer when the ledger already decided it.
@@ -400,7 +400,7 @@ mod tests {
 
     fn fresh(a: Admission) -> Ticket {
         match a {
-            Admission::Fresh(t) => t,
+            Admission::Fresh(t) => *t,
             Admission::Repeat(c) => panic!("expected a fresh payment, got a repeat: {c:?}"),
         }
     }
