@@ -76,10 +76,13 @@
 mod canonical;
 mod chain;
 mod clock;
+#[cfg(feature = "signing-evm")]
+pub mod evm;
 mod gate;
 mod key;
 mod matching;
 mod message;
+pub mod nep413;
 mod resolve;
 mod share;
 
