@@ -15,7 +15,10 @@ use aitp::{
         Actor, CreateMessage, CreateRun, CreateThread, Message, Role, Run, RunStatus, Thread,
     },
 };
-use aitp_client::{Client, ListQuery};
+use aitp_client::{
+    Client,
+    aitp::thread::{ListQuery, Order},
+};
 use futures_util::TryStreamExt as _;
 use tokio::sync::oneshot;
 
@@ -199,7 +202,7 @@ impl Backend {
     pub async fn history(&self, thread_id: &str) -> Result<Vec<Message>, BackendError> {
         self.client
             .messages(thread_id)
-            .list(ListQuery::new().limit(100))
+            .list(ListQuery::new(100, Order::Asc))
             .try_collect()
             .await
             .map_err(|e| self.classify(e))
@@ -236,7 +239,7 @@ impl Backend {
         let after: Vec<Message> = self
             .client
             .messages(thread_id)
-            .list(ListQuery::new().limit(100).after(posted.id.clone()))
+            .list(ListQuery::new(100, Order::Asc).after(posted.id.clone()))
             .try_collect()
             .await
             .map_err(|e| self.classify(e))?;

@@ -573,7 +573,7 @@ fn summary(e: &Envelope) -> String {
             s
         }
         _ => match e.message::<ErrorReport>() {
-            Some(Ok(r)) => format!("[error {}] {}", r.code.as_str(), r.message),
+            Ok(Some(r)) => format!("[error {}] {}", r.code.as_str(), r.message),
             _ => format!("[{}] {}", e.key(), e.to_json_string()),
         },
     }

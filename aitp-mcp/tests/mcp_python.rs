@@ -193,15 +193,14 @@ async fn a_stdio_host_with_elicitation_buys_from_a_remote_shop() {
     let messages: Vec<aitp::thread::Message> = aitp_client::Client::new(base.as_str())
         .unwrap()
         .messages(thread)
-        .list(aitp_client::ListQuery::new().limit(100))
+        .list(aitp::thread::ListQuery::new(100, aitp::thread::Order::Asc))
         .try_collect()
         .await
         .unwrap();
     let payment: Payment = messages
         .iter()
-        .find_map(|m| m.capability::<Payment>())
-        .expect("a payment in the thread")
-        .unwrap();
+        .find_map(|m| m.capability::<Payment>().expect("a well-formed payment"))
+        .expect("a payment in the thread");
     assert_eq!(payment.payer_id, "ada.near");
     assert_eq!(payment.payment_method.channel_id, "channel_ada");
     assert_eq!(
