@@ -29,27 +29,31 @@ pub(super) const MIGRATIONS: &[&str] = &[
         json text NOT NULL,
         answered_seq bigint NOT NULL DEFAULT 0
     );
+    -- Keyed by (thread, seq) and by nothing that leads with `seq` alone: a page is then
+    -- always a range of the thread's own rows, never a walk of the whole table in `seq`
+    -- order that filters out other threads (which PostgreSQL would pick for a thread
+    -- holding most rows, and which costs the whole table for the others).
     CREATE TABLE aitp_messages (
-        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         thread_id text NOT NULL REFERENCES aitp_threads (id) ON DELETE CASCADE,
+        seq bigint GENERATED ALWAYS AS IDENTITY,
         id text NOT NULL,
         run_id text,
-        json text NOT NULL
+        json text NOT NULL,
+        CONSTRAINT aitp_messages_thread PRIMARY KEY (thread_id, seq)
     );
-    -- Lookups and cursors by id; pages of a thread; pages of a run's messages.
+    -- Lookups and cursors by id; pages of a run's messages.
     CREATE UNIQUE INDEX aitp_messages_id ON aitp_messages (thread_id, id);
-    CREATE INDEX aitp_messages_thread ON aitp_messages (thread_id, seq);
     CREATE INDEX aitp_messages_run ON aitp_messages (thread_id, run_id, seq)
         WHERE run_id IS NOT NULL;
     CREATE TABLE aitp_runs (
-        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         thread_id text NOT NULL REFERENCES aitp_threads (id) ON DELETE CASCADE,
+        seq bigint GENERATED ALWAYS AS IDENTITY,
         id text NOT NULL,
         status text NOT NULL,
-        json text NOT NULL
+        json text NOT NULL,
+        CONSTRAINT aitp_runs_thread PRIMARY KEY (thread_id, seq)
     );
     CREATE UNIQUE INDEX aitp_runs_id ON aitp_runs (thread_id, id);
-    CREATE INDEX aitp_runs_thread ON aitp_runs (thread_id, seq);
     -- The one-active-run check, and the runs left by a crash.
     CREATE INDEX aitp_runs_active ON aitp_runs (thread_id)
         WHERE status NOT IN ('cancelled', 'failed', 'completed', 'incomplete', 'expired');",

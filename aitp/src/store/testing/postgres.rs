@@ -33,7 +33,7 @@ pub const REQUIRE_VAR: &str = "AITP_REQUIRE_POSTGRES";
 /// How to install the server, for the messages that need it.
 const INSTALL: &str = "install PostgreSQL's server (Debian/Ubuntu: `apt-get update && apt-get \
      install -y postgresql`; its binaries go to /usr/lib/postgresql/<major>/bin), or point \
-     AITP_POSTGRES_BIN at a directory holding `initdb`, `postgres` and `pg_isready`";
+     AITP_POSTGRES_BIN at a directory holding `initdb`, `postgres`, `pg_isready` and `createdb`";
 
 /// How long the server may take to accept connections (a loaded machine is slow, not stuck).
 const READY_WITHIN: Duration = Duration::from_secs(120);
