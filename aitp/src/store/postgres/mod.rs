@@ -1,23 +1,5 @@
-//! `PgStore`: threads in PostgreSQL, so that several server processes can share them.
-//!
-//! The driver is [`tokio-postgres`](tokio_postgres) with a [`deadpool-postgres`]
-//! (deadpool_postgres) pool. It was chosen over `sqlx` on merit: it is async on tokio without
-//! a runtime abstraction, pipelines the statements of concurrent callers on one connection,
-//! prepares each statement once per connection (the pool caches them), needs no database at
-//! compile time and no macros, exposes `LISTEN`/`NOTIFY` as a stream (what replicas need to
-//! wake each other), and supports this crate's minimum Rust version (`sqlx` 0.9 asks for a
-//! newer compiler than this crate's 1.85). Its dependency tree is also much smaller.
-//!
-//! Layout ([`schema`]): rows hold the JSON of each thread, message and run, beside the columns
-//! queries need; messages and runs are ordered by an identity `seq`. Every listing is one
-//! index range scan of (thread, `seq`) bounded by the page size, whatever the thread's length;
-//! cursors are resolved by the (thread, id) index. Operations that must see a consistent
-//! thread (an append against the one-active-run rule, a new run, finishing a run with its
-//! replies and the agent's cursor) lock the thread's row in their transaction, so they are
-//! atomic across processes, not only within one.
-//!
-//! Connections are plain TCP without TLS: run PostgreSQL on the same host or a private
-//! network.
+//! `PgStore`: threads in PostgreSQL, so that several server processes can share them. The
+//! public documentation (the driver, the layout, the guarantees) is on [`PgStore`].
 
 mod schema;
 #[cfg(test)]
@@ -96,9 +78,32 @@ impl PgOptions {
 /// Every acknowledged write is committed (as durable as the server's settings make it);
 /// reads see every write acknowledged before they began, whichever process made it, since
 /// the store keeps no cache. Owner scoping, insertion order and the agent's cursor behave as
-/// in every store (the contract of [`aitp::store::testing`](crate::store) is run on it).
-/// Cheap to clone: clones share the connection pool. See the [module](self) documentation
-/// for the driver and the schema.
+/// in every store: the store contract of `aitp::store::testing` (feature `testing`) is run on
+/// it. Cheap to clone: clones share the connection pool.
+///
+/// **Driver.** [`tokio-postgres`](tokio_postgres) with a [`deadpool-postgres`](deadpool_postgres)
+/// pool, chosen over `sqlx` on merit: it is async on tokio without a runtime abstraction,
+/// pipelines the statements of concurrent callers on one connection, prepares each statement
+/// once per connection (the pool caches them), needs neither a database at compile time nor
+/// macros, exposes `LISTEN`/`NOTIFY` as a stream (what replicas need to wake each other),
+/// and builds with this crate's minimum Rust (1.85; `sqlx` 0.9 needs a much newer compiler).
+/// Its dependency tree is also far smaller. Connections are plain TCP without TLS: run
+/// PostgreSQL on the same host or a private network.
+///
+/// **Layout.** Tables `aitp_threads`, `aitp_messages`, `aitp_runs` (prefixed so they can share
+/// a database with an application) hold the JSON text of each thread, message and run (not
+/// `jsonb`, which reorders keys: fields this crate does not know come back as they came),
+/// beside the few columns queries need. Messages and runs are keyed by (thread, `seq`), `seq`
+/// being their insertion order, so a page is one range scan of the thread's own rows that
+/// stops after the page: its cost does not grow with the thread (a test checks
+/// PostgreSQL's plan on a 100,000-message thread). Operations that must see a consistent
+/// thread (an append against the one-active-run rule, a new run, a run finished with its
+/// replies and the agent's cursor) lock the thread's row in their transaction, so they are
+/// atomic across processes, not only within one.
+///
+/// **Migrations** are versioned (table `aitp_schema_migrations`) and run at connect in one
+/// transaction under an advisory lock, so replicas starting together apply each once; a
+/// database migrated by a newer version of this crate is refused rather than misread.
 ///
 /// ```no_run
 /// # async fn f() -> Result<(), aitp::store::StoreError> {

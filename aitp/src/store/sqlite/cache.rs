@@ -141,6 +141,7 @@ impl<V> Generations<V> {
     }
 
     /// The bytes the entries held account for.
+    #[cfg(test)]
     fn bytes(&self) -> usize {
         self.young_bytes + self.old_bytes
     }
@@ -274,6 +275,7 @@ impl Cache {
 
     /// The bytes the cache accounts for (threads with their messages, and runs): never more
     /// than its budget.
+    #[cfg(test)]
     pub(super) fn bytes(&self) -> usize {
         self.threads.bytes() + self.runs.bytes()
     }
