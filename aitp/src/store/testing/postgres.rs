@@ -1,19 +1,4 @@
-//! A throwaway PostgreSQL cluster for tests: `initdb` into a temporary directory, `postgres`
-//! on a free loopback port, a fresh database per test, and the cluster stopped and removed at
-//! the end.
-//!
-//! The server is started by a small shell watchdog that holds a pipe from this process: when
-//! the pipe closes (the [`TempPostgres`] is dropped, or the test process ends in any way, a
-//! panic or `SIGKILL` included) the watchdog shuts the server down and deletes its directory.
-//! So a cluster shared by the tests of one binary ([`TempPostgres::shared`]) is stopped too,
-//! although a `static` is never dropped.
-//!
-//! The binaries are looked up in `AITP_POSTGRES_BIN` (a directory), then Debian's
-//! `/usr/lib/postgresql/<major>/bin` (newest first), then the `PATH`. When they are missing the
-//! tests that need them are skipped with a notice, unless `AITP_REQUIRE_POSTGRES` is set (CI
-//! sets it): then they fail, saying how to install PostgreSQL. `initdb` and `postgres` refuse
-//! to run as root, so as root the cluster runs as the `postgres` user the Debian package
-//! creates.
+//! The throwaway PostgreSQL cluster of [`TempPostgres`].
 
 use std::{
     io::{BufRead, BufReader},
@@ -59,7 +44,32 @@ if [ -e "$stop" ]; then cd / && rm -rf "$dir"; fi
 exit $status
 "#;
 
-/// A running throwaway PostgreSQL cluster; see the [module](self) documentation.
+/// A throwaway PostgreSQL cluster for tests: `initdb` into a temporary directory, `postgres`
+/// on a free loopback port, a fresh database per test, and the cluster stopped and removed at
+/// the end.
+///
+/// The server is started by a small shell watchdog that holds a pipe from this process: when
+/// the pipe closes (the [`TempPostgres`] is dropped, or the test process ends in any way, a
+/// panic or `SIGKILL` included) the watchdog shuts the server down and deletes its directory.
+/// So a cluster shared by the tests of one binary ([`TempPostgres::shared`]) is stopped too,
+/// although a `static` is never dropped.
+///
+/// The binaries are looked up in `AITP_POSTGRES_BIN` (a directory), then Debian's
+/// `/usr/lib/postgresql/<major>/bin` (newest first), then the `PATH`. When they are missing the
+/// tests that need them are skipped with a notice, unless `AITP_REQUIRE_POSTGRES` is set (CI
+/// sets it): then they fail, saying how to install PostgreSQL. `initdb` and `postgres` refuse
+/// to run as root, so as root the cluster runs as the `postgres` user the Debian package
+/// creates.
+///
+/// ```no_run
+/// use aitp::store::testing::TempPostgres;
+///
+/// // `None` (with a printed notice) when PostgreSQL is not installed: the test is skipped.
+/// if let Some(pg) = TempPostgres::shared() {
+///     let config = pg.database(); // `host=127.0.0.1 port=… user=aitp dbname=…`
+/// #   let _ = config;
+/// }
+/// ```
 #[derive(Debug)]
 pub struct TempPostgres {
     bin: PathBuf,
