@@ -202,23 +202,34 @@ impl PgStore {
     }
 
     /// Locks the thread's row until `tx` ends (so the thread's appends, new runs and
-    /// finished runs happen one at a time) and returns its active run's id, if any;
-    /// `NotFound` if there is no such thread.
+    /// finished runs happen one at a time, across processes) and returns its active run's id,
+    /// if any; `NotFound` if there is no such thread.
+    ///
+    /// Two statements, not one: under `READ COMMITTED` each statement reads a snapshot taken
+    /// when it starts, so a check made in the statement that waited for the lock would not see
+    /// the run that the previous holder committed meanwhile.
     async fn lock_thread(tx: &Transaction<'_>, thread_id: &str) -> StoreResult<Option<String>> {
-        let stmt = tx
+        let lock = tx
+            .prepare_cached("SELECT 1 FROM aitp_threads WHERE id = $1 FOR NO KEY UPDATE")
+            .await
+            .map_err(backend)?;
+        tx.query_opt(&lock, &[&thread_id])
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let active = tx
             .prepare_cached(concat!(
-                "SELECT (SELECT id FROM aitp_runs r WHERE r.thread_id = t.id AND ",
+                "SELECT id FROM aitp_runs WHERE thread_id = $1 AND ",
                 active_runs!(),
-                " LIMIT 1) FROM aitp_threads t WHERE t.id = $1 FOR NO KEY UPDATE OF t"
+                " LIMIT 1"
             ))
             .await
             .map_err(backend)?;
         let row = tx
-            .query_opt(&stmt, &[&thread_id])
+            .query_opt(&active, &[&thread_id])
             .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
-        Ok(row.get(0))
+            .map_err(backend)?;
+        Ok(row.map(|r| r.get(0)))
     }
 
     /// Appends `messages` to the thread, in order (one statement, whatever their number).

@@ -254,3 +254,57 @@ fn assert_bounded(plan: &[String], index: &str, max_rows: i64) {
         }
     }
 }
+
+/// Two stores on one database (two replicas): the one-active-run rule holds across them.
+/// Racing to start a run on the same thread, exactly one wins; a message raced against a
+/// run either lands before the run exists or is refused while it is active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_active_run_rule_holds_across_replicas() {
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let config = pg.database();
+    let a = PgStore::connect(&config).await.unwrap();
+    let b = PgStore::connect(&config).await.unwrap();
+    let me = Principal::new("me");
+    for _ in 0..20 {
+        let thread = Thread::new();
+        a.create_thread(&me, thread.clone(), Vec::new())
+            .await
+            .unwrap();
+        let (ra, rb) = (
+            Run::new(thread.id.clone(), "agent"),
+            Run::new(thread.id.clone(), "agent"),
+        );
+        let (x, y) = tokio::join!(a.create_run(ra.clone()), b.create_run(rb.clone()));
+        let won = [&x, &y].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "{x:?} {y:?}");
+        assert!(
+            [&x, &y]
+                .iter()
+                .any(|r| matches!(r, Err(StoreError::Conflict(_))))
+        );
+        let winner = if x.is_ok() { ra } else { rb };
+
+        // Finish it on one replica while the other appends: the message is either refused
+        // (the run was active) or accepted after it ended, never lost or half-applied.
+        let mut done = winner.clone();
+        done.set_status(RunStatus::Completed);
+        let message = Message::new(thread.id.clone(), Role::User, vec![Content::text("m")]);
+        let (finished, appended) = tokio::join!(
+            a.finish_run(done.clone(), Vec::new(), None),
+            b.append_messages(&thread.id, vec![message.clone()])
+        );
+        finished.unwrap();
+        let stored = b.message(&thread.id, &message.id).await.unwrap();
+        match appended {
+            Ok(()) => assert_eq!(stored, Some(message)),
+            Err(StoreError::Conflict(_)) => assert_eq!(stored, None),
+            Err(e) => panic!("{e}"),
+        }
+        assert_eq!(
+            b.run(&thread.id, &winner.id).await.unwrap().unwrap().status,
+            RunStatus::Completed
+        );
+    }
+}
