@@ -6,9 +6,10 @@ use serde_json::{Number, Value};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CanonicalError {
-    /// An integer outside ±(2^53 − 1). JCS writes numbers through IEEE 754 doubles, where such
-    /// an integer would silently become a neighbour: two different messages would then share
-    /// one signature. Refused, as Python's `rfc8785` refuses it.
+    /// An integer outside ±(2^53 − 1) that is not exactly the JCS text of a double. JCS writes
+    /// numbers through IEEE 754 doubles, where such an integer would silently become a
+    /// neighbour: two different messages would then share one signature. Refused, as Python's
+    /// `rfc8785` refuses it (which also refuses the exact ones, such as `100000000000000000000`).
     #[error("the integer {0} is outside the range JCS can sign exactly (±(2^53 - 1))")]
     IntegerOutOfRange(String),
     /// A number that is not finite as an IEEE 754 double (such as `1e400`).
@@ -29,7 +30,8 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 ///
 /// Numbers are the one place where JCS loses information: it writes them as IEEE 754
 /// doubles. Integers beyond ±(2^53 − 1) are therefore refused
-/// ([`CanonicalError::IntegerOutOfRange`]) instead of being rounded. AITP-01's own numbers
+/// ([`CanonicalError::IntegerOutOfRange`]) instead of being rounded, unless they are already
+/// exactly what JCS writes for their double (so canonical output canonicalises to itself). AITP-01's own numbers
 /// (`affiliate_share_bps`, `weight`) are small integers and amounts are strings, so only
 /// unknown fields can meet this.
 ///
@@ -94,7 +96,17 @@ fn canonical_number(n: &Number) -> Result<String, CanonicalError> {
             .parse::<u64>()
             .is_ok_and(|m| m <= MAX_SAFE_INTEGER);
         if !in_range {
-            return Err(CanonicalError::IntegerOutOfRange(text));
+            // Already the exact JCS text of a double (as JCS writes 1e20: all digits) is
+            // accepted, so that canonical output canonicalises to itself; any other large
+            // integer would be rounded, and is refused.
+            let exact = text
+                .parse::<f64>()
+                .ok()
+                .filter(|d| d.is_finite())
+                .is_some_and(|d| ryu_js::Buffer::new().format_finite(d) == text);
+            if !exact {
+                return Err(CanonicalError::IntegerOutOfRange(text));
+            }
         }
         // `-0` is `0` in JCS.
         return Ok(if magnitude.trim_start_matches('0').is_empty() {
@@ -158,6 +170,12 @@ mod tests {
             Err(CanonicalError::IntegerOutOfRange("9007199254740993".into()))
         );
         assert_eq!(canon("[9007199254740991]"), "[9007199254740991]");
+        // JCS writes 1e20 with all its digits; that text is exact, so it canonicalises to itself.
+        assert_eq!(
+            canon("[1e20, 100000000000000000000]"),
+            "[100000000000000000000,100000000000000000000]"
+        );
+        assert!(canonical_json(&serde_json::from_str("[100000000000000000001]").unwrap()).is_err());
         let v: Value = serde_json::from_str("[1e400]").unwrap();
         assert!(matches!(
             canonical_json(&v),
