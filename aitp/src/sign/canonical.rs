@@ -6,9 +6,10 @@ use serde_json::{Number, Value};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CanonicalError {
-    /// An integer outside ±(2^53 − 1). JCS writes numbers through IEEE 754 doubles, where such
-    /// an integer would silently become a neighbour: two different messages would then share
-    /// one signature. Refused, as Python's `rfc8785` refuses it.
+    /// An integer outside ±(2^53 − 1) that is not exactly the JCS text of a double. JCS writes
+    /// numbers through IEEE 754 doubles, where such an integer would silently become a
+    /// neighbour: two different messages would then share one signature. Refused, as Python's
+    /// `rfc8785` refuses it (which also refuses the exact ones, such as `100000000000000000000`).
     #[error("the integer {0} is outside the range JCS can sign exactly (±(2^53 - 1))")]
     IntegerOutOfRange(String),
     /// A number that is not finite as an IEEE 754 double (such as `1e400`).
@@ -29,7 +30,8 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 ///
 /// Numbers are the one place where JCS loses information: it writes them as IEEE 754
 /// doubles. Integers beyond ±(2^53 − 1) are therefore refused
-/// ([`CanonicalError::IntegerOutOfRange`]) instead of being rounded. AITP-01's own numbers
+/// ([`CanonicalError::IntegerOutOfRange`]) instead of being rounded, unless they are already
+/// exactly what JCS writes for their double (so canonical output canonicalises to itself). AITP-01's own numbers
 /// (`affiliate_share_bps`, `weight`) are small integers and amounts are strings, so only
 /// unknown fields can meet this.
 ///
@@ -94,7 +96,17 @@ fn canonical_number(n: &Number) -> Result<String, CanonicalError> {
             .parse::<u64>()
             .is_ok_and(|m| m <= MAX_SAFE_INTEGER);
         if !in_range {
-            return Err(CanonicalError::IntegerOutOfRange(text));
+            // Already the exact JCS text of a double (as JCS writes 1e20: all digits) is
+            // accepted, so that canonical output canonicalises to itself; any other large
+            // integer would be rounded, and is refused.
+            let exact = text
+                .parse::<f64>()
+                .ok()
+                .filter(|d| d.is_finite())
+                .is_some_and(|d| ryu_js::Buffer::new().format_finite(d) == text);
+            if !exact {
+                return Err(CanonicalError::IntegerOutOfRange(text));
+            }
         }
         // `-0` is `0` in JCS.
         return Ok(if magnitude.trim_start_matches('0').is_empty() {
@@ -158,6 +170,12 @@ mod tests {
             Err(CanonicalError::IntegerOutOfRange("9007199254740993".into()))
         );
         assert_eq!(canon("[9007199254740991]"), "[9007199254740991]");
+        // JCS writes 1e20 with all its digits; that text is exact, so it canonicalises to itself.
+        assert_eq!(
+            canon("[1e20, 100000000000000000000]"),
+            "[100000000000000000000,100000000000000000000]"
+        );
+        assert!(canonical_json(&serde_json::from_str("[100000000000000000001]").unwrap()).is_err());
         let v: Value = serde_json::from_str("[1e400]").unwrap();
         assert!(matches!(
             canonical_json(&v),
@@ -171,5 +189,114 @@ mod tests {
             canon("{ \"b\" : [ 1 , 2 ] ,\n \"a\" : \"x\" }"),
             canon(r#"{"a":"x","b":[1,2]}"#)
         );
+    }
+
+    mod stability {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn arb_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                (-(1i64 << 53) + 1..(1i64 << 53)).prop_map(|n| json!(n)),
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .prop_map(|f| json!(f)),
+                ".{0,8}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                    prop::collection::btree_map(".{0,6}", inner, 0..5)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// `value` as JSON text with the choices in `rng` deciding whitespace, key order,
+        /// string escapes and integer spelling: the same value, written differently.
+        fn render(value: &Value, rng: &mut impl Iterator<Item = u8>, out: &mut String) {
+            let ws = |c: u8, out: &mut String| {
+                out.push_str([" ", "", "\n  ", "\t", "\r\n", ""][usize::from(c) % 6])
+            };
+            ws(rng.next().unwrap_or(0), out);
+            match value {
+                Value::Number(n) if n.is_i64() || n.is_u64() => {
+                    out.push_str(&n.to_string());
+                    out.push_str(
+                        ["", ".0", "e0", ".000", ""][usize::from(rng.next().unwrap_or(0)) % 5],
+                    );
+                }
+                Value::String(text) => render_string(text, rng.next().unwrap_or(0) % 2 == 0, out),
+                Value::Array(items) => {
+                    out.push('[');
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        render(item, rng, out);
+                    }
+                    ws(rng.next().unwrap_or(0), out);
+                    out.push(']');
+                }
+                Value::Object(map) => {
+                    let mut entries: Vec<_> = map.iter().collect();
+                    let turn = usize::from(rng.next().unwrap_or(0));
+                    if !entries.is_empty() {
+                        let len = entries.len();
+                        entries.rotate_left(turn % len);
+                    }
+                    if turn % 2 == 1 {
+                        entries.reverse();
+                    }
+                    out.push('{');
+                    for (i, (k, v)) in entries.into_iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        let escape = rng.next().unwrap_or(0) % 2 == 0;
+                        render_string(k, escape, out);
+                        ws(rng.next().unwrap_or(0), out);
+                        out.push(':');
+                        render(v, rng, out);
+                    }
+                    ws(rng.next().unwrap_or(0), out);
+                    out.push('}');
+                }
+                other => out.push_str(&other.to_string()),
+            }
+            ws(rng.next().unwrap_or(0), out);
+        }
+
+        /// A string literal, every character as `\uXXXX` (surrogate pairs beyond the BMP)
+        /// when `escape_all`, else as serde_json writes it.
+        fn render_string(text: &str, escape_all: bool, out: &mut String) {
+            if !escape_all {
+                out.push_str(&Value::String(text.into()).to_string());
+                return;
+            }
+            out.push('"');
+            for unit in text.encode_utf16() {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+            out.push('"');
+        }
+
+        proptest! {
+            #[test]
+            fn canonical_json_is_stable_under_key_order_whitespace_and_spelling(
+                value in arb_json(),
+                choices in prop::collection::vec(any::<u8>(), 0..256),
+            ) {
+                let expected = canonical_json(&value).unwrap();
+                let mut text = String::new();
+                render(&value, &mut choices.into_iter().cycle(), &mut text);
+                let reparsed: Value = serde_json::from_str(&text).unwrap();
+                prop_assert_eq!(canonical_json(&reparsed).unwrap(), expected.clone(), "{}", text);
+                let again: Value = serde_json::from_str(&expected).unwrap();
+                prop_assert_eq!(canonical_json(&again).unwrap(), expected);
+            }
+        }
     }
 }

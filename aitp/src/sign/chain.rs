@@ -1,6 +1,6 @@
 //! `wrapped_quote`: wrapping a quote as an affiliate, and checking the whole chain.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{
     KeyResolver, Party, PublicKey, SecretKey, SignError, Signable, VerifyError, canonical_json,
@@ -39,16 +39,60 @@ fn wrapper_bytes(
     previous: &[Wrapper],
     wrapper: &Wrapper,
 ) -> Result<Vec<u8>, super::CanonicalError> {
-    let mut new_wrapper = serde_json::to_value(wrapper).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut new_wrapper {
-        map.remove("signature");
+    let mut chain = ChainBytes::new(quote)?;
+    for w in previous {
+        chain.push(w)?;
     }
-    let payload = json!({
-        "original_quote": quote,
-        "previous_wrappers": previous,
-        "new_wrapper": new_wrapper,
-    });
-    Ok(canonical_json(&payload)?.into_bytes())
+    chain.payload(wrapper)
+}
+
+/// The canonical pieces of a chain, each computed once. JCS is compositional: the payload of
+/// wrapper `i` is the canonical quote and the canonical wrappers before it, put together
+/// under keys that are already in order (`new_wrapper` < `original_quote` <
+/// `previous_wrappers`), so a chain of `n` wrappers is serialised once, not `n` times.
+struct ChainBytes {
+    quote: String,
+    previous: Vec<String>,
+}
+
+fn canonical_of<T: serde::Serialize>(value: &T) -> Result<String, super::CanonicalError> {
+    canonical_json(&serde_json::to_value(value).unwrap_or(Value::Null))
+}
+
+impl ChainBytes {
+    fn new(quote: &Quote) -> Result<Self, super::CanonicalError> {
+        Ok(Self {
+            quote: canonical_of(quote)?,
+            previous: Vec::new(),
+        })
+    }
+
+    fn push(&mut self, wrapper: &Wrapper) -> Result<(), super::CanonicalError> {
+        self.previous.push(canonical_of(wrapper)?);
+        Ok(())
+    }
+
+    fn payload(&self, wrapper: &Wrapper) -> Result<Vec<u8>, super::CanonicalError> {
+        let mut new_wrapper = serde_json::to_value(wrapper).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut new_wrapper {
+            map.remove("signature");
+        }
+        let new_wrapper = canonical_json(&new_wrapper)?;
+        let mut out = String::with_capacity(
+            new_wrapper.len()
+                + self.quote.len()
+                + self.previous.iter().map(|p| p.len() + 1).sum::<usize>()
+                + 64,
+        );
+        out.push_str("{\"new_wrapper\":");
+        out.push_str(&new_wrapper);
+        out.push_str(",\"original_quote\":");
+        out.push_str(&self.quote);
+        out.push_str(",\"previous_wrappers\":[");
+        out.push_str(&self.previous.join(","));
+        out.push_str("]}");
+        Ok(out.into_bytes())
+    }
 }
 
 /// A quote as it reaches an agent: straight from the merchant, or wrapped by affiliates.
@@ -188,6 +232,7 @@ pub async fn verify_chain<R: KeyResolver>(
     let wrappers = offer.wrappers();
     let mut addressed_to = quote.next_recipient.clone();
     let mut wrapper_keys = Vec::with_capacity(wrappers.len());
+    let mut pieces = ChainBytes::new(quote);
     for (index, wrapper) in wrappers.iter().enumerate() {
         if let Some(expected) = addressed_to
             .as_ref()
@@ -200,7 +245,13 @@ pub async fn verify_chain<R: KeyResolver>(
             });
         }
         let path = format!("wrapped_quote.wrappers[{index}].signature");
-        let bytes = wrapper_bytes(quote, &wrappers[..index], wrapper);
+        let bytes = match &mut pieces {
+            Ok(chain) => {
+                let bytes = chain.payload(wrapper);
+                chain.push(wrapper).map(|()| bytes).and_then(|b| b)
+            }
+            Err(e) => Err(e.clone()),
+        };
         let (bytes, signature) = prepared(&path, wrapper.signature.as_deref(), bytes)?;
         let party = Party::Affiliate(wrapper.affiliate_id.clone());
         wrapper_keys.push(check_party(resolver, &path, &party, &bytes, &signature).await?);

@@ -74,15 +74,32 @@ pub fn evm_signing_hash(request: &RequestMessageSigning) -> Result<B256, EvmSign
 /// The EIP-712 signing hash of `typed`: `keccak256(0x19 ‖ 0x01 ‖ domainSeparator ‖
 /// hashStruct(message))`.
 pub fn eip712_hash(typed: &TypedData) -> Result<B256, EvmSignatureError> {
-    let value =
+    let mut value =
         serde_json::to_value(typed).map_err(|e| EvmSignatureError::TypedData(e.to_string()))?;
-    // Through text: alloy reads numbers as JSON numbers or strings, and our values may hold
-    // arbitrary-precision numbers, which text carries exactly.
-    let alloy: alloy_dyn_abi::eip712::TypedData = serde_json::from_str(&value.to_string())
-        .map_err(|e| EvmSignatureError::TypedData(e.to_string()))?;
+    big_integers_as_strings(&mut value);
+    let alloy: alloy_dyn_abi::eip712::TypedData =
+        serde_json::from_value(value).map_err(|e| EvmSignatureError::TypedData(e.to_string()))?;
     alloy
         .eip712_signing_hash()
         .map_err(|e| EvmSignatureError::TypedData(e.to_string()))
+}
+
+/// Rewrites integers beyond 64 bits as decimal strings, which EIP-712 encoders (alloy and
+/// `eth-account` alike) read as the same integer. A JSON number such as a `uint256` amount in
+/// wei would otherwise reach the encoder only through a 64-bit or floating-point path.
+fn big_integers_as_strings(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) if n.as_u64().is_none() && n.as_i64().is_none() => {
+            let text = n.to_string();
+            if !text.contains(['.', 'e', 'E']) {
+                *value = Value::String(text);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(big_integers_as_strings),
+        Value::Object(map) => map.values_mut().for_each(big_integers_as_strings),
+        _ => {}
+    }
 }
 
 /// Checks an AITP-05 `message_signing_response` against its `request`: it answers that
