@@ -6,8 +6,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer, de, ser::Serialize
 use serde_json::{Map, Value, value::RawValue};
 
 use super::{
-    AitpCapability, CapabilityId, CapabilityIdError, CapabilityMessage, nulls::Nulls,
-    parse_error::ParseError, registry::Body,
+    AitpCapability, Body, CapabilityId, CapabilityIdError, CapabilityMessage, nulls::Nulls,
+    parse_error::ParseError,
 };
 use crate::validate::{ValidationErrors, Validator};
 

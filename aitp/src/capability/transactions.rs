@@ -476,9 +476,6 @@ pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// Transactions as a type (declared in the registry with the other built-in capabilities).
-pub use super::registry::Transactions;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -103,9 +103,6 @@ fn looks_like_phone(s: &str) -> bool {
     allowed && (3..=15).contains(&digits)
 }
 
-/// DataRequest as a type (declared in the registry with the other built-in capabilities).
-pub use super::registry::DataRequest;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -297,9 +297,6 @@ pub use transaction::*;
 #[allow(unused_imports)]
 use transaction::*;
 
-/// EvmWallet as a type (declared in the registry with the other built-in capabilities).
-pub use super::registry::EvmWallet;
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;

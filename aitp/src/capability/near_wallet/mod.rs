@@ -70,9 +70,6 @@ pub use transaction::*;
 #[allow(unused_imports)]
 use transaction::*;
 
-/// NearWallet as a type (declared in the registry with the other built-in capabilities).
-pub use super::registry::NearWallet;
-
 #[cfg(test)]
 mod tests {
     use super::*;

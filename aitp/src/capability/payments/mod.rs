@@ -89,9 +89,6 @@ pub use wrapped_quote::*;
 use quote::ConfirmationResultSchema;
 use signing::check_signature;
 
-/// Payments as a type (declared in the registry with the other built-in capabilities).
-pub use super::registry::Payments;
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
