@@ -57,6 +57,31 @@ pub(crate) fn find_duplicate_key(text: &str) -> Option<DuplicateKey> {
     Some(DuplicateKey { path, key })
 }
 
+/// Whether JSON `text` holds a `null` literal (not merely the word inside a string): one pass
+/// over the bytes, so that the work `null`s need is only done for the messages that have one.
+pub(crate) fn has_null(text: &str) -> bool {
+    let b = text.as_bytes();
+    if !text.contains("null") {
+        return false;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            // Outside strings only the literal `null` has an `n`.
+            b'n' => return true,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
 /// Most keys one object may hold before the byte-level pass leaves it to the exact one: its
 /// comparisons are linear, so past this a table is cheaper.
 const FAST_KEYS: usize = 32;
@@ -158,7 +183,7 @@ impl<'de> de::DeserializeSeed<'de> for Scan {
 }
 
 /// An object key, borrowed from the text when it has no escapes.
-struct Key<'de>(std::borrow::Cow<'de, str>);
+pub(crate) struct Key<'de>(pub(crate) std::borrow::Cow<'de, str>);
 
 impl<'de> serde::Deserialize<'de> for Key<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -272,6 +297,14 @@ mod tests {
         assert_eq!(dup(r#"[{"a":1},{"a":2}]"#), None);
         // Not JSON: no duplicate to report.
         assert_eq!(dup("{\"a\":"), None);
+    }
+
+    #[test]
+    fn null_literals_are_told_from_the_word() {
+        assert!(has_null(r#"{"a":null}"#));
+        assert!(has_null(r#"{"a":"null","b":[1,null]}"#));
+        assert!(!has_null(r#"{"a":"null","nullable":"x \" null"}"#));
+        assert!(!has_null(r#"{"a":1}"#));
     }
 
     #[test]
