@@ -167,7 +167,9 @@ fn capability_enums_write_what_they_read() {
     let m = any.to_envelope();
     assert_eq!(m, Envelope::from(request));
     assert_eq!(
-        Decisions::from_envelope(&m).unwrap().unwrap(),
+        Decisions::from_envelope(&m)
+            .expect("it parses")
+            .expect("it is a Decisions message"),
         Decisions::RequestDecision(RequestDecision::radio("size", ["S", "M"]).build())
     );
     assert_eq!(Decisions::id(), &AitpCapability::Decisions.v1());

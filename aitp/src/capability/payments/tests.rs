@@ -152,9 +152,11 @@ fn every_vector_parses_typed_round_trips_and_validates() {
 }
 
 #[test]
-fn typed_accessors_see_the_vector_data() {
+fn typed_accessors_see_the_vector_data() -> Result<(), Box<dyn std::error::Error>> {
     let m = Envelope::from_value(&vector("wrapped_quote")).unwrap();
-    let wq = m.message::<WrappedQuote>().unwrap().unwrap();
+    let wq = m
+        .message::<WrappedQuote>()?
+        .ok_or("the vector is a wrapped_quote")?;
     assert_eq!(
         wq.original_quote.payment_options[0].amount,
         Some("99.99".parse().unwrap())
@@ -168,9 +170,12 @@ fn typed_accessors_see_the_vector_data() {
     );
 
     let m = Envelope::from_value(&vector("payment_confirmation")).unwrap();
-    let c = m.message::<PaymentConfirmation>().unwrap().unwrap();
+    let c = m
+        .message::<PaymentConfirmation>()?
+        .ok_or("the vector is a payment_confirmation")?;
     assert_eq!(c.result, PaymentOutcome::Success);
     assert_eq!(c.details.as_ref().map(Vec::len), Some(2));
+    Ok(())
 }
 
 #[test]
