@@ -9,11 +9,10 @@
 //! enum deriving `Capability`; `Loyalty::schema()` is the JSON Schema 2020-12 document to
 //! publish at its URL: `anyOf` over the messages, `$id` = the URL, doc comments as
 //! descriptions. The official capabilities are declared the same way in `aitp`
-//! (`aitp::capability::decisions::Decisions` …); name one to print its schema instead.
+//! (`aitp::capability::Decisions` …); name one to print its schema instead.
 
 use aitp::capability::{
-    Capability, data_request::DataRequest, decisions::Decisions, evm_wallet::EvmWallet,
-    near_wallet::NearWallet, payments::Payments, transactions::Transactions,
+    Capability, DataRequest, Decisions, EvmWallet, NearWallet, Payments, Transactions,
 };
 
 #[path = "loyalty_points.rs"]

@@ -265,7 +265,12 @@ mod tests {
                 "thread.run.completed"
             ]
         );
-        let run = got[2].as_ref().unwrap().run().unwrap().unwrap();
+        let run = got[2]
+            .as_ref()
+            .unwrap()
+            .run()
+            .expect("a run event")
+            .expect("its run parses");
         assert_eq!(run.id, "run_1");
     }
 

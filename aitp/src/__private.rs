@@ -4,8 +4,8 @@ pub use schemars;
 pub use serde;
 pub use serde_json;
 
+pub use crate::capability::BuiltIn;
 pub use crate::capability::definition::{describe_branches, str_eq};
-pub use crate::capability::registry::BuiltIn;
 
 use serde::de::{self, Deserializer, Visitor};
 

@@ -265,7 +265,9 @@ fn the_capability_enum_reads_and_writes_its_messages() {
     assert_eq!(m.key(), "redeem_points");
     let back = Envelope::parse(&m.to_json_string()).unwrap();
     assert_eq!(
-        Loyalty::from_envelope(&back).unwrap().unwrap(),
+        Loyalty::from_envelope(&back)
+            .expect("it parses")
+            .expect("it is a Loyalty message"),
         Loyalty::Redeem(RedeemPoints {
             account: "ada".into(),
             points: 3

@@ -460,7 +460,11 @@ async fn streams_that_never_close_unknown_events_and_data_only_frames() {
         .create_stream(&aitp::thread::CreateRun::new("a"))
         .await
         .unwrap();
-    let first = s.next().await.unwrap().unwrap();
+    let first = s
+        .next()
+        .await
+        .expect("a first event")
+        .expect("it arrives whole");
     assert_eq!(first.name, EventName::RunCreated);
     let err = s.next().await.unwrap().unwrap_err();
     assert!(matches!(err, Error::WaitTimeout { .. }), "{err:?}");

@@ -200,7 +200,10 @@ async fn capabilities_the_peer_did_not_declare_are_refused_unless_forced() {
     let mut forced = thread.clone().force();
     forced.post(evm.clone()).await.unwrap();
     let replies = forced.run().await.unwrap();
-    let report = replies[0].capability::<ErrorReport>().unwrap().unwrap();
+    let report = replies[0]
+        .capability::<ErrorReport>()
+        .expect("it parses")
+        .expect("it is an error report");
     assert_eq!(report.code.as_str(), "unsupported_capability");
 
     // A client that declares less negotiates less.

@@ -1,10 +1,10 @@
-//! The official capabilities declared with `#[derive(Capability)]` (`decisions::Decisions`,
-//! `payments::Payments` …): their generated `schema.json` accepts and rejects every spec vector
+//! The official capabilities declared with `#[derive(Capability)]` (`capability::Decisions`,
+//! `capability::Payments` …): their generated `schema.json` accepts and rejects every spec vector
 //! exactly as the official schema files do, and their keys and ids are the spec's.
 
 use aitp::capability::{
-    AitpCapability, Capability, Envelope, data_request::DataRequest, decisions::Decisions,
-    evm_wallet::EvmWallet, near_wallet::NearWallet, payments::Payments, transactions::Transactions,
+    AitpCapability, Capability, DataRequest, Decisions, Envelope, EvmWallet, NearWallet, Payments,
+    Transactions,
 };
 use aitp_tests::{official_schema, report_entry, schema_errors, vector_files};
 use serde_json::Value;
@@ -167,7 +167,9 @@ fn capability_enums_write_what_they_read() {
     let m = any.to_envelope();
     assert_eq!(m, Envelope::from(request));
     assert_eq!(
-        Decisions::from_envelope(&m).unwrap().unwrap(),
+        Decisions::from_envelope(&m)
+            .expect("it parses")
+            .expect("it is a Decisions message"),
         Decisions::RequestDecision(RequestDecision::radio("size", ["S", "M"]).build())
     );
     assert_eq!(Decisions::id(), &AitpCapability::Decisions.v1());

@@ -110,7 +110,7 @@ proptest! {
         prop_assert!(request.validate().is_ok());
         let text = Envelope::from(request.clone()).to_json_string();
         let back = Envelope::parse(&text).unwrap();
-        prop_assert_eq!(back.message::<RequestDecision>().unwrap().unwrap(), request.clone());
+        prop_assert_eq!(back.message::<RequestDecision>().expect("it parses").expect("it is a request_decision"), request.clone());
         let answer = request.choose(request.options.iter().take(1).map(|o| o.id.to_string()));
         let text = Envelope::from(answer.clone()).to_json_string();
         let back = Envelope::parse(&text).unwrap();

@@ -422,7 +422,10 @@ async fn capability_messages_are_dispatched_and_errors_become_replies() {
         .await;
     assert_eq!(api.run(&thread).await["status"], "completed");
     let reply = Envelope::parse(&text_of(&api.last_reply(&thread).await)).unwrap();
-    let report = reply.message::<ErrorReport>().unwrap().unwrap();
+    let report = reply
+        .message::<ErrorReport>()
+        .expect("it parses")
+        .expect("it is an error report");
     assert_eq!(report.code, ErrorCode::HandlerError);
     assert_eq!(report.message, "that option is sold out");
 
@@ -431,7 +434,10 @@ async fn capability_messages_are_dispatched_and_errors_become_replies() {
     api.say(&thread, &custom.to_string()).await;
     api.run(&thread).await;
     let reply = Envelope::parse(&text_of(&api.last_reply(&thread).await)).unwrap();
-    let report = reply.message::<ErrorReport>().unwrap().unwrap();
+    let report = reply
+        .message::<ErrorReport>()
+        .expect("it parses")
+        .expect("it is an error report");
     assert_eq!(report.code, ErrorCode::UnsupportedCapability);
     assert_eq!(report.key.as_deref(), Some("redeem_points"));
     assert!(
@@ -445,7 +451,10 @@ async fn capability_messages_are_dispatched_and_errors_become_replies() {
     api.say(&thread, &broken.to_string()).await;
     api.run(&thread).await;
     let reply = Envelope::parse(&text_of(&api.last_reply(&thread).await)).unwrap();
-    let report = reply.message::<ErrorReport>().unwrap().unwrap();
+    let report = reply
+        .message::<ErrorReport>()
+        .expect("it parses")
+        .expect("it is an error report");
     assert_eq!(report.code, ErrorCode::InvalidMessage);
     assert_eq!(report.details[0].path, "decision.options");
 }

@@ -596,9 +596,6 @@ impl SelectedOption {
     }
 }
 
-/// Decisions as a type (declared in the registry with the other built-in capabilities).
-pub use super::registry::Decisions;
-
 #[cfg(test)]
 mod tests {
     use super::*;

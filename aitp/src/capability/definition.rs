@@ -60,7 +60,7 @@ use crate::validate::ValidationErrors;
 ///
 /// The value side is "any message of this capability": build one from a message with `From`,
 /// read one from an envelope with [`Capability::from_envelope`], and return one from a handler
-/// (it is [`IntoReplies`](crate::agent::IntoReplies)).
+/// (the agent layer implements `IntoReplies` for every `Capability`).
 pub trait Capability: Sized + Send + Sync + 'static {
     /// The schema URL of the capability: the `$id` of its schema document.
     const SCHEMA_URL: &'static str;

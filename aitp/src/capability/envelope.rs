@@ -1,15 +1,18 @@
 //! The envelope: `{"$schema": url, "<key>": body}` to and from typed messages.
 
-use std::fmt;
+use std::{borrow::Cow, fmt};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de, ser::SerializeMap};
 use serde_json::{Map, Value, value::RawValue};
 
 use super::{
-    AitpCapability, CapabilityId, CapabilityIdError, CapabilityMessage, nulls::Nulls,
-    parse_error::ParseError, registry::Body,
+    AitpCapability, Body, CapabilityId, CapabilityIdError, CapabilityMessage, nulls::Nulls,
+    parse_error::ParseError,
 };
-use crate::validate::{ValidationErrors, Validator};
+use crate::{
+    json::Key,
+    validate::{ValidationErrors, Validator},
+};
 
 /// Which capability a message key belongs to when the `$schema` does not say: NEAR AI
 /// dispatched on the key alone, and agents wrote obsolete URLs. The keys come from the
@@ -79,7 +82,8 @@ pub struct Envelope {
     nulls: Nulls,
 }
 
-struct RawFields<'a>(Vec<(String, &'a RawValue)>);
+// Keys borrowed from the text unless they carry escapes: most are never stored.
+struct RawFields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for RawFields<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -94,7 +98,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawFields<'a> {
                 mut map: A,
             ) -> Result<RawFields<'a>, A::Error> {
                 let mut fields = Vec::with_capacity(2);
-                while let Some(k) = map.next_key::<String>()? {
+                while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
                     let v: &'a RawValue = map.next_value()?;
                     fields.push((k, v));
                 }
@@ -170,7 +174,7 @@ impl Envelope {
         let key_index = candidates
             .iter()
             .copied()
-            .find(|&i| declared.is_some_and(|c| c.message_keys().contains(&fields[i].0.as_str())))
+            .find(|&i| declared.is_some_and(|c| c.message_keys().contains(&fields[i].0.as_ref())))
             .or_else(|| {
                 if third_party {
                     None
@@ -192,12 +196,12 @@ impl Envelope {
             }
             if i != key_index {
                 let value: Value = serde_json::from_str(v.get()).map_err(ParseError::NotJson)?;
-                extra.insert(k, value);
+                extra.insert(k.into_owned(), value);
                 continue;
             }
             let raw = v.get();
             let cap = match declared {
-                Some(c) if c.message_keys().contains(&k.as_str()) => Some(c),
+                Some(c) if c.message_keys().contains(&k.as_ref()) => Some(c),
                 _ if third_party => None,
                 _ => capability_by_key(&k, raw),
             };
@@ -210,7 +214,7 @@ impl Envelope {
                 }
                 None => Body::Unknown {
                     body: serde_json::from_str(raw).map_err(ParseError::NotJson)?,
-                    key: k,
+                    key: k.into_owned(),
                 },
             });
         }

@@ -193,13 +193,17 @@ mod tests {
     use crate::capability::{Envelope, decisions::RequestDecision};
 
     #[test]
-    fn invalid_report_lists_paths() {
+    fn invalid_report_lists_paths() -> Result<(), Box<dyn std::error::Error>> {
         let r: RequestDecision = serde_json::from_str(r#"{"options": []}"#).unwrap();
         let errs = r.validate().unwrap_err();
         let report = ErrorReport::invalid(&errs).key("request_decision");
         let paths: Vec<_> = report.details.iter().map(|d| d.path.as_str()).collect();
         assert_eq!(paths, ["request_decision.id", "request_decision.options"]);
-        let m = Envelope::parse(&Envelope::from(report.clone()).to_json_string()).unwrap();
-        assert_eq!(m.message::<ErrorReport>().unwrap().unwrap(), report);
+        let m = Envelope::parse(&Envelope::from(report.clone()).to_json_string())?;
+        let back = m
+            .message::<ErrorReport>()?
+            .ok_or("an error report comes back")?;
+        assert_eq!(back, report);
+        Ok(())
     }
 }

@@ -72,6 +72,10 @@ const AITP_HOSTS: [&str; 2] = ["aitp.dev", "www.aitp.dev"];
 impl CapabilityId {
     /// Reads any known URL form.
     pub fn parse(url: &str) -> Result<Self, CapabilityIdError> {
+        // Most messages carry a canonical URL: know it without taking the URL apart.
+        if let Some(c) = AitpCapability::ALL.into_iter().find(|c| c.url() == url) {
+            return Ok(c.v1());
+        }
         let trimmed = url.trim();
         let rest = strip_scheme(trimmed).ok_or_else(|| CapabilityIdError::NotAUrl(url.into()))?;
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));

@@ -21,9 +21,9 @@ pub(super) struct Nulls(Vec<Vec<Step>>);
 
 impl Nulls {
     /// The `null`s in `raw` (the body as received) that `written` (the typed body as it would
-    /// be written) lacks. Costs a parse of `raw` only when it contains `null` at all.
+    /// be written) lacks. Costs a parse of `raw` only when it holds a `null` literal.
     pub(super) fn lost(raw: &str, written: impl FnOnce() -> Value) -> Nulls {
-        if !raw.contains("null") {
+        if !crate::json::has_null(raw) {
             return Nulls::default();
         }
         let Ok(received) = serde_json::from_str::<Value>(raw) else {

@@ -4,7 +4,7 @@
 //! Removed from the spec on 2025-02-25 in favour of AITP-01, but it is what real clients
 //! speak: a `quote` with `payment_plans` and JSON-number amounts, a `payment_authorization`
 //! after the payer's on-chain transfer, and the payee's `payment_result`. The same quote shape
-//! is embedded in AITP-02 product options. Never confuse it with [`super::payments::Quote`].
+//! is embedded in AITP-02 product options. Never confuse it with AITP-01's `payments::Quote`.
 //!
 //! Amounts are [`DecimalNumber`]s: JSON numbers kept digit-exact.
 //!
@@ -475,9 +475,6 @@ impl JsonSchema for DetailValue {
 pub(crate) fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
-
-/// Transactions as a type (declared in the registry with the other built-in capabilities).
-pub use super::registry::Transactions;
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@
 //! assert!(frame.starts_with("event: thread.message.delta\ndata: {"));
 //! let data = frame.split("data: ").nth(1).unwrap().trim_end();
 //! let back = Event::from_sse(Some("thread.message.delta"), data).unwrap();
-//! assert_eq!(back.message_delta().unwrap().unwrap().text(), "Hel");
+//! assert_eq!(back.message_delta().expect("a message delta").expect("it parses").text(), "Hel");
 //! assert_eq!(Event::done().to_sse(), "event: done\ndata: [DONE]\n\n");
 //! ```
 
@@ -398,7 +398,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(e.name, EventName::MessageDelta);
-        assert_eq!(e.message_delta().unwrap().unwrap().text(), "chunk");
+        assert_eq!(
+            e.message_delta()
+                .expect("a message delta")
+                .expect("it parses")
+                .text(),
+            "chunk"
+        );
     }
 
     #[test]
@@ -408,7 +414,7 @@ mod tests {
         let e = Event::run_status(&run);
         assert_eq!(e.name, EventName::RunCompleted);
         assert!(e.name.ends_run() && e.name.is_run());
-        assert_eq!(e.run().unwrap().unwrap(), run);
+        assert_eq!(e.run().expect("a run event").expect("its run parses"), run);
         // NEAR AI nests the run under `delta`.
         let near = Event::from_sse(
             None,
@@ -417,7 +423,10 @@ mod tests {
             .to_string(),
         )
         .unwrap();
-        assert_eq!(near.run().unwrap().unwrap(), run);
+        assert_eq!(
+            near.run().expect("a run event").expect("its run parses"),
+            run
+        );
         assert!(!EventName::RunStepCreated.is_run());
         assert!(Event::done().run().is_none());
     }

@@ -305,7 +305,10 @@ mod tests {
         assert_eq!(m.role, Role::Assistant);
         assert_eq!(m.created_at, 1_740_000_001);
         assert!(m.attachments.is_empty());
-        let rd = m.capability::<RequestDecision>().unwrap().unwrap();
+        let rd = m
+            .capability::<RequestDecision>()
+            .expect("the content parses")
+            .expect("it is a request_decision");
         assert_eq!(rd.id.as_deref(), Some("x"));
 
         let written = serde_json::to_value(&m).unwrap();
@@ -372,7 +375,12 @@ mod tests {
                 Content::text("{not json"),
             ],
         );
-        assert_eq!(m.capability::<RequestDecision>().unwrap().unwrap(), rd);
+        assert_eq!(
+            m.capability::<RequestDecision>()
+                .expect("the content parses")
+                .expect("it is a request_decision"),
+            rd
+        );
         assert!(matches!(
             m.capability::<crate::capability::decisions::Decision>(),
             Ok(None)
@@ -405,7 +413,10 @@ mod tests {
         assert_eq!(m.role, Role::Assistant);
         assert_eq!(m.thread_id, "thread_travel-agent-1");
         assert_eq!(m.actor(), Some("hub.near.ai/travel-agent/0.1.0"));
-        let rd = m.capability::<RequestDecision>().unwrap().unwrap();
+        let rd = m
+            .capability::<RequestDecision>()
+            .expect("the content parses")
+            .expect("it is a request_decision");
         assert_eq!(rd.options.len(), 2);
     }
 
@@ -427,7 +438,11 @@ mod tests {
         .unwrap();
         let m = Message::new("t", Role::User, vec![Content::aitp(&msg)]);
         let back: Message = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
-        let found = back.capabilities().next().unwrap().unwrap();
+        let found = back
+            .capabilities()
+            .next()
+            .expect("one capability message")
+            .expect("it parses");
         assert!(matches!(found.body(), Body::Unknown { key, .. } if key == "redeem"));
         assert_eq!(back, m);
     }

@@ -514,7 +514,11 @@ fn acknowledged_writes_survive_sigkill() {
     rt.block_on(async {
         let store = SqliteOptions::new().cache(0).open(db.path()).unwrap();
         assert!(store.thread(&me(), thread_id).await.unwrap().is_some());
-        let run = store.run(thread_id, run_id).await.unwrap().unwrap();
+        let run = store
+            .run(thread_id, run_id)
+            .await
+            .expect("the store answers")
+            .expect("the run is stored");
         assert_eq!(run.status, RunStatus::Completed);
         let page = store
             .list_messages(thread_id, &ListQuery::new(10, Order::Asc))

@@ -367,7 +367,11 @@ pub async fn started_runs<S: ThreadStore>(s: S) {
     ));
     // The finished state wins, even right after the start.
     complete(&s, run.clone(), Vec::new(), &messages[0].id).await;
-    let done = s.run(&thread.id, &run.id).await.unwrap().unwrap();
+    let done = s
+        .run(&thread.id, &run.id)
+        .await
+        .expect("the store answers")
+        .expect("the run is stored");
     assert_eq!(done.status, RunStatus::Completed);
     let runs = s
         .list_runs(&thread.id, &ListQuery::default())
@@ -380,7 +384,11 @@ pub async fn started_runs<S: ThreadStore>(s: S) {
     s.start_run(second.clone()).await.unwrap();
     complete(&s, second.clone(), Vec::new(), &messages[0].id).await;
     assert_eq!(
-        s.run(&thread.id, &second.id).await.unwrap().unwrap().status,
+        s.run(&thread.id, &second.id)
+            .await
+            .expect("the store answers")
+            .expect("the run is stored")
+            .status,
         RunStatus::Completed
     );
 }
@@ -572,7 +580,11 @@ pub async fn fail_interrupted_runs<S: ThreadStore>(s: S) {
     let now = 1_900_000_000;
     assert_eq!(s.fail_interrupted_runs(now).await.unwrap(), 2);
     for (thread, run) in [(&a, &queued), (&b, &working)] {
-        let stored = s.run(&thread.id, &run.id).await.unwrap().unwrap();
+        let stored = s
+            .run(&thread.id, &run.id)
+            .await
+            .expect("the store answers")
+            .expect("the run is stored");
         assert_eq!(stored.status, RunStatus::Failed);
         assert_eq!(stored.failed_at, Some(now));
         let error = stored.last_error.unwrap();
@@ -612,7 +624,11 @@ pub async fn unknown_fields_survive<S: ThreadStore>(s: S) {
         .await
         .unwrap();
     s.create_run(run.clone()).await.unwrap();
-    let back = s.thread(&me(), &thread.id).await.unwrap().unwrap();
+    let back = s
+        .thread(&me(), &thread.id)
+        .await
+        .expect("the store answers")
+        .expect("the thread is stored");
     assert_eq!(
         serde_json::to_value(&back).unwrap(),
         serde_json::to_value(&thread).unwrap()
