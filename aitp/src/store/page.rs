@@ -43,6 +43,8 @@ pub(crate) fn page<T: Clone>(
 /// or `None` when the answer depends on older items that are not: a cursor id not held, or a
 /// page (with the one more item that decides `has_more`) reaching past the oldest one held.
 /// With `complete` (every item is held) this is [`page`].
+// Only the SQLite store keeps a suffix of a thread in memory.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) fn suffix_page<T: Clone>(
     items: &[T],
     complete: bool,
