@@ -49,7 +49,7 @@ mod wire;
 
 pub use actor::Actor;
 pub use api_error::ApiError;
-pub use content::{Content, ImageFile, ImageUrl, MessageInput, Text};
+pub use content::{Content, ContentInput, ImageFile, ImageUrl, Text};
 pub use endpoint::Endpoint;
 pub use ids::{new_id, new_message_id, new_run_id, new_thread_id, unix_now};
 pub use list::{List, Resource};
