@@ -13,7 +13,7 @@ use std::future::Future;
 // the store as it was read. Imported here, not re-exported, so store code names it `super::`.
 use crate::{
     agent::Principal,
-    thread::{ListQuery, Message, Order, Run, Thread},
+    thread::{ListQuery, Message, Metadata, Order, Run, Thread},
 };
 
 #[cfg(test)]
@@ -119,6 +119,23 @@ pub trait ThreadStore: Send + Sync + 'static {
         message_id: &str,
     ) -> impl Future<Output = StoreResult<Option<Message>>> + Send;
 
+    /// Replaces a message's metadata (`POST …/messages/{id}`); the message as it now is, or
+    /// `None` if the thread has no such message.
+    fn set_message_metadata(
+        &self,
+        thread_id: &str,
+        message_id: &str,
+        metadata: Metadata,
+    ) -> impl Future<Output = StoreResult<Option<Message>>> + Send;
+
+    /// Deletes a message (`DELETE …/messages/{id}`); `false` if the thread has no such
+    /// message. The agent's cursor is unaffected: what it answered stays answered.
+    fn delete_message(
+        &self,
+        thread_id: &str,
+        message_id: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
     /// A page of a thread's messages.
     fn list_messages(
         &self,
@@ -146,6 +163,15 @@ pub trait ThreadStore: Send + Sync + 'static {
         &self,
         thread_id: &str,
         run_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Run>>> + Send;
+
+    /// Replaces a run's metadata (`POST …/runs/{id}`), leaving the rest of its state as it
+    /// is; the run as it now is, or `None` if the thread has no such run.
+    fn set_run_metadata(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+        metadata: Metadata,
     ) -> impl Future<Output = StoreResult<Option<Run>>> + Send;
 
     /// A page of a thread's runs.

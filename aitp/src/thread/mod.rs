@@ -45,6 +45,7 @@ mod object;
 mod params;
 mod query;
 mod run;
+mod step;
 mod wire;
 
 pub use actor::Actor;
@@ -57,11 +58,12 @@ pub use message::{Attachment, IncompleteDetails, Message, MessageStatus, Role};
 pub use metadata::{Metadata, MetadataError};
 pub use object::{Deleted, Thread};
 pub use params::{
-    CreateMessage, CreateRun, CreateThread, CreateThreadAndRun, ModifyMessage, ModifyThread,
-    ParamsError,
+    CreateMessage, CreateRun, CreateThread, CreateThreadAndRun, ModifyMessage, ModifyRun,
+    ModifyThread, ParamsError,
 };
 pub use query::{ListQuery, ListQueryError, Order};
 pub use run::{Run, RunError, RunStatus, Usage};
+pub use step::RunStep;
 
 #[cfg(test)]
 pub(crate) mod test_support {

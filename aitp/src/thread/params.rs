@@ -379,6 +379,18 @@ pub struct ModifyMessage {
     pub extra: Map<String, Value>,
 }
 
+/// `POST /threads/{id}/runs/{run_id}`: new metadata for a run.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, OpenDeserialize)]
+#[non_exhaustive]
+pub struct ModifyRun {
+    /// The new metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
+    /// Fields OpenAI does not define, kept as received.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
 /// `POST /threads/{id}/runs`: run the agent on a thread.
 ///
 /// `assistant_id` is required by OpenAI but optional here: an AITP server usually hosts one
@@ -428,11 +440,17 @@ pub struct CreateRun {
     /// Nucleus sampling, exact.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<Number>,
-    /// Prompt token limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Prompt token limit (read also from an integral float such as `1062.0`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::wire::opt_count"
+    )]
     pub max_prompt_tokens: Option<u64>,
-    /// Completion token limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Completion token limit (read also from an integral float).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::wire::opt_count"
+    )]
     pub max_completion_tokens: Option<u64>,
     /// As sent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -496,8 +514,12 @@ impl CreateRun {
         run.top_p = self.top_p.clone();
         run.max_prompt_tokens = self.max_prompt_tokens;
         run.max_completion_tokens = self.max_completion_tokens;
-        run.truncation_strategy = self.truncation_strategy.clone();
-        run.tool_choice = self.tool_choice.clone();
+        if let Some(t) = &self.truncation_strategy {
+            run.truncation_strategy = Some(t.clone());
+        }
+        if let Some(t) = &self.tool_choice {
+            run.tool_choice = Some(t.clone());
+        }
         run.response_format = self.response_format.clone();
         run.parallel_tool_calls = self.parallel_tool_calls.unwrap_or(true);
         run
@@ -538,11 +560,17 @@ pub struct CreateThreadAndRun {
     /// Nucleus sampling, exact.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<Number>,
-    /// Prompt token limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Prompt token limit (read also from an integral float such as `1062.0`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::wire::opt_count"
+    )]
     pub max_prompt_tokens: Option<u64>,
-    /// Completion token limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Completion token limit (read also from an integral float).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::wire::opt_count"
+    )]
     pub max_completion_tokens: Option<u64>,
     /// As sent.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -36,6 +36,8 @@ pub(super) enum Change {
     Cursor(String, i64),
     /// The run was created or replaced.
     Run(Box<Run>),
+    /// Messages of the thread were changed or deleted: the ones held are forgotten.
+    MessagesChanged(String),
 }
 
 /// A bounded map: two generations, the young one filled by use, the old one dropped when the
@@ -312,6 +314,11 @@ impl Cache {
                     }
                 }
                 Change::Run(run) => self.runs.insert(run.id.clone(), *run),
+                Change::MessagesChanged(thread_id) => {
+                    if let Some(entry) = self.threads.get_mut(&thread_id) {
+                        entry.recent = None;
+                    }
+                }
             }
         }
     }
