@@ -205,6 +205,10 @@ impl Runs {
     }
 
     /// `POST /threads/{id}/runs` with `stream: true`: the run's events as they come.
+    ///
+    /// A server that cannot stream and answers the run as JSON (some mocks and proxies ignore
+    /// `stream: true`) is polled instead: the events then come from the run's status changes
+    /// and its messages ([`EventStream`] reads the same either way).
     pub async fn create_stream(&self, request: &CreateRun) -> Result<EventStream> {
         request.check()?;
         let request = request.clone().streaming();
@@ -212,7 +216,27 @@ impl Runs {
             .map_err(|e| crate::Error::Config(format!("request body: {e}")))?;
         let url = self.client.url(&self.path);
         let resp = self.client.execute_stream(&self.path, body).await?;
-        Ok(EventStream::new(resp, url, self.client.inner.timeout))
+        let json = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.trim_start().starts_with("application/json"));
+        if !json {
+            return Ok(EventStream::new(resp, url, self.client.inner.timeout));
+        }
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| {
+            crate::client::transport_error(&Method::POST, &url, self.client.inner.timeout, e)
+        })?;
+        let run: Run = serde_json::from_slice(&bytes).map_err(|source| crate::Error::Decode {
+            method: Method::POST,
+            url: url.clone(),
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            source,
+        })?;
+        tracing::debug!(%url, run = %run.id, "the server answered a streamed run with JSON: polling it");
+        Ok(EventStream::polling(self.client.clone(), run))
     }
 
     /// `GET /threads/{id}/runs/{run_id}`.
