@@ -105,9 +105,36 @@ async fn a_shop_purchase_in_a_terminal() {
         .expect("the thread id")
         .to_owned();
     tmux.type_line(script::OPENING);
-    tmux.wait_for("Choose 1-", 0).await;
+    let screen = tmux.wait_for("Choose 1-", 0).await;
+    // The menu shows each product's name and price; the first is the one bought.
+    let first = screen
+        .lines()
+        .find(|l| l.trim_start().starts_with("1) "))
+        .unwrap_or_else(|| panic!("no menu:\n{screen}"));
+    assert!(first.contains(shop::CURRENCY), "no price in {first:?}");
+    let name = first
+        .trim_start()
+        .trim_start_matches("1) ")
+        .split(" — ")
+        .next()
+        .unwrap()
+        .to_owned();
+    let options = screen
+        .lines()
+        .filter(|l| {
+            l.trim_start()
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit())
+        })
+        .count();
+    // A number past the menu says what the range is.
+    tmux.type_line(&(options + 5).to_string());
+    tmux.wait_for(&format!("There are options 1 to {options}"), 0)
+        .await;
     tmux.type_line("1");
-    tmux.wait_for("Quantity of", 0).await;
+    // The quantity prompt names the product.
+    tmux.wait_for(&format!("Quantity of {name} [1]"), 0).await;
     tmux.type_line(&script::QUANTITY.to_string());
     for (label, (_, value)) in [
         "Full name",
@@ -143,6 +170,46 @@ async fn a_shop_purchase_in_a_terminal() {
     );
 }
 
+/// `/quit` typed at a menu leaves `aitp chat` (it used to show the menu again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quit_from_a_menu() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("AITP_REQUIRE_TMUX").is_none(),
+            "tmux is needed for the terminal test (apt-get install tmux)"
+        );
+        return;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let server = Server::new(shop::shop_agent(), MemoryStore::new());
+    tokio::spawn(server.serve_with(listener, std::future::pending()));
+    let tmux = Tmux {
+        socket: format!("aitp-cli-quit-{}", std::process::id()),
+    };
+    let command = format!(
+        "{} chat {url}; echo chat-ended-$?; sleep 60",
+        env!("CARGO_BIN_EXE_aitp")
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "chat",
+        "-x",
+        "160",
+        "-y",
+        "50",
+        &command,
+    ]);
+    tmux.wait_for("Type a message", 0).await;
+    tmux.type_line(script::OPENING);
+    tmux.wait_for("Choose 1-", 0).await;
+    tmux.type_line("/quit");
+    let screen = tmux.wait_for("chat-ended-0", 0).await;
+    assert_eq!(screen.matches("Choose 1-").count(), 1, "{screen}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_messages_and_schema() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -175,11 +242,27 @@ async fn send_messages_and_schema() {
     .await
     .unwrap();
     assert!(sent.contains("echo: hello"), "{sent}");
-    let listed = aitp(vec!["messages".into(), url, id]).await.unwrap();
+    let listed = aitp(vec!["messages".into(), url.clone(), id]).await.unwrap();
     assert!(
         listed.contains(": hello") && listed.contains("echo: hello"),
         "{listed}"
     );
+    // Listing threads is NEAR AI's extension: a server without it gets a message, not a 404.
+    let threads = {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_aitp"))
+                .args(["threads", &url])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    let stderr = String::from_utf8_lossy(&threads.stderr);
+    assert!(!threads.status.success());
+    assert!(stderr.contains("does not list threads"), "{stderr}");
+    assert!(stderr.contains("aitp messages"), "{stderr}");
     let schema = aitp(vec!["schema".into(), "payments".into()])
         .await
         .unwrap();

@@ -15,13 +15,14 @@ use aitp::capability::payments::Signed as _;
 use std::{
     io::{BufRead, IsTerminal, Write},
     process::ExitCode,
+    sync::atomic::{AtomicBool, Ordering},
     time::Duration,
 };
 
 use aitp::capability::{
     AitpCapability, Body, ContentPart, Envelope,
     data_request::{Data, RequestData},
-    decisions::{Decision, RequestDecision},
+    decisions::{Decision, DecisionOption, RequestDecision},
     errors::ErrorReport,
     extract_text,
     payments::{Payment, PaymentConfirmation, PaymentMethodUsed, Quote},
@@ -32,6 +33,7 @@ use futures_util::TryStreamExt;
 
 const USAGE: &str = "usage:
   aitp chat URL [--actor ID] [--bearer TOKEN] [--assistant ID] [--payer ACCOUNT] [--channel ID] [--sign-with COMMAND]
+      (/quit at any prompt leaves)
   aitp send URL THREAD TEXT [--run]
   aitp messages URL THREAD
   aitp threads URL
@@ -122,6 +124,24 @@ async fn main() -> ExitCode {
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
+/// The error, with what to do when a run is refused because the server has no assistant of
+/// the default id (OpenAI-style servers need a real one; ours accept any).
+fn explain(e: &aitp_client::Error, args: &Args) -> String {
+    let run_refused = matches!(
+        e,
+        aitp_client::Error::Api { url, status, .. }
+            if url.ends_with("/runs") && matches!(status.as_u16(), 400 | 404)
+    );
+    if run_refused && args.get("assistant").is_none() {
+        format!(
+            "{e}\n  (runs were created for the assistant `aitp`, the default: this server may \
+             need a real assistant id; pass --assistant ID)"
+        )
+    } else {
+        e.to_string()
+    }
+}
+
 fn schema(name: &str) -> CliResult {
     let capability = AitpCapability::ALL
         .into_iter()
@@ -139,11 +159,23 @@ fn schema(name: &str) -> CliResult {
 
 async fn threads(args: &Args, url: &str) -> CliResult {
     let client = args.client(url)?;
-    let all: Vec<_> = client
+    let listed: aitp_client::Result<Vec<_>> = client
         .threads()
         .list(ListQuery::default().order(Order::Asc))
         .try_collect()
-        .await?;
+        .await;
+    let all = match listed {
+        Err(e) if matches!(e.status().map(|s| s.as_u16()), Some(404 | 405)) => {
+            return Err(format!(
+                "{url} does not list threads (HTTP {}): `GET /threads` is NEAR AI's, not part \
+                 of OpenAI's Threads API. Use `aitp messages {url} THREAD_ID` with a thread id \
+                 you know.",
+                e.status().map_or(0, |s| s.as_u16())
+            )
+            .into());
+        }
+        other => other?,
+    };
     for t in all {
         let actors: Vec<String> = t
             .actors()
@@ -182,7 +214,9 @@ async fn send(args: &Args, url: &str, thread: &str, text: &str) -> CliResult {
         _ => handle.post(text).await?,
     };
     if args.flag("run") {
-        let replies = spin(handle.run().into_future()).await?;
+        let replies = spin(handle.run().into_future())
+            .await
+            .map_err(|e| explain(&e, args))?;
         for m in &replies {
             print_message(m);
         }
@@ -246,13 +280,23 @@ async fn spin<T>(f: impl std::future::Future<Output = T>) -> T {
     out
 }
 
-/// Reads a line after printing `prompt`; `None` at the end of input.
+/// Set once the user typed `/quit` at any prompt (a menu, a form, a confirmation).
+static QUIT: AtomicBool = AtomicBool::new(false);
+
+/// Reads a line after printing `prompt`; `None` at the end of input or on `/quit`.
 fn ask(prompt: &str) -> Option<String> {
+    if QUIT.load(Ordering::Relaxed) {
+        return None;
+    }
     print!("{prompt}");
     let _ = std::io::stdout().flush();
     let mut line = String::new();
     match std::io::stdin().lock().read_line(&mut line) {
         Ok(0) | Err(_) => None,
+        Ok(_) if line.trim() == "/quit" => {
+            QUIT.store(true, Ordering::Relaxed);
+            None
+        }
         Ok(_) => Some(line.trim().to_owned()),
     }
 }
@@ -288,9 +332,6 @@ async fn chat(args: &Args, url: &str) -> CliResult {
         sign_with: args.get("sign-with").map(str::to_owned),
     };
     while let Some(line) = ask("> ") {
-        if line == "/quit" {
-            break;
-        }
         if line.is_empty() {
             continue;
         }
@@ -299,13 +340,16 @@ async fn chat(args: &Args, url: &str) -> CliResult {
             let replies = match turn {
                 Ok(r) => r,
                 Err(e) => {
-                    println!("! {e}");
+                    println!("! {}", explain(&e, &args));
                     break;
                 }
             };
             let Some(answer) = show_and_answer(&replies, &payer, &agent) else {
                 break;
             };
+            if QUIT.load(Ordering::Relaxed) {
+                break;
+            }
             turn = spin(exchange(&mut thread, &answer)).await;
         }
     }
@@ -366,35 +410,50 @@ fn show_confirmation(c: &PaymentConfirmation) {
     }
 }
 
-/// A selection menu; `None` when the input ends.
+/// What a menu calls an option: its name, else its id.
+fn option_name(o: &DecisionOption) -> &str {
+    o.name.as_deref().unwrap_or(o.id.as_str())
+}
+
+/// The option's price as its card gives it (a legacy quote's first plan), for the menu.
+fn price(o: &DecisionOption) -> String {
+    let Some(plan) = o.quote.as_ref().and_then(|q| q.payment_plans.first()) else {
+        return String::new();
+    };
+    match (&plan.amount, &plan.currency) {
+        (Some(amount), Some(currency)) => format!(" — {amount} {currency}"),
+        (Some(amount), None) => format!(" — {amount}"),
+        _ => String::new(),
+    }
+}
+
+/// A selection menu; `None` when the input ends or the user quits.
 fn decide(r: &RequestDecision) -> Option<Decision> {
     println!("\n{}", r.title.as_deref().unwrap_or("Choose"));
     if let Some(d) = &r.description {
         println!("{d}");
     }
     for (i, o) in r.options.iter().enumerate() {
-        let name = o.name.as_deref().unwrap_or(o.id.as_str());
         let desc = o
             .description
             .as_deref()
             .map(|d| format!(" — {d}"))
             .unwrap_or_default();
-        println!("  {}) {name}{desc}", i + 1);
+        println!("  {}) {}{}{desc}", i + 1, option_name(o), price(o));
     }
     let many = r.kind().is_multiple();
     let chosen: Vec<usize> = loop {
         let hint = if many { " (comma-separated)" } else { "" };
-        let line = ask(&format!("Choose 1-{}{hint}: ", r.options.len()))?;
+        let n = r.options.len();
+        let line = ask(&format!("Choose 1-{n}{hint}: "))?;
         let picks: Option<Vec<usize>> = line
             .split(',')
-            .map(|s| {
-                s.trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=r.options.len()).contains(n))
-            })
+            .map(|s| s.trim().parse::<usize>().ok())
             .collect();
         match picks {
+            Some(p) if p.iter().any(|i| !(1..=n).contains(i)) => {
+                println!("There are options 1 to {n}: please choose among them.");
+            }
             Some(p) if !p.is_empty() && (many || p.len() == 1) => break p,
             _ => println!(
                 "Please enter {}.",
@@ -414,7 +473,15 @@ fn decide(r: &RequestDecision) -> Option<Decision> {
     if r.kind() == aitp::capability::decisions::DecisionType::Products {
         for o in decision.options.iter_mut() {
             let q = loop {
-                let line = ask(&format!("Quantity of {} [1]: ", o.id))?;
+                let name = r
+                    .options
+                    .iter()
+                    .find(|offered| offered.id == o.id)
+                    .map_or_else(
+                        || o.id.to_string(),
+                        |offered| option_name(offered).to_owned(),
+                    );
+                let line = ask(&format!("Quantity of {name} [1]: "))?;
                 if line.is_empty() {
                     break 1;
                 }
