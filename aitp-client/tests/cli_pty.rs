@@ -242,7 +242,9 @@ async fn send_messages_and_schema() {
     .await
     .unwrap();
     assert!(sent.contains("echo: hello"), "{sent}");
-    let listed = aitp(vec!["messages".into(), url.clone(), id]).await.unwrap();
+    let listed = aitp(vec!["messages".into(), url.clone(), id])
+        .await
+        .unwrap();
     assert!(
         listed.contains(": hello") && listed.contains("echo: hello"),
         "{listed}"
