@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use aitp::thread::{
     CreateMessage, CreateRun, CreateThread, Deleted, Endpoint, List, ListQuery, Message,
-    ModifyMessage, ModifyThread, Resource, Run, Thread,
+    ModifyMessage, ModifyRun, ModifyThread, Resource, Run, RunStep, Thread,
 };
 use futures_util::{Stream, stream};
 use reqwest::Method;
@@ -164,6 +164,13 @@ impl Messages {
             .await
     }
 
+    /// `DELETE /threads/{id}/messages/{message_id}`.
+    pub async fn delete(&self, id: &str) -> Result<Deleted> {
+        self.client
+            .call(Method::DELETE, &self.message_path(id), &[], None::<&()>)
+            .await
+    }
+
     /// One page of `GET /threads/{id}/messages`.
     pub async fn list_page(&self, query: &ListQuery) -> Result<List<Message>> {
         self.client
@@ -255,6 +262,34 @@ impl Runs {
                 &[],
                 None::<&()>,
             )
+            .await
+    }
+
+    /// `POST /threads/{id}/runs/{run_id}`: new metadata.
+    pub async fn modify(&self, id: &str, request: &ModifyRun) -> Result<Run> {
+        self.client
+            .call(
+                Method::POST,
+                &Endpoint::Run.path(&[&self.thread_id, id]),
+                &[],
+                Some(request),
+            )
+            .await
+    }
+
+    /// Every step of run `id`, page after page (`GET …/runs/{run_id}/steps`).
+    pub fn steps(&self, id: &str, query: ListQuery) -> impl Stream<Item = Result<RunStep>> + use<> {
+        paginate(
+            self.client.clone(),
+            Endpoint::RunSteps.path(&[&self.thread_id, id]),
+            query,
+        )
+    }
+
+    /// `GET /threads/{id}/runs/{run_id}/steps/{step_id}`.
+    pub async fn step(&self, id: &str, step_id: &str) -> Result<RunStep> {
+        self.client
+            .get(&Endpoint::RunStep.path(&[&self.thread_id, id, step_id]))
             .await
     }
 
