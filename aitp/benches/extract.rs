@@ -79,7 +79,7 @@ fn bench(c: &mut Criterion) {
 /// Validating a products decision whose rating is normal, and one whose rating has 900k
 /// digits (generated here): the second must cost about the same (it used to take a second).
 fn rating(c: &mut Criterion) {
-    use aitp::capability::{CapabilityMessage, decisions::RequestDecision};
+    use aitp::capability::decisions::RequestDecision;
     let decision = |rating: &str| -> RequestDecision {
         serde_json::from_str(&format!(
             r#"{{"id": "pick", "type": "products", "options": [

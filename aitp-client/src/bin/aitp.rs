@@ -340,7 +340,7 @@ async fn chat(args: &Args, url: &str) -> CliResult {
             let replies = match turn {
                 Ok(r) => r,
                 Err(e) => {
-                    println!("! {}", explain(&e, &args));
+                    println!("! {}", explain(&e, args));
                     break;
                 }
             };

@@ -707,9 +707,9 @@ mod tests {
             "5.000000000000000000001",
             "0.00000000000000000000049e22",
         ] {
-            let exact = text
-                .parse::<bigdecimal::BigDecimal>()
-                .is_ok_and(|d| d >= 0 && d <= 5);
+            let exact = text.parse::<bigdecimal::BigDecimal>().is_ok_and(|d| {
+                (bigdecimal::BigDecimal::from(0)..=bigdecimal::BigDecimal::from(5)).contains(&d)
+            });
             assert_eq!(zero_to_five(text), exact, "{text}");
         }
         // A 900k-digit rating is read once.
