@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 
 use aitp::thread::{
     CreateMessage, CreateRun, CreateThread, Deleted, Endpoint, List, ListQuery, Message,
-    ModifyMessage, ModifyThread, Resource, Run, Thread,
+    ModifyMessage, ModifyRun, ModifyThread, Resource, Run, RunStep, Thread,
 };
 use futures_util::{Stream, stream};
 use reqwest::Method;
@@ -164,6 +164,13 @@ impl Messages {
             .await
     }
 
+    /// `DELETE /threads/{id}/messages/{message_id}`.
+    pub async fn delete(&self, id: &str) -> Result<Deleted> {
+        self.client
+            .call(Method::DELETE, &self.message_path(id), &[], None::<&()>)
+            .await
+    }
+
     /// One page of `GET /threads/{id}/messages`.
     pub async fn list_page(&self, query: &ListQuery) -> Result<List<Message>> {
         self.client
@@ -205,6 +212,10 @@ impl Runs {
     }
 
     /// `POST /threads/{id}/runs` with `stream: true`: the run's events as they come.
+    ///
+    /// A server that cannot stream and answers the run as JSON (some mocks and proxies ignore
+    /// `stream: true`) is polled instead: the events then come from the run's status changes
+    /// and its messages ([`EventStream`] reads the same either way).
     pub async fn create_stream(&self, request: &CreateRun) -> Result<EventStream> {
         request.check()?;
         let request = request.clone().streaming();
@@ -212,7 +223,27 @@ impl Runs {
             .map_err(|e| crate::Error::Config(format!("request body: {e}")))?;
         let url = self.client.url(&self.path);
         let resp = self.client.execute_stream(&self.path, body).await?;
-        Ok(EventStream::new(resp, url, self.client.inner.timeout))
+        let json = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.trim_start().starts_with("application/json"));
+        if !json {
+            return Ok(EventStream::new(resp, url, self.client.inner.timeout));
+        }
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| {
+            crate::client::transport_error(&Method::POST, &url, self.client.inner.timeout, e)
+        })?;
+        let run: Run = serde_json::from_slice(&bytes).map_err(|source| crate::Error::Decode {
+            method: Method::POST,
+            url: url.clone(),
+            status,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            source,
+        })?;
+        tracing::debug!(%url, run = %run.id, "the server answered a streamed run with JSON: polling it");
+        Ok(EventStream::polling(self.client.clone(), run))
     }
 
     /// `GET /threads/{id}/runs/{run_id}`.
@@ -231,6 +262,34 @@ impl Runs {
                 &[],
                 None::<&()>,
             )
+            .await
+    }
+
+    /// `POST /threads/{id}/runs/{run_id}`: new metadata.
+    pub async fn modify(&self, id: &str, request: &ModifyRun) -> Result<Run> {
+        self.client
+            .call(
+                Method::POST,
+                &Endpoint::Run.path(&[&self.thread_id, id]),
+                &[],
+                Some(request),
+            )
+            .await
+    }
+
+    /// Every step of run `id`, page after page (`GET …/runs/{run_id}/steps`).
+    pub fn steps(&self, id: &str, query: ListQuery) -> impl Stream<Item = Result<RunStep>> + use<> {
+        paginate(
+            self.client.clone(),
+            Endpoint::RunSteps.path(&[&self.thread_id, id]),
+            query,
+        )
+    }
+
+    /// `GET /threads/{id}/runs/{run_id}/steps/{step_id}`.
+    pub async fn step(&self, id: &str, step_id: &str) -> Result<RunStep> {
+        self.client
+            .get(&Endpoint::RunStep.path(&[&self.thread_id, id, step_id]))
             .await
     }
 

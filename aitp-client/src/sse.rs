@@ -1,20 +1,21 @@
 //! Server-sent events of a run, read tolerantly.
 
 use std::{
+    collections::VecDeque,
     fmt,
     pin::Pin,
     task::{Context, Poll},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use aitp::thread::{
-    Message, Run,
+    ListQuery, Message, Order, Run, RunStatus,
     event::{Event, EventName},
 };
-use futures_util::{Stream, StreamExt, stream::BoxStream};
+use futures_util::{Stream, StreamExt, TryStreamExt, stream::BoxStream};
 use reqwest::Response;
 
-use crate::{Error, Result};
+use crate::{Client, Error, Result};
 
 /// The events of a streamed run, typed ([`Event`]: name and data, with [`Event::run`],
 /// [`Event::message`] and [`Event::message_delta`]).
@@ -119,6 +120,102 @@ impl EventStream {
                             s.url
                         ));
                         return Some((Err(e), s));
+                    }
+                }
+            }
+        })
+        .boxed();
+        Self { inner }
+    }
+
+    /// The events of a run read by polling, for servers that answer a streamed run with its
+    /// JSON (they ignore `stream: true`): the run's status as first answered and each change
+    /// of it, then, once it completed, each message it posted (`thread.message.completed`)
+    /// before the final status, then `done`. Polls as the client's wait policy says and gives
+    /// up after its run timeout.
+    pub(crate) fn polling(client: Client, run: Run) -> Self {
+        struct Poll {
+            client: Client,
+            run: Run,
+            interval: Duration,
+            started: Instant,
+            queue: VecDeque<Event>,
+            ended: bool,
+        }
+        let policy = client.inner.wait.clone();
+        let mut queue = VecDeque::new();
+        queue.push_back(Event::run_status(&run));
+        let state = Poll {
+            interval: policy.initial_interval,
+            started: Instant::now(),
+            client,
+            run,
+            queue,
+            ended: false,
+        };
+        let inner = futures_util::stream::unfold(state, move |mut s| {
+            let policy = policy.clone();
+            async move {
+                loop {
+                    if let Some(event) = s.queue.pop_front() {
+                        return Some((Ok(event), s));
+                    }
+                    if s.ended {
+                        return None;
+                    }
+                    if s.run.status.is_terminal() || s.run.status == RunStatus::RequiresAction {
+                        s.ended = true;
+                        let last = Event::run_status(&s.run);
+                        if s.run.status == RunStatus::Completed {
+                            let query = ListQuery::new(ListQuery::MAX_LIMIT, Order::Asc)
+                                .run_id(s.run.id.clone());
+                            let posted: Result<Vec<Message>> = s
+                                .client
+                                .messages(&s.run.thread_id)
+                                .list(query)
+                                .try_collect()
+                                .await;
+                            let posted = match posted {
+                                Ok(p) => p,
+                                Err(e) => return Some((Err(e), s)),
+                            };
+                            // A server that ignores `run_id` lists every message: keep the run's.
+                            for m in posted
+                                .iter()
+                                .filter(|m| m.run_id.as_deref() == Some(&s.run.id))
+                            {
+                                s.queue
+                                    .push_back(Event::new(EventName::MessageCompleted, m));
+                            }
+                        }
+                        s.queue.push_back(last);
+                        s.queue.push_back(Event::done());
+                        continue;
+                    }
+                    if s.started.elapsed() > policy.run_timeout {
+                        s.ended = true;
+                        let e = Error::WaitTimeout {
+                            what: format!(
+                                "run {} to end (polled: the server does not stream)",
+                                s.run.id
+                            ),
+                            after: policy.run_timeout,
+                        };
+                        return Some((Err(e), s));
+                    }
+                    tokio::time::sleep(s.interval).await;
+                    s.interval = policy.next(s.interval);
+                    let run = match s.client.runs(&s.run.thread_id).retrieve(&s.run.id).await {
+                        Ok(r) => r,
+                        Err(e) => {
+                            s.ended = true;
+                            return Some((Err(e), s));
+                        }
+                    };
+                    let changed = run.status != s.run.status;
+                    s.run = run;
+                    if changed && !s.run.status.is_terminal() {
+                        s.queue.push_back(Event::run_status(&s.run));
                     }
                 }
             }

@@ -9,12 +9,17 @@ struct Field {
     ty: syn::Type,
     key: String,
     default: bool,
+    with: Option<syn::Path>,
 }
 
-fn serde_field_attrs(field: &syn::Field) -> syn::Result<(Option<String>, bool, bool)> {
+/// What a field's `#[serde(...)]` says: rename, flatten, default, deserialize_with.
+type Attrs = (Option<String>, bool, bool, Option<syn::Path>);
+
+fn serde_field_attrs(field: &syn::Field) -> syn::Result<Attrs> {
     let mut rename = None;
     let mut flatten = false;
     let mut default = false;
+    let mut with = None;
     for attr in field.attrs.iter().filter(|a| a.path().is_ident("serde")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("rename") {
@@ -24,6 +29,9 @@ fn serde_field_attrs(field: &syn::Field) -> syn::Result<(Option<String>, bool, b
                 flatten = true;
             } else if meta.path.is_ident("default") {
                 default = true;
+            } else if meta.path.is_ident("deserialize_with") {
+                let lit: LitStr = meta.value()?.parse()?;
+                with = Some(lit.parse()?);
             } else if meta.path.is_ident("skip_serializing_if")
                 || meta.path.is_ident("serialize_with")
             {
@@ -32,13 +40,13 @@ fn serde_field_attrs(field: &syn::Field) -> syn::Result<(Option<String>, bool, b
             } else {
                 return Err(meta.error(
                     "OpenDeserialize understands only `rename`, `flatten`, `default`, \
-                     `skip_serializing_if` and `serialize_with`",
+                     `deserialize_with`, `skip_serializing_if` and `serialize_with`",
                 ));
             }
             Ok(())
         })?;
     }
-    Ok((rename, flatten, default))
+    Ok((rename, flatten, default, with))
 }
 
 pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
@@ -66,7 +74,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
     let mut extra: Option<syn::Ident> = None;
     for f in &named.named {
         let ident = f.ident.clone().expect("named field");
-        let (rename, flatten, default) = serde_field_attrs(f)?;
+        let (rename, flatten, default, with) = serde_field_attrs(f)?;
         if flatten {
             if extra.is_some() {
                 return Err(syn::Error::new(
@@ -83,6 +91,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
             ty: f.ty.clone(),
             key,
             default,
+            with,
         });
     }
     let Some(extra) = extra else {
@@ -100,6 +109,26 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
         .collect();
     let idents: Vec<_> = fields.iter().map(|f| &f.ident).collect();
     let tys: Vec<_> = fields.iter().map(|f| &f.ty).collect();
+    // How each value is read: its type's `Deserialize`, or the `deserialize_with` function
+    // through a local newtype (serde's own expansion of the attribute).
+    let reads: Vec<_> = fields
+        .iter()
+        .map(|f| {
+            let ty = &f.ty;
+            match &f.with {
+                None => quote! { map.next_value::<#ty>()? },
+                Some(path) => quote! {{
+                    struct __With(#ty);
+                    impl<'de> __serde::Deserialize<'de> for __With {
+                        fn deserialize<__D: __serde::Deserializer<'de>>(d: __D) -> ::core::result::Result<Self, __D::Error> {
+                            #path(d).map(__With)
+                        }
+                    }
+                    map.next_value::<__With>()?.0
+                }},
+            }
+        })
+        .collect();
     let finish: Vec<_> = fields
         .iter()
         .zip(&slots)
@@ -169,7 +198,7 @@ pub(crate) fn expand(input: DeriveInput) -> syn::Result<TokenStream> {
                                     return ::core::result::Result::Err(
                                         <__A::Error as __serde::de::Error>::duplicate_field(#keys));
                                 }
-                                #slots = ::core::option::Option::Some(map.next_value::<#tys>()?);
+                                #slots = ::core::option::Option::Some(#reads);
                             })*
                             __Field::__Other(k) => {
                                 let v = map.next_value::<::aitp::__private::serde_json::Value>()?;

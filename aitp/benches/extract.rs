@@ -76,5 +76,25 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Validating a products decision whose rating is normal, and one whose rating has 900k
+/// digits (generated here): the second must cost about the same (it used to take a second).
+fn rating(c: &mut Criterion) {
+    use aitp::capability::decisions::RequestDecision;
+    let decision = |rating: &str| -> RequestDecision {
+        serde_json::from_str(&format!(
+            r#"{{"id": "pick", "type": "products", "options": [
+                {{"id": "a", "name": "A", "five_star_rating": {rating}}}]}}"#
+        ))
+        .unwrap()
+    };
+    let normal = decision("4.5");
+    let huge = decision(&format!("4.{}", "9".repeat(900_000)));
+    assert!(normal.validate().is_ok());
+    let mut g = c.benchmark_group("validate_rating");
+    g.bench_function("normal", |b| b.iter(|| black_box(&normal).validate()));
+    g.bench_function("900k_digits", |b| b.iter(|| black_box(&huge).validate()));
+    g.finish();
+}
+
+criterion_group!(benches, bench, rating);
 criterion_main!(benches);

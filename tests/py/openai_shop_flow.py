@@ -162,11 +162,40 @@ def main():
 
     assert confirmation is not None, f"no payment confirmation: {seen}"
     assert confirmation["result"] == "success", confirmation
+
+    # The rest of the API the client exposes: modify and delete a message, modify a run, list
+    # and retrieve the run's steps.
+    updated = threads.messages.update(first.id, thread_id=thread.id, metadata={"note": "first"})
+    assert updated.id == first.id and updated.metadata == {"note": "first"}, updated.metadata
+    deleted = threads.messages.delete(first.id, thread_id=thread.id)
+    assert deleted.deleted and deleted.id == first.id and deleted.object == "thread.message.deleted"
+    try:
+        threads.messages.retrieve(first.id, thread_id=thread.id)
+        raise AssertionError("a deleted message is still there")
+    except openai.NotFoundError:
+        pass
+    run = threads.runs.update(run_id, thread_id=thread.id, metadata={"order": "socks"})
+    assert run.id == run_id and run.metadata == {"order": "socks"} and run.status == "completed"
+    assert run.tool_choice == "auto", run.tool_choice
+    steps = threads.runs.steps.list(run_id, thread_id=thread.id).data
+    assert steps and all(s.type == "message_creation" for s in steps), steps
+    reply_ids = {m.id for m in replies_of(thread.id, run_id)}
+    assert {s.step_details.message_creation.message_id for s in steps} == reply_ids
+    step = threads.runs.steps.retrieve(steps[0].id, thread_id=thread.id, run_id=run_id)
+    assert step.id == steps[0].id and step.run_id == run_id
+    try:
+        threads.runs.submit_tool_outputs(run_id, thread_id=thread.id,
+                                         tool_outputs=[{"tool_call_id": "call_1", "output": "x"}])
+        raise AssertionError("tool outputs were accepted")
+    except openai.BadRequestError:
+        pass
+
     history = threads.messages.list(thread_id=thread.id, order="asc", limit=100).data
     print(json.dumps({
         "openai": openai.__version__, "thread": thread.id, "seen": seen,
         "stream_events": sorted(set(streamed_events)), "messages": len(history),
-        "confirmation": confirmation["result"],
+        "confirmation": confirmation["result"], "steps": len(steps),
+        "updated": ["messages.update", "messages.delete", "runs.update", "runs.steps.list"],
     }))
 
 

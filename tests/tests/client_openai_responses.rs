@@ -131,16 +131,17 @@ async fn every_call_the_mock_supports() {
         .unwrap();
     assert_eq!(listed.len(), 3);
 
-    // No streaming in the mock: an error, not a hang.
-    let streamed = tokio::time::timeout(Duration::from_secs(15), async {
-        match thread.run().stream().await {
-            Ok(s) => s.finish().await.map(|_| ()),
-            Err(e) => Err(e),
-        }
+    // The mock cannot stream: it answers `stream: true` with the run's JSON, and the client
+    // falls back to polling that run to its end.
+    let outcome = tokio::time::timeout(Duration::from_secs(60), async {
+        thread.run().stream().await?.finish().await
     })
     .await
-    .expect("no hang");
-    assert!(streamed.is_err());
+    .expect("no hang")
+    .unwrap_or_else(|e| panic!("the polled stream completes the run: {e}"));
+    let run = outcome.run.clone().expect("the stream described the run");
+    assert_eq!(run.status, RunStatus::Completed);
+    assert!(outcome.events >= 2, "{outcome:?}");
 
     // Delete; then the mock's bare 404.
     assert!(c.threads().delete(&id).await.unwrap().deleted);

@@ -105,6 +105,30 @@ async fn resources_threads_messages_runs_and_pagination() {
     assert_eq!(listed.len(), 1);
     let refused = runs.cancel(&run.id).await.unwrap_err();
     assert_eq!(refused.status().map(|s| s.as_u16()), Some(400), "{refused}");
+    // Run metadata, the run's steps (one per reply), and a message deleted.
+    let mut note = aitp::thread::ModifyRun::default();
+    note.metadata = Some(aitp::thread::Metadata::new());
+    note.metadata.as_mut().unwrap().insert("note", "n");
+    let noted = runs.modify(&run.id, &note).await.unwrap();
+    assert_eq!(noted.metadata.get("note"), Some("n"));
+    let steps: Vec<_> = runs
+        .steps(&run.id, ListQuery::default())
+        .try_collect()
+        .await
+        .unwrap();
+    assert!(!steps.is_empty());
+    let step = runs.step(&run.id, &steps[0].id).await.unwrap();
+    assert_eq!(step.run_id, run.id);
+    assert!(messages.delete(&ids[0]).await.unwrap().deleted);
+    assert_eq!(
+        messages
+            .retrieve(&ids[0])
+            .await
+            .unwrap_err()
+            .status()
+            .map(|s| s.as_u16()),
+        Some(404)
+    );
 
     let deleted = c.threads().delete(&thread.id).await.unwrap();
     assert!(deleted.deleted);

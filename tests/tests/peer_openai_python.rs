@@ -45,6 +45,8 @@ async fn openai_python_client_completes_a_shop_conversation() {
         .unwrap_or_else(|e| panic!("no summary ({e}):\n{stdout}\n{stderr}"));
     assert_eq!(summary["openai"], "3.54.0");
     assert_eq!(summary["confirmation"], "success");
+    assert!(summary["steps"].as_u64().unwrap_or(0) > 0, "{summary}");
+    assert_eq!(summary["updated"].as_array().map(Vec::len), Some(4));
     let seen: Vec<&str> = summary["seen"]
         .as_array()
         .unwrap()

@@ -336,6 +336,52 @@ impl RequestDecisionBuilder {
     }
 }
 
+/// The longest `five_star_rating` accepted, in characters of its JSON number.
+const MAX_RATING_CHARS: usize = 64;
+
+/// Whether a JSON number (as written) is from 0 to 5, in one pass over its text: a peer's
+/// rating may have a million digits, and parsing it as a decimal costs the square of that.
+fn zero_to_five(text: &str) -> bool {
+    let (negative, rest) = match text.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match rest.find(['e', 'E']) {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, "0"),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = || int.bytes().chain(frac.bytes());
+    if !digits().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    // The first digit that is not zero; none: the number is zero.
+    let Some(first) = digits().position(|b| b != b'0') else {
+        return true;
+    };
+    if negative {
+        return false;
+    }
+    // That digit's power of ten: the point sits after `int.len() + exponent` digits. An
+    // exponent too long for i64 is decided by its sign alone.
+    let exponent = match exponent.parse::<i64>() {
+        Ok(e) => e,
+        Err(_) => return exponent.starts_with('-'),
+    };
+    let power = (int.len() as i64)
+        .saturating_add(exponent)
+        .saturating_sub(first as i64 + 1);
+    match power {
+        p if p < 0 => true,
+        0 => match digits().nth(first) {
+            Some(d) if d < b'5' => true,
+            Some(b'5') => digits().skip(first + 1).all(|b| b == b'0'),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// One option of a [`RequestDecision`]; also used for its variants (one level deep).
 #[derive(Debug, Clone, PartialEq, Serialize, OpenDeserialize, JsonSchema)]
 #[non_exhaustive]
@@ -445,11 +491,15 @@ impl DecisionOption {
             v.uri("url", u);
         }
         if let Some(r) = &self.five_star_rating {
-            let ok = r
-                .as_str()
-                .parse::<bigdecimal::BigDecimal>()
-                .is_ok_and(|d| (&d) >= 0 && (&d) <= 5);
-            if !ok {
+            // The length first: no rating needs more, and a peer's million-digit one is
+            // refused at the cost of a normal one.
+            if r.as_str().len() > MAX_RATING_CHARS {
+                v.field("five_star_rating", |v| {
+                    v.error(format!(
+                        "must be a number from 0 to 5 written in at most {MAX_RATING_CHARS} characters"
+                    ))
+                });
+            } else if !zero_to_five(r.as_str()) {
                 v.field("five_star_rating", |v| {
                     v.error("must be a number from 0 to 5")
                 });
@@ -599,6 +649,72 @@ impl SelectedOption {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ratings_from_zero_to_five_in_one_pass() {
+        for ok in [
+            "0",
+            "-0",
+            "0.0",
+            "5",
+            "5.0",
+            "5.000",
+            "4.99",
+            "0.001",
+            "5e0",
+            "50e-1",
+            "0.5e1",
+            "1e-999",
+            "1e-99999999999999999999",
+            "4.5E+0",
+            "-0.0e5",
+        ] {
+            assert!(zero_to_five(ok), "{ok}");
+        }
+        for bad in [
+            "5.01",
+            "6",
+            "10",
+            "-1",
+            "-0.1",
+            "5.0000001",
+            "0.6e1",
+            "1e1",
+            "1e99999999999999999999",
+            "50",
+            "5e1",
+        ] {
+            assert!(!zero_to_five(bad), "{bad}");
+        }
+        // Agrees with an exact decimal comparison, on numbers of every shape.
+        for text in [
+            "4.999999",
+            "5.000000000000000000001",
+            "0.00000000000000000000049e22",
+        ] {
+            let exact = text.parse::<bigdecimal::BigDecimal>().is_ok_and(|d| {
+                (bigdecimal::BigDecimal::from(0)..=bigdecimal::BigDecimal::from(5)).contains(&d)
+            });
+            assert_eq!(zero_to_five(text), exact, "{text}");
+        }
+        // A 900k-digit rating is read once.
+        let long = format!("4.{}", "9".repeat(900_000));
+        assert!(zero_to_five(&long));
+        let over = format!("5.{}1", "0".repeat(900_000));
+        assert!(!zero_to_five(&over));
+        // validate() refuses it by its length before reading it.
+        let json = format!(
+            r#"{{"id": "p", "type": "products", "options": [{{"id": "a", "five_star_rating": {long}}}]}}"#
+        );
+        let r: RequestDecision = serde_json::from_str(&json).unwrap();
+        let e = r.validate().unwrap_err();
+        assert!(e.to_string().contains("at most 64 characters"), "{e}");
+        let r: RequestDecision = serde_json::from_str(
+            r#"{"id": "p", "type": "products", "options": [{"id": "a", "five_star_rating": 4.5}]}"#,
+        )
+        .unwrap();
+        assert!(r.validate().is_ok());
+    }
 
     #[test]
     fn builders_write_the_schema_shape() {

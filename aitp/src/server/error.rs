@@ -8,11 +8,12 @@ use axum::{
 
 use crate::{store::StoreError, thread::ApiError};
 
-/// An error answer: the status, and the body every OpenAI client reads.
+/// An error answer: the status, and the body every OpenAI client reads (boxed: handlers
+/// return it in every `Result`, which stays small).
 #[derive(Debug, Clone)]
 pub(crate) struct HttpError {
     status: StatusCode,
-    body: ApiError,
+    body: Box<ApiError>,
 }
 
 impl HttpError {
@@ -27,7 +28,7 @@ impl HttpError {
         };
         Self {
             status,
-            body: ApiError::new(kind, message),
+            body: Box::new(ApiError::new(kind, message)),
         }
     }
 
@@ -47,13 +48,13 @@ impl HttpError {
 
     /// Sets the machine-readable code.
     pub(crate) fn code(mut self, code: &'static str) -> Self {
-        self.body = self.body.code(code);
+        self.body.code = Some(code.to_owned());
         self
     }
 
     /// Sets the offending parameter.
     pub(crate) fn param(mut self, param: impl Into<String>) -> Self {
-        self.body = self.body.param(param);
+        self.body.param = Some(param.into());
         self
     }
 }

@@ -1,4 +1,4 @@
-//! `/v1/threads/{id}/messages`: create, list, retrieve.
+//! `/v1/threads/{id}/messages`: create, list, retrieve, modify, delete.
 
 use axum::{
     Json,
@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     store::ThreadStore,
-    thread::{CreateMessage, List, Message},
+    thread::{CreateMessage, Deleted, List, Message, ModifyMessage},
 };
 
 pub(crate) async fn create<S: ThreadStore>(
@@ -54,4 +54,40 @@ pub(crate) async fn retrieve<S: ThreadStore>(
         .await?
         .map(Json)
         .ok_or_else(|| HttpError::not_found("message", &message_id))
+}
+
+pub(crate) async fn modify<S: ThreadStore>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    Path((thread_id, message_id)): Path<(String, String)>,
+    JsonBody(req): JsonBody<ModifyMessage>,
+) -> Result<Json<Message>, HttpError> {
+    check_owner(&app, &caller, &thread_id).await?;
+    let updated = match req.metadata {
+        Some(metadata) => {
+            metadata
+                .check_limits()
+                .map_err(|e| HttpError::bad_request(e.to_string()).param("metadata"))?;
+            app.store
+                .set_message_metadata(&thread_id, &message_id, metadata)
+                .await?
+        }
+        None => app.store.message(&thread_id, &message_id).await?,
+    };
+    updated
+        .map(Json)
+        .ok_or_else(|| HttpError::not_found("message", &message_id))
+}
+
+pub(crate) async fn delete<S: ThreadStore>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    Path((thread_id, message_id)): Path<(String, String)>,
+) -> Result<Json<Deleted>, HttpError> {
+    check_owner(&app, &caller, &thread_id).await?;
+    if app.store.delete_message(&thread_id, &message_id).await? {
+        Ok(Json(Deleted::message(message_id)))
+    } else {
+        Err(HttpError::not_found("message", &message_id))
+    }
 }

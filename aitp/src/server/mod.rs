@@ -6,11 +6,10 @@
 //! itself ([`Server::serve`]). [`crate::serve`] is the one-call version with the embedded
 //! default store.
 //!
-//! Endpoints (under `/v1`): `POST /threads` (and the spec's `POST /thread`),
-//! `GET`/`POST`/`DELETE /threads/{id}`, `POST`/`GET /threads/{id}/messages`,
-//! `GET /threads/{id}/messages/{msg_id}`, `POST`/`GET /threads/{id}/runs`,
-//! `GET /threads/{id}/runs/{run_id}`, `POST /threads/{id}/runs/{run_id}/cancel`,
-//! `POST /threads/runs`. Objects are written exactly as OpenAI does; errors are
+//! Endpoints (under `/v1`): every method of the 11 paths of OpenAI's Threads API
+//! ([`Endpoint`](crate::thread::Endpoint)), and the AITP spec's `POST /thread`. Runs have one
+//! `message_creation` step per message they posted; tool outputs are refused (an AITP run
+//! never waits for tools). Objects are written exactly as OpenAI does; errors are
 //! `{"error": {"message", "type", "code", "param"}}`.
 //!
 //! Runs go `queued` → `in_progress` → `completed` / `failed` / `cancelled` in the background;
@@ -257,13 +256,27 @@ impl<S: ThreadStore> Server<S> {
                 &v1(Endpoint::Messages),
                 post(messages::create::<S>).get(messages::list::<S>),
             )
-            .route(&v1(Endpoint::Message), get(messages::retrieve::<S>))
+            .route(
+                &v1(Endpoint::Message),
+                get(messages::retrieve::<S>)
+                    .post(messages::modify::<S>)
+                    .delete(messages::delete::<S>),
+            )
             .route(
                 &v1(Endpoint::Runs),
                 post(runs::create::<S>).get(runs::list::<S>),
             )
-            .route(&v1(Endpoint::Run), get(runs::retrieve::<S>))
+            .route(
+                &v1(Endpoint::Run),
+                get(runs::retrieve::<S>).post(runs::modify::<S>),
+            )
             .route(&v1(Endpoint::CancelRun), post(runs::cancel::<S>))
+            .route(&v1(Endpoint::RunSteps), get(runs::list_steps::<S>))
+            .route(&v1(Endpoint::RunStep), get(runs::retrieve_step::<S>))
+            .route(
+                &v1(Endpoint::SubmitToolOutputs),
+                post(runs::submit_tool_outputs::<S>),
+            )
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(limit))

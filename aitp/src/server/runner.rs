@@ -134,6 +134,7 @@ async fn execute<S: ThreadStore>(
                     m
                 })
                 .collect();
+            keep_metadata(&app, &mut run).await;
             run.set_status(RunStatus::Completed);
             match app
                 .store
@@ -160,6 +161,7 @@ async fn execute<S: ThreadStore>(
         }
         Err(error) => {
             tracing::warn!(thread = %thread_id, run = %run_id, error = %error.message, "run failed");
+            keep_metadata(&app, &mut run).await;
             run.fail(error);
             if let Err(e) = app.store.finish_run(run.clone(), Vec::new(), None).await {
                 tracing::error!(run = %run_id, error = %e, "could not store the failed run");
@@ -171,7 +173,16 @@ async fn execute<S: ThreadStore>(
     app.forget_run(&run_id);
 }
 
+/// Takes the metadata a client set while the run worked (`POST …/runs/{id}`), so the run's
+/// final state, written whole, does not undo it.
+async fn keep_metadata<S: ThreadStore>(app: &App<S>, run: &mut Run) {
+    if let Ok(Some(stored)) = app.store.run(&run.thread_id, &run.id).await {
+        run.metadata = stored.metadata;
+    }
+}
+
 async fn finish_cancelled<S: ThreadStore>(app: &App<S>, run: &mut Run, events: &Option<Events>) {
+    keep_metadata(app, run).await;
     run.set_status(RunStatus::Cancelled);
     if let Err(e) = app.store.finish_run(run.clone(), Vec::new(), None).await {
         tracing::error!(run = %run.id, error = %e, "could not store the cancelled run");

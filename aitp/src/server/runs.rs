@@ -1,5 +1,5 @@
 //! `/v1/threads/{id}/runs` and `/v1/threads/runs`: create (polled or streamed), list,
-//! retrieve, cancel.
+//! retrieve, modify, cancel; a run's steps; tool outputs (which no AITP run asks for).
 
 use axum::{
     Json,
@@ -16,7 +16,9 @@ use super::{
 };
 use crate::{
     store::{StoreError, ThreadStore},
-    thread::{CreateRun, CreateThreadAndRun, List, Run, RunStatus, Thread},
+    thread::{
+        CreateRun, CreateThreadAndRun, List, ListQuery, ModifyRun, Run, RunStatus, RunStep, Thread,
+    },
 };
 
 async fn start_run<S: ThreadStore>(
@@ -161,4 +163,90 @@ pub(crate) async fn cancel<S: ThreadStore>(
     run.set_status(RunStatus::Cancelling);
     app.store.update_run(run.clone()).await?;
     Ok(Json(run))
+}
+
+pub(crate) async fn modify<S: ThreadStore>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    Path((thread_id, run_id)): Path<(String, String)>,
+    JsonBody(req): JsonBody<ModifyRun>,
+) -> Result<Json<Run>, HttpError> {
+    check_owner(&app, &caller, &thread_id).await?;
+    let updated = match req.metadata {
+        Some(metadata) => {
+            metadata
+                .check_limits()
+                .map_err(|e| HttpError::bad_request(e.to_string()).param("metadata"))?;
+            app.store
+                .set_run_metadata(&thread_id, &run_id, metadata)
+                .await?
+        }
+        None => app.store.run(&thread_id, &run_id).await?,
+    };
+    updated
+        .map(Json)
+        .ok_or_else(|| HttpError::not_found("run", &run_id))
+}
+
+async fn owned_run<S: ThreadStore>(
+    app: &App<S>,
+    caller: &Caller,
+    thread_id: &str,
+    run_id: &str,
+) -> Result<Run, HttpError> {
+    check_owner(app, caller, thread_id).await?;
+    app.store
+        .run(thread_id, run_id)
+        .await?
+        .ok_or_else(|| HttpError::not_found("run", run_id))
+}
+
+/// The run's steps: one `message_creation` step per message it posted, paged like them (a
+/// step's id is its message's, so cursors carry over).
+pub(crate) async fn list_steps<S: ThreadStore>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    Path((thread_id, run_id)): Path<(String, String)>,
+    ListParams(query): ListParams,
+) -> Result<Json<List<RunStep>>, HttpError> {
+    let run = owned_run(&app, &caller, &thread_id, &run_id).await?;
+    let mut messages = ListQuery::new(query.limit, query.order).run_id(run.id.clone());
+    messages.after = query.after.as_deref().map(RunStep::message_id_of);
+    messages.before = query.before.as_deref().map(RunStep::message_id_of);
+    let page = app.store.list_messages(&thread_id, &messages).await?;
+    let steps = page
+        .data
+        .iter()
+        .map(|m| RunStep::message_creation(&run, m))
+        .collect();
+    Ok(Json(List::new(steps, page.has_more)))
+}
+
+pub(crate) async fn retrieve_step<S: ThreadStore>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    Path((thread_id, run_id, step_id)): Path<(String, String, String)>,
+) -> Result<Json<RunStep>, HttpError> {
+    let run = owned_run(&app, &caller, &thread_id, &run_id).await?;
+    app.store
+        .message(&thread_id, &RunStep::message_id_of(&step_id))
+        .await?
+        .filter(|m| m.run_id.as_deref() == Some(run.id.as_str()))
+        .map(|m| Json(RunStep::message_creation(&run, &m)))
+        .ok_or_else(|| HttpError::not_found("run step", &step_id))
+}
+
+/// Tool outputs answer a run in `requires_action`; an AITP agent answers in messages and its
+/// runs never wait for tools, so this is OpenAI's 400 for a run in another status.
+pub(crate) async fn submit_tool_outputs<S: ThreadStore>(
+    State(app): State<App<S>>,
+    caller: Caller,
+    Path((thread_id, run_id)): Path<(String, String)>,
+    JsonBody(_outputs): JsonBody<serde_json::Value>,
+) -> Result<Json<Run>, HttpError> {
+    let run = owned_run(&app, &caller, &thread_id, &run_id).await?;
+    Err(HttpError::bad_request(format!(
+        "Runs in status \"{}\" do not accept tool outputs.",
+        run.status.as_str()
+    )))
 }

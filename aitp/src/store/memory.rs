@@ -6,7 +6,7 @@ use std::{
 };
 
 use super::{ListQuery, Page, StoreError, StoreResult, ThreadStore, page::page};
-use crate::thread::{Message, Principal, Run, RunError, Thread};
+use crate::thread::{Message, Metadata, Principal, Run, RunError, Thread};
 
 #[derive(Debug)]
 struct Entry {
@@ -140,6 +140,45 @@ impl ThreadStore for MemoryStore {
         }))
     }
 
+    async fn set_message_metadata(
+        &self,
+        thread_id: &str,
+        message_id: &str,
+        metadata: Metadata,
+    ) -> StoreResult<Option<Message>> {
+        let mut map = self.lock();
+        let Some(e) = map.get_mut(thread_id) else {
+            return Ok(None);
+        };
+        let Some(&i) = e.message_index.get(message_id) else {
+            return Ok(None);
+        };
+        let m = &mut e.messages[i];
+        m.metadata = metadata;
+        Ok(Some(m.clone()))
+    }
+
+    async fn delete_message(&self, thread_id: &str, message_id: &str) -> StoreResult<bool> {
+        let mut map = self.lock();
+        let Some(e) = map.get_mut(thread_id) else {
+            return Ok(false);
+        };
+        let Some(i) = e.message_index.remove(message_id) else {
+            return Ok(false);
+        };
+        e.messages.remove(i);
+        for later in &e.messages[i..] {
+            if let Some(slot) = e.message_index.get_mut(&later.id) {
+                *slot -= 1;
+            }
+        }
+        // The cursor counts messages: one answered message fewer before it.
+        if i < e.cursor {
+            e.cursor -= 1;
+        }
+        Ok(true)
+    }
+
     async fn list_messages(
         &self,
         thread_id: &str,
@@ -196,6 +235,20 @@ impl ThreadStore for MemoryStore {
             let i = *e.run_index.get(run_id)?;
             e.runs.get(i).cloned()
         }))
+    }
+
+    async fn set_run_metadata(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+        metadata: Metadata,
+    ) -> StoreResult<Option<Run>> {
+        let mut map = self.lock();
+        let Some(run) = map.get_mut(thread_id).and_then(|e| e.run_mut(run_id)) else {
+            return Ok(None);
+        };
+        run.metadata = metadata;
+        Ok(Some(run.clone()))
     }
 
     async fn list_runs(&self, thread_id: &str, query: &ListQuery) -> StoreResult<Page<Run>> {

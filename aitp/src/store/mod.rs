@@ -12,7 +12,7 @@ use std::future::Future;
 
 // The list query is the wire's (`thread::ListQuery`): the server hands the client's query to
 // the store as it was read. Imported here, not re-exported, so store code names it `super::`.
-use crate::thread::{ListQuery, Message, Order, Principal, Run, Thread};
+use crate::thread::{ListQuery, Message, Metadata, Order, Principal, Run, Thread};
 
 mod memory;
 mod page;
@@ -121,6 +121,23 @@ pub trait ThreadStore: Send + Sync + 'static {
         message_id: &str,
     ) -> impl Future<Output = StoreResult<Option<Message>>> + Send;
 
+    /// Replaces a message's metadata (`POST …/messages/{id}`); the message as it now is, or
+    /// `None` if the thread has no such message.
+    fn set_message_metadata(
+        &self,
+        thread_id: &str,
+        message_id: &str,
+        metadata: Metadata,
+    ) -> impl Future<Output = StoreResult<Option<Message>>> + Send;
+
+    /// Deletes a message (`DELETE …/messages/{id}`); `false` if the thread has no such
+    /// message. The agent's cursor is unaffected: what it answered stays answered.
+    fn delete_message(
+        &self,
+        thread_id: &str,
+        message_id: &str,
+    ) -> impl Future<Output = StoreResult<bool>> + Send;
+
     /// A page of a thread's messages.
     fn list_messages(
         &self,
@@ -148,6 +165,15 @@ pub trait ThreadStore: Send + Sync + 'static {
         &self,
         thread_id: &str,
         run_id: &str,
+    ) -> impl Future<Output = StoreResult<Option<Run>>> + Send;
+
+    /// Replaces a run's metadata (`POST …/runs/{id}`), leaving the rest of its state as it
+    /// is; the run as it now is, or `None` if the thread has no such run.
+    fn set_run_metadata(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+        metadata: Metadata,
     ) -> impl Future<Output = StoreResult<Option<Run>>> + Send;
 
     /// A page of a thread's runs.

@@ -325,14 +325,14 @@ impl<'de> Deserialize<'de> for ContentList {
 /// (including the AITP spec's bare strings), a single part, or `null` (no parts).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum MessageInput {
+pub enum ContentInput {
     /// A plain string: one text part.
     Text(String),
     /// A list of parts.
     Parts(Vec<Content>),
 }
 
-impl MessageInput {
+impl ContentInput {
     /// Whether there is no content at all: an empty string or no parts. OpenAI answers such a
     /// request with a 400; [`crate::thread::CreateMessage::check`] reports it.
     pub fn is_empty(&self) -> bool {
@@ -352,37 +352,37 @@ impl MessageInput {
     }
 }
 
-impl Default for MessageInput {
+impl Default for ContentInput {
     fn default() -> Self {
         Self::Text(String::new())
     }
 }
 
-impl From<&str> for MessageInput {
+impl From<&str> for ContentInput {
     fn from(s: &str) -> Self {
         Self::Text(s.to_owned())
     }
 }
 
-impl From<String> for MessageInput {
+impl From<String> for ContentInput {
     fn from(s: String) -> Self {
         Self::Text(s)
     }
 }
 
-impl From<Vec<Content>> for MessageInput {
+impl From<Vec<Content>> for ContentInput {
     fn from(parts: Vec<Content>) -> Self {
         Self::Parts(parts)
     }
 }
 
-impl From<&Envelope> for MessageInput {
+impl From<&Envelope> for ContentInput {
     fn from(m: &Envelope) -> Self {
         Self::Text(m.to_json_string())
     }
 }
 
-impl Serialize for MessageInput {
+impl Serialize for ContentInput {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         struct Param<'a>(&'a Content);
         impl Serialize for Param<'_> {
@@ -397,7 +397,7 @@ impl Serialize for MessageInput {
     }
 }
 
-impl<'de> Deserialize<'de> for MessageInput {
+impl<'de> Deserialize<'de> for ContentInput {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(match Value::deserialize(d)? {
             Value::String(s) => Self::Text(s),
@@ -452,23 +452,23 @@ mod tests {
 
     #[test]
     fn input_writes_request_shape() {
-        let i = MessageInput::Parts(vec![Content::text("a"), Content::image_url("u")]);
+        let i = ContentInput::Parts(vec![Content::text("a"), Content::image_url("u")]);
         assert_eq!(
             serde_json::to_value(&i).unwrap(),
             json!([{"type": "text", "text": "a"}, {"type": "image_url", "image_url": {"url": "u"}}])
         );
         assert_eq!(
-            serde_json::to_value(MessageInput::from("s")).unwrap(),
+            serde_json::to_value(ContentInput::from("s")).unwrap(),
             json!("s")
         );
-        let read: MessageInput = serde_json::from_value(json!(["a", "b"])).unwrap();
+        let read: ContentInput = serde_json::from_value(json!(["a", "b"])).unwrap();
         assert_eq!(
             read.into_content(),
             vec![Content::text("a"), Content::text("b")]
         );
-        assert!(MessageInput::from("").is_empty());
+        assert!(ContentInput::from("").is_empty());
         assert_eq!(
-            MessageInput::from("").into_content(),
+            ContentInput::from("").into_content(),
             vec![Content::text("")]
         );
     }

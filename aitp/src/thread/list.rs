@@ -5,7 +5,7 @@ use std::{fmt, marker::PhantomData};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de, ser::SerializeMap};
 use serde_json::{Map, Value};
 
-use super::{Message, Run, Thread, wire::write_extra};
+use super::{Message, Run, RunStep, Thread, wire::write_extra};
 
 /// A resource with an id, listed in pages.
 pub trait Resource {
@@ -31,6 +31,13 @@ impl Resource for Message {
 
 impl Resource for Run {
     const OBJECT: &'static str = "thread.run";
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl Resource for RunStep {
+    const OBJECT: &'static str = "thread.run.step";
     fn id(&self) -> &str {
         &self.id
     }

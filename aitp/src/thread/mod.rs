@@ -47,11 +47,12 @@ mod params;
 mod principal;
 mod query;
 mod run;
+mod step;
 mod wire;
 
 pub use actor::Actor;
 pub use api_error::ApiError;
-pub use content::{Content, ImageFile, ImageUrl, MessageInput, Text};
+pub use content::{Content, ContentInput, ImageFile, ImageUrl, Text};
 pub use endpoint::Endpoint;
 pub use ids::{new_id, new_message_id, new_run_id, new_thread_id, unix_now};
 pub use list::{List, Resource};
@@ -59,12 +60,13 @@ pub use message::{Attachment, IncompleteDetails, Message, MessageStatus, Role};
 pub use metadata::{Metadata, MetadataError};
 pub use object::{Deleted, Thread};
 pub use params::{
-    CreateMessage, CreateRun, CreateThread, CreateThreadAndRun, ModifyMessage, ModifyThread,
-    ParamsError,
+    CreateMessage, CreateRun, CreateThread, CreateThreadAndRun, ModifyMessage, ModifyRun,
+    ModifyThread, ParamsError,
 };
 pub use principal::Principal;
 pub use query::{ListQuery, ListQueryError, Order};
 pub use run::{Run, RunError, RunStatus, Usage};
+pub use step::RunStep;
 
 #[cfg(test)]
 pub(crate) mod test_support {

@@ -10,7 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, de};
 use serde_json::{Map, Number, Value};
 
-use super::{Actor, Attachment, Message, MessageInput, Metadata, MetadataError, Role, Run, Thread};
+use super::{Actor, Attachment, ContentInput, Message, Metadata, MetadataError, Role, Run, Thread};
 use crate::{
     OpenDeserialize,
     capability::{CapabilityMessage, Envelope, ParseError, extract},
@@ -82,7 +82,7 @@ pub struct CreateMessage {
     /// `user` or `assistant`.
     pub role: Role,
     /// A string or parts.
-    pub content: MessageInput,
+    pub content: ContentInput,
     /// Attached files.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attachments: Option<Vec<Attachment>>,
@@ -96,7 +96,7 @@ pub struct CreateMessage {
 
 impl CreateMessage {
     /// A message with `role` and `content`.
-    pub fn new(role: Role, content: impl Into<MessageInput>) -> Self {
+    pub fn new(role: Role, content: impl Into<ContentInput>) -> Self {
         Self {
             role,
             content: content.into(),
@@ -107,12 +107,12 @@ impl CreateMessage {
     }
 
     /// A user message.
-    pub fn user(content: impl Into<MessageInput>) -> Self {
+    pub fn user(content: impl Into<ContentInput>) -> Self {
         Self::new(Role::User, content)
     }
 
     /// An assistant message.
-    pub fn assistant(content: impl Into<MessageInput>) -> Self {
+    pub fn assistant(content: impl Into<ContentInput>) -> Self {
         Self::new(Role::Assistant, content)
     }
 
@@ -156,7 +156,7 @@ impl CreateMessage {
     }
 
     /// The message to store in `thread_id`: a new id, created now, `completed`, the content
-    /// normalised ([`MessageInput::into_content`]). NEAR AI's `assistant_id` and `run_id`
+    /// normalised ([`ContentInput::into_content`]). NEAR AI's `assistant_id` and `run_id`
     /// extras, when strings, fill the message's fields; other extras are not kept.
     pub fn into_message(self, thread_id: impl Into<String>) -> Message {
         let mut m = Message::new(thread_id, self.role, self.content.into_content());
@@ -172,8 +172,8 @@ impl CreateMessage {
     /// before sending.
     pub fn capabilities(&self) -> impl Iterator<Item = Result<Envelope, ParseError>> + '_ {
         let parts: Vec<&str> = match &self.content {
-            MessageInput::Text(t) => vec![t.as_str()],
-            MessageInput::Parts(p) => p.iter().filter_map(super::Content::as_text).collect(),
+            ContentInput::Text(t) => vec![t.as_str()],
+            ContentInput::Parts(p) => p.iter().filter_map(super::Content::as_text).collect(),
         };
         extract(parts)
     }
@@ -217,7 +217,7 @@ impl<T: CapabilityMessage> From<T> for CreateMessage {
 #[derive(OpenDeserialize)]
 struct CreateMessageWire {
     role: Option<Role>,
-    content: Option<MessageInput>,
+    content: Option<ContentInput>,
     attachments: Option<Vec<Attachment>>,
     metadata: Option<Metadata>,
     #[serde(flatten)]
@@ -379,6 +379,18 @@ pub struct ModifyMessage {
     pub extra: Map<String, Value>,
 }
 
+/// `POST /threads/{id}/runs/{run_id}`: new metadata for a run.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, OpenDeserialize)]
+#[non_exhaustive]
+pub struct ModifyRun {
+    /// The new metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
+    /// Fields OpenAI does not define, kept as received.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
 /// `POST /threads/{id}/runs`: run the agent on a thread.
 ///
 /// `assistant_id` is required by OpenAI but optional here: an AITP server usually hosts one
@@ -428,11 +440,17 @@ pub struct CreateRun {
     /// Nucleus sampling, exact.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<Number>,
-    /// Prompt token limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Prompt token limit (read also from an integral float such as `1062.0`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::wire::opt_count"
+    )]
     pub max_prompt_tokens: Option<u64>,
-    /// Completion token limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Completion token limit (read also from an integral float).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::wire::opt_count"
+    )]
     pub max_completion_tokens: Option<u64>,
     /// As sent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -496,8 +514,12 @@ impl CreateRun {
         run.top_p = self.top_p.clone();
         run.max_prompt_tokens = self.max_prompt_tokens;
         run.max_completion_tokens = self.max_completion_tokens;
-        run.truncation_strategy = self.truncation_strategy.clone();
-        run.tool_choice = self.tool_choice.clone();
+        if let Some(t) = &self.truncation_strategy {
+            run.truncation_strategy = Some(t.clone());
+        }
+        if let Some(t) = &self.tool_choice {
+            run.tool_choice = Some(t.clone());
+        }
         run.response_format = self.response_format.clone();
         run.parallel_tool_calls = self.parallel_tool_calls.unwrap_or(true);
         run
@@ -538,11 +560,17 @@ pub struct CreateThreadAndRun {
     /// Nucleus sampling, exact.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<Number>,
-    /// Prompt token limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Prompt token limit (read also from an integral float such as `1062.0`).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::wire::opt_count"
+    )]
     pub max_prompt_tokens: Option<u64>,
-    /// Completion token limit.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Completion token limit (read also from an integral float).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::wire::opt_count"
+    )]
     pub max_completion_tokens: Option<u64>,
     /// As sent.
     #[serde(skip_serializing_if = "Option::is_none")]

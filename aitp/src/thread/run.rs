@@ -162,11 +162,11 @@ pub struct Run {
     pub max_prompt_tokens: Option<u64>,
     /// Completion token limit.
     pub max_completion_tokens: Option<u64>,
-    /// As received.
+    /// As received (`{"type": "auto", "last_messages": null}` in a new run).
     pub truncation_strategy: Option<Value>,
     /// As received (`"auto"` or an object).
     pub response_format: Option<Value>,
-    /// As received (`"auto"`, `"none"`, `"required"` or an object).
+    /// As received (`"auto"`, `"none"`, `"required"` or an object; `"auto"` in a new run).
     pub tool_choice: Option<Value>,
     /// Whether tools may be called in parallel.
     pub parallel_tool_calls: bool,
@@ -201,9 +201,11 @@ impl Run {
             top_p: None,
             max_prompt_tokens: None,
             max_completion_tokens: None,
-            truncation_strategy: None,
+            // What OpenAI writes when the request names none (its document describes objects
+            // here, and strict clients type them).
+            truncation_strategy: Some(serde_json::json!({"type": "auto", "last_messages": null})),
             response_format: None,
-            tool_choice: None,
+            tool_choice: Some(Value::from("auto")),
             parallel_tool_calls: true,
             required_action: None,
             extra: Map::new(),
@@ -321,7 +323,9 @@ struct RunWire {
     usage: Option<Usage>,
     temperature: Option<Number>,
     top_p: Option<Number>,
+    #[serde(deserialize_with = "super::wire::opt_count")]
     max_prompt_tokens: Option<u64>,
+    #[serde(deserialize_with = "super::wire::opt_count")]
     max_completion_tokens: Option<u64>,
     truncation_strategy: Option<Value>,
     response_format: Option<Value>,
@@ -405,6 +409,11 @@ mod tests {
         assert_eq!(fresh["last_error"], Value::Null);
         assert_eq!(fresh["usage"], Value::Null);
         assert_eq!(fresh["tools"], json!([]));
+        assert_eq!(fresh["tool_choice"], "auto");
+        assert_eq!(
+            fresh["truncation_strategy"],
+            json!({"type": "auto", "last_messages": null})
+        );
     }
 
     #[test]

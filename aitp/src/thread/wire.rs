@@ -33,6 +33,18 @@ impl<'de> Deserialize<'de> for Timestamp {
 /// The integer part of a decimal number in JSON syntax (`-12.5`, `1.7e9`), if it fits `i64`.
 /// Exponents are bounded, so a hostile `1e999999999` costs nothing.
 fn truncate_decimal(text: &str) -> Option<i64> {
+    decimal(text).map(|d| d.whole)
+}
+
+/// A decimal number in JSON syntax, split at its point.
+struct Decimal {
+    /// The integer part, toward zero.
+    whole: i64,
+    /// Whether digits other than zero follow the point.
+    fraction: bool,
+}
+
+fn decimal(text: &str) -> Option<Decimal> {
     let (negative, rest) = match text.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, text.strip_prefix('+').unwrap_or(text)),
@@ -50,25 +62,51 @@ fn truncate_decimal(text: &str) -> Option<i64> {
     }
     let digits: String = int.chars().chain(frac.chars()).collect();
     let point = int.len() as i64 + i64::from(exponent);
-    let whole: String = if point <= 0 {
-        "0".to_owned()
+    let (whole, fraction): (String, &str) = if point <= 0 {
+        ("0".to_owned(), &digits)
     } else {
         let point = point as usize;
         if point <= digits.len() {
-            digits[..point].to_owned()
+            (digits[..point].to_owned(), &digits[point..])
         } else {
             let mut w = digits.clone();
             w.extend(std::iter::repeat_n('0', point - digits.len()));
-            w
+            (w, "")
         }
     };
+    let fraction = fraction.bytes().any(|b| b != b'0');
     let whole = whole.trim_start_matches('0');
     let magnitude: i64 = if whole.is_empty() {
         0
     } else {
         whole.parse().ok()?
     };
-    Some(if negative { -magnitude } else { magnitude })
+    Some(Decimal {
+        whole: if negative { -magnitude } else { magnitude },
+        fraction,
+    })
+}
+
+/// Reads an optional count (token limits, `last_messages`) as JSON Schema counts integers:
+/// `1062`, and also `1062.0` or `1.062e3`, which some clients write (JSON numbers from
+/// JavaScript and Python floats). A fraction or a negative number is refused.
+pub(crate) fn opt_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let v = Option::<Value>::deserialize(d)?;
+    let Some(v) = v else { return Ok(None) };
+    let count = match &v {
+        Value::Number(n) => n.as_u64().or_else(|| {
+            decimal(n.as_str())
+                .filter(|d| !d.fraction)
+                .and_then(|d| u64::try_from(d.whole).ok())
+        }),
+        _ => None,
+    };
+    count.map(Some).ok_or_else(|| {
+        de::Error::invalid_value(
+            crate::json::unexpected(&v),
+            &"a non-negative integer (1062 or 1062.0)",
+        )
+    })
 }
 
 /// Writes the unknown fields kept in `extra`, skipping any that would repeat a field the
@@ -109,5 +147,24 @@ mod tests {
         assert_eq!(ts("null"), None);
         assert_eq!(ts("\"soon\""), None);
         assert_eq!(ts("true"), None);
+    }
+
+    #[test]
+    fn counts_read_integral_floats() {
+        #[derive(Deserialize)]
+        struct C {
+            #[serde(default, deserialize_with = "opt_count")]
+            n: Option<u64>,
+        }
+        let n = |json: &str| serde_json::from_str::<C>(json).map(|c| c.n).ok();
+        assert_eq!(n(r#"{"n": 1062}"#), Some(Some(1062)));
+        assert_eq!(n(r#"{"n": 1062.0}"#), Some(Some(1062)));
+        assert_eq!(n(r#"{"n": 1.062e3}"#), Some(Some(1062)));
+        assert_eq!(n(r#"{"n": null}"#), Some(None));
+        assert_eq!(n("{}"), Some(None));
+        assert_eq!(n(r#"{"n": 1062.5}"#), None);
+        assert_eq!(n(r#"{"n": -1}"#), None);
+        assert_eq!(n(r#"{"n": "7"}"#), None);
+        assert_eq!(n(r#"{"n": 1e999999999}"#), None);
     }
 }

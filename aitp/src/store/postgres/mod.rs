@@ -12,7 +12,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use tokio_postgres::{NoTls, Row, error::SqlState, types::ToSql};
 
 use super::{Page, StoreError, StoreResult, ThreadStore};
-use crate::thread::{ListQuery, Message, Order, Principal, Run, RunError, Thread};
+use crate::thread::{ListQuery, Message, Metadata, Order, Principal, Run, RunError, Thread};
 
 /// How a [`PgStore`] connects: the database and the size of its connection pool.
 ///
@@ -435,6 +435,48 @@ impl ThreadStore for PgStore {
         .await
     }
 
+    async fn set_message_metadata(
+        &self,
+        thread_id: &str,
+        message_id: &str,
+        metadata: Metadata,
+    ) -> StoreResult<Option<Message>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        // The row lock keeps a concurrent update of the same message from being lost.
+        let stored: Option<Message> = Self::json_row(
+            &tx,
+            "SELECT json FROM aitp_messages WHERE thread_id = $1 AND id = $2 FOR UPDATE",
+            &[&thread_id, &message_id],
+        )
+        .await?;
+        let Some(mut message) = stored else {
+            return Ok(None);
+        };
+        message.metadata = metadata;
+        Self::execute(
+            &tx,
+            "UPDATE aitp_messages SET json = $3 WHERE thread_id = $1 AND id = $2",
+            &[&thread_id, &message_id, &to_json(&message)?],
+        )
+        .await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(message))
+    }
+
+    async fn delete_message(&self, thread_id: &str, message_id: &str) -> StoreResult<bool> {
+        // The agent's cursor is a position (`answered_seq`), not a message: deleting an
+        // answered message leaves what follows it exactly as answered or unanswered as before.
+        let client = self.client().await?;
+        let n = Self::execute(
+            &client,
+            "DELETE FROM aitp_messages WHERE thread_id = $1 AND id = $2",
+            &[&thread_id, &message_id],
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
     async fn list_messages(
         &self,
         thread_id: &str,
@@ -485,6 +527,31 @@ impl ThreadStore for PgStore {
             &[&thread_id, &run_id],
         )
         .await
+    }
+
+    async fn set_run_metadata(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+        metadata: Metadata,
+    ) -> StoreResult<Option<Run>> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        // Locked, so a run finishing at the same moment keeps its final state: whichever
+        // commits second reads what the first wrote.
+        let stored: Option<Run> = Self::json_row(
+            &tx,
+            "SELECT json FROM aitp_runs WHERE thread_id = $1 AND id = $2 FOR UPDATE",
+            &[&thread_id, &run_id],
+        )
+        .await?;
+        let Some(mut run) = stored else {
+            return Ok(None);
+        };
+        run.metadata = metadata;
+        Self::store_run(&tx, &run).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Some(run))
     }
 
     async fn list_runs(&self, thread_id: &str, query: &ListQuery) -> StoreResult<Page<Run>> {

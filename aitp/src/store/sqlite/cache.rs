@@ -36,6 +36,8 @@ pub(super) enum Change {
     Cursor(String, i64),
     /// The run was created or replaced (now this many bytes of JSON).
     Run(Box<Run>, usize),
+    /// Messages of the thread were changed or deleted: the ones held are forgotten.
+    MessagesChanged(String),
 }
 
 /// A bounded map: two generations, the young one filled by use, the old one dropped when the
@@ -424,6 +426,11 @@ impl Cache {
                     }
                 }
                 Change::Run(run, bytes) => self.runs.insert(run.id.clone(), *run, bytes),
+                Change::MessagesChanged(thread_id) => {
+                    if let Some(entry) = self.threads.get_mut(&thread_id) {
+                        entry.recent = None;
+                    }
+                }
             }
         }
     }

@@ -50,7 +50,7 @@ use self::{
     writer::{Op, Writer},
 };
 use super::{ListQuery, Order, Page, StoreError, StoreResult, ThreadStore};
-use crate::thread::{Message, Principal, Run, RunError, Thread};
+use crate::thread::{Message, Metadata, Principal, Run, RunError, Thread};
 
 /// The default byte budget of the cache ([`SqliteOptions::cache_bytes`]).
 const DEFAULT_CACHE_BYTES: usize = 64 << 20;
@@ -747,6 +747,58 @@ impl ThreadStore for SqliteStore {
         .await
     }
 
+    async fn set_message_metadata(
+        &self,
+        thread_id: &str,
+        message_id: &str,
+        metadata: Metadata,
+    ) -> StoreResult<Option<Message>> {
+        let (thread_id, message_id) = (thread_id.to_owned(), message_id.to_owned());
+        self.write(move |conn, changes| {
+            let stored: Option<Message> = conn
+                .prepare_cached("SELECT json FROM messages WHERE id = ?1 AND thread_id = ?2")
+                .and_then(|mut s| {
+                    s.query_row([&message_id, &thread_id], first_json)
+                        .optional()
+                })
+                .map_err(backend)?;
+            let Some(mut message) = stored else {
+                return Ok(None);
+            };
+            message.metadata = metadata;
+            let json = to_json(&message)?;
+            conn.prepare_cached("UPDATE messages SET json = ?3 WHERE id = ?1 AND thread_id = ?2")
+                .and_then(|mut s| s.execute(params![message_id, thread_id, json]))
+                .map_err(backend)?;
+            // The cache forgets the thread's messages rather than patch a copy.
+            changes.push(Change::MessagesChanged(thread_id));
+            Ok(Some(message))
+        })
+        .await
+    }
+
+    async fn delete_message(&self, thread_id: &str, message_id: &str) -> StoreResult<bool> {
+        let (thread_id, message_id) = (thread_id.to_owned(), message_id.to_owned());
+        self.write(move |conn, changes| {
+            let seq: Option<i64> = conn
+                .prepare_cached(
+                    "DELETE FROM messages WHERE id = ?1 AND thread_id = ?2 RETURNING seq",
+                )
+                .and_then(|mut s| {
+                    s.query_row([&message_id, &thread_id], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(backend)?;
+            let Some(seq) = seq else { return Ok(false) };
+            conn.prepare_cached("DELETE FROM thread_messages WHERE thread_id = ?1 AND seq = ?2")
+                .and_then(|mut s| s.execute(params![thread_id, seq]))
+                .map_err(backend)?;
+            changes.push(Change::MessagesChanged(thread_id));
+            Ok(true)
+        })
+        .await
+    }
+
     async fn list_messages(
         &self,
         thread_id: &str,
@@ -835,6 +887,42 @@ impl ThreadStore for SqliteStore {
             self.cache().fill_run(epoch, run.clone(), bytes);
             run
         }))
+    }
+
+    async fn set_run_metadata(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+        metadata: Metadata,
+    ) -> StoreResult<Option<Run>> {
+        let (thread_id, run_id) = (thread_id.to_owned(), run_id.to_owned());
+        let cache = Arc::clone(&self.inner.cache);
+        self.write(move |conn, changes| {
+            let stored: Option<Run> = conn
+                .prepare_cached("SELECT json FROM runs WHERE id = ?1 AND thread_id = ?2")
+                .and_then(|mut s| s.query_row([&run_id, &thread_id], first_json).optional())
+                .map_err(backend)?;
+            let Some(mut run) = stored else {
+                return Ok(None);
+            };
+            run.metadata = metadata.clone();
+            let Some(bytes) = store_run(conn, &run)? else {
+                return Ok(None);
+            };
+            // A started run's `in_progress` state lives only in the cache (`start_run`): keep
+            // it, with the new metadata.
+            let current = match lock(&cache).run(&run_id) {
+                Some(cached) if cached.thread_id == thread_id => {
+                    let mut cached = cached.clone();
+                    cached.metadata = metadata;
+                    cached
+                }
+                _ => run,
+            };
+            changes.push(Change::Run(Box::new(current.clone()), bytes));
+            Ok(Some(current))
+        })
+        .await
     }
 
     async fn list_runs(&self, thread_id: &str, query: &ListQuery) -> StoreResult<Page<Run>> {

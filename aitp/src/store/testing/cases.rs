@@ -676,3 +676,95 @@ pub async fn concurrent_use<S: ThreadStore>(s: S) {
         assert_eq!(texts(&p.data), expected);
     }
 }
+
+/// Message metadata updates and deletes, run metadata updates: the rest of the state stays,
+/// pages and the agent's cursor see the change.
+pub async fn modify_and_delete<S: ThreadStore>(s: S) {
+    let (thread, messages) = thread_with(&s, 4).await;
+    let mut tags = crate::thread::Metadata::new();
+    tags.insert("tag", "x");
+    let updated = s
+        .set_message_metadata(&thread.id, &messages[1].id, tags.clone())
+        .await
+        .unwrap()
+        .expect("the message exists");
+    assert_eq!(updated.metadata, tags);
+    assert_eq!(updated.text(), "1");
+    let read = s
+        .message(&thread.id, &messages[1].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.metadata.get("tag"), Some("x"));
+    assert!(
+        s.set_message_metadata(&thread.id, "msg_none", tags.clone())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.set_message_metadata("thread_none", &messages[1].id, tags.clone())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // The agent answered "0" and "1"; deleting "0" leaves "2" and "3" unanswered.
+    let run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    complete(&s, run.clone(), vec![reply(&run, "r")], &messages[1].id).await;
+    assert!(s.delete_message(&thread.id, &messages[0].id).await.unwrap());
+    assert!(!s.delete_message(&thread.id, &messages[0].id).await.unwrap());
+    assert!(
+        !s.delete_message("thread_none", &messages[1].id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.message(&thread.id, &messages[0].id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let all = s
+        .list_messages(&thread.id, &ListQuery::new(10, Order::Asc))
+        .await
+        .unwrap();
+    assert_eq!(texts(&all.data), ["1", "2", "3", "r"]);
+    let after = s
+        .list_messages(
+            &thread.id,
+            &ListQuery::new(1, Order::Asc).after(messages[1].id.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(texts(&after.data), ["2"]);
+    assert!(after.has_more);
+    assert_eq!(texts(&s.unanswered(&thread.id).await.unwrap()), ["2", "3"]);
+    s.append_messages(&thread.id, vec![user(&thread, "4")])
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&s.unanswered(&thread.id).await.unwrap()),
+        ["2", "3", "4"]
+    );
+
+    let run = s
+        .set_run_metadata(&thread.id, &run.id, tags.clone())
+        .await
+        .unwrap()
+        .expect("the run exists");
+    assert_eq!(run.metadata, tags);
+    assert_eq!(run.status, RunStatus::Completed);
+    let read = s.run(&thread.id, &run.id).await.unwrap().unwrap();
+    assert_eq!(
+        (read.metadata, read.status),
+        (tags.clone(), RunStatus::Completed)
+    );
+    assert!(
+        s.set_run_metadata(&thread.id, "run_none", tags)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
