@@ -1,15 +1,17 @@
-//! The customer's side of the [shop](crate::shop) conversation, as pure functions: given the
-//! shop's last capability message, the customer's next one.
+//! The customer's side of the demo shop's conversation (`examples/shop`, package
+//! `example-shop`), as pure functions: given the shop's last capability message, the
+//! customer's next one.
 //!
 //! A test (in-process, or a client over HTTP) drives a whole purchase with it: send
 //! [`OPENING`], then answer every capability message the shop sends with [`next_message`]
 //! until it returns `None` (after the `payment_confirmation`).
 //!
 //! ```
-//! use aitp::capability::{Envelope, Body};
-//! use aitp_examples::{script, shop};
+//! use aitp::capability::{Body, Envelope, data_request::{FormField, RequestData}};
+//! use aitp_examples::script;
 //!
-//! let form = Envelope::from(shop::address_form("address_1"));
+//! let form = RequestData::form("address_1", "Ship to?", [FormField::text("city", "City")]);
+//! let form = Envelope::from(form);
 //! let answer = script::next_message(&form).unwrap();
 //! assert!(matches!(answer.body(), Body::Data(d) if d.get("city") == Some(script::ADDRESS[2].1)));
 //! ```

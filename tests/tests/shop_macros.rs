@@ -1,10 +1,8 @@
-//! The macro-style shop example (`examples/shop_macros.rs`) through a whole purchase, by
-//! `Router::dispatch`: what it declares, what it answers, and that everything it sends passes
-//! its schema.
+//! The macro-style shop example (`examples/shop_macros`, package `example-shop-macros`)
+//! through a whole purchase, by `Router::dispatch`: what it declares, what it answers, and
+//! that everything it sends passes its schema.
 
-#[allow(dead_code)]
-#[path = "../../examples/shop_macros.rs"]
-mod shop_macros;
+use example_shop_macros as shop_macros;
 
 use aitp::capability::payments::Signed as _;
 use std::sync::Arc;

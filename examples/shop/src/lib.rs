@@ -52,7 +52,7 @@ use aitp::{
     thread::{new_id, unix_now},
 };
 
-use crate::demo_signature;
+use aitp_examples::demo_signature;
 
 /// The shop's NEAR account: the merchant of its quotes and the recipient of payments.
 pub const MERCHANT_ID: &str = "aitp-rs-shop.near";

@@ -13,7 +13,7 @@ use aitp::{
 };
 
 use super::*;
-use crate::script;
+use aitp_examples::script;
 
 /// One customer in one thread of a shop whose state the test can look at.
 struct Customer {

@@ -1,17 +1,18 @@
 //! A small shop written in the macro style: the agent is a struct, its handlers are methods.
 //!
 //! ```text
-//! cargo run -p aitp-examples --example shop_macros       # http://127.0.0.1:8080/v1
-//! AITP_ADDR=0.0.0.0:9000 cargo run -p aitp-examples --example shop_macros
+//! cargo run -p example-shop-macros    # http://127.0.0.1:8080/v1
+//! AITP_ADDR=0.0.0.0:9000 cargo run -p example-shop-macros
 //! ```
 //!
 //! Say anything to see the products (AITP-02 `request_decision`), choose some (`decision`), get
 //! a signed AITP-01 `quote`, pay it (`payment`) and receive the `payment_confirmation`. The
-//! full demo shop (`--example shop`) adds a shipping-address form and more checks; this one
+//! full demo shop (`cargo run -p example-shop`) adds a shipping-address form and more checks; this one
 //! shows how little code the macros need. `#[aitp::agent]` turns the impl block into a
 //! `Router`: each `#[aitp::handler]` method answers the capability message its payload argument
 //! names (`Decision`, `Payment`), `#[aitp::on_text]` answers text, `#[aitp::fallback]` every
 //! other capability message, and the capabilities the shop declares are those of its handlers.
+//! `src/main.rs` serves it.
 
 use aitp::capability::payments::Signed as _;
 use std::{
@@ -164,11 +165,4 @@ impl MacroShop {
             aitp_examples::describe(&message)
         )
     }
-}
-
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let addr = std::env::var("AITP_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
-    println!("macro shop: base URL http://{addr}/v1 (Ctrl-C to stop)");
-    aitp::serve(MacroShop::default().router(), addr).await
 }
