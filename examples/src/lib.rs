@@ -8,13 +8,12 @@
 //! - `examples/loyalty` (`example-loyalty`): a custom capability and the agent serving it.
 //!
 //! Shared here: [`describe`], one line about any capability message; [`script`], the shop
-//! customer's side of the conversation, so tests and clients drive a whole purchase; and
-//! [`demo_signature`]. The `[[example]]` targets: `messages` builds, prints, parses and
+//! customer's side of the conversation (signing its payments with ed25519), so tests and
+//! clients drive a whole purchase. The `[[example]]` targets: `messages` builds, prints, parses and
 //! validates one message of every capability; `capability_schema` prints a `schema.json`.
 
 use aitp::capability::{Body, Envelope, errors::ErrorReport, evm_wallet::parse_quantity};
 
-pub mod demo_signature;
 pub mod script;
 
 /// One line for people about a capability message: its capability and key, the facts that

@@ -80,9 +80,7 @@ async fn the_macro_shop_sells() {
     let replies = customer.post(Content::aitp(&Envelope::from(choice))).await;
     let quote: Quote = find(&replies).expect("a quote");
     assert!(texts(&replies).contains("68.50 USD"), "{}", texts(&replies));
-    assert!(
-        quote.verify_with(|b, s| aitp_examples::demo_signature::verify(shop_macros::KEY, b, s))
-    );
+    aitp::sign::verify(&shop_macros::public_key(), &quote).expect("signed by the shop");
 
     // Unknown product: an error report, nothing else.
     let replies = customer

@@ -14,7 +14,6 @@
 //! other capability message, and the capabilities the shop declares are those of its handlers.
 //! `src/main.rs` serves it.
 
-use aitp::capability::payments::Signed as _;
 use std::{
     collections::HashMap,
     fmt,
@@ -34,14 +33,25 @@ use aitp::{
         transactions::PaymentOutcome,
     },
     money::Amount,
+    sign::{PublicKey, SecretKey, sign},
     thread::new_id,
 };
-use aitp_examples::demo_signature;
 
 /// The shop's account: merchant of its quotes, recipient of payments.
 pub const MERCHANT: &str = "aitp-rs-macro-shop.near";
-/// The demo signing key (see `aitp_examples::demo_signature`: not a real signature).
-pub const KEY: &str = "aitp-rs macro shop demo key";
+/// The seed of the shop's ed25519 signing key. **Published, so not a secret**: anyone can
+/// sign as this demo shop; a real one keeps its key secret.
+pub const KEY_SEED: [u8; 32] = *b"aitp-rs macro shop: not a secret";
+
+/// The shop's signing key, made from [`KEY_SEED`].
+fn key() -> SecretKey {
+    SecretKey::from_seed(&KEY_SEED)
+}
+
+/// The shop's public key: what its quotes and confirmations verify against.
+pub fn public_key() -> PublicKey {
+    key().public_key()
+}
 
 /// What the shop sells: id, name, price in cents.
 const PRODUCTS: [(&str, &str, u128); 3] = [
@@ -59,6 +69,8 @@ pub enum ShopError {
     UnknownQuote(String),
     /// A payment that does not match its quote.
     WrongAmount(String),
+    /// A quote or confirmation could not be signed (it has no canonical form).
+    Signing(String),
 }
 
 impl fmt::Display for ShopError {
@@ -67,6 +79,7 @@ impl fmt::Display for ShopError {
             Self::UnknownProduct(id) => write!(f, "we do not sell {id:?}"),
             Self::UnknownQuote(id) => write!(f, "quote {id:?} is not open in this thread"),
             Self::WrongAmount(id) => write!(f, "the payment does not match quote {id:?}"),
+            Self::Signing(why) => write!(f, "the shop could not sign its answer: {why}"),
         }
     }
 }
@@ -125,7 +138,8 @@ impl MacroShop {
                 "usdc.near",
                 MERCHANT,
             ))
-            .sign_with(demo_signature::signer(KEY));
+            .build_unsigned();
+        let quote = sign(&key(), quote).map_err(|e| ShopError::Signing(e.to_string()))?;
         self.quotes
             .lock()
             .unwrap()
@@ -150,11 +164,10 @@ impl MacroShop {
         }
         quotes.remove(cx.thread_id());
         let order = 1001 + self.orders.fetch_add(1, Ordering::Relaxed);
-        Ok(
+        let confirmation =
             PaymentConfirmation::for_payment(&payment, new_id("pay_"), PaymentOutcome::Success)
-                .message(format!("Thank you! Order ORD-{order} ships tomorrow."))
-                .sign_with(demo_signature::signer(KEY)),
-        )
+                .message(format!("Thank you! Order ORD-{order} ships tomorrow."));
+        sign(&key(), confirmation).map_err(|e| ShopError::Signing(e.to_string()))
     }
 
     /// Any other capability message: say what it was (a function without `self` works too).
