@@ -5,7 +5,7 @@
 //! cargo run -p aitp-examples --example capability_schema -- decisions  # an AITP one
 //! ```
 //!
-//! The loyalty-points capability (`loyalty_points.rs`) is declared as message structs and one
+//! The loyalty-points capability (`examples/loyalty/src/lib.rs`, package `example-loyalty`) is declared as message structs and one
 //! enum deriving `Capability`; `Loyalty::schema()` is the JSON Schema 2020-12 document to
 //! publish at its URL: `anyOf` over the messages, `$id` = the URL, doc comments as
 //! descriptions. The official capabilities are declared the same way in `aitp`
@@ -15,15 +15,12 @@ use aitp::capability::{
     Capability, DataRequest, Decisions, EvmWallet, NearWallet, Payments, Transactions,
 };
 
-#[path = "loyalty_points.rs"]
-mod loyalty_points;
-
 fn main() {
     let which = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "loyalty".to_owned());
     let schema = match which.as_str() {
-        "loyalty" => loyalty_points::Loyalty::schema(),
+        "loyalty" => example_loyalty::Loyalty::schema(),
         "payments" => Payments::schema(),
         "decisions" => Decisions::schema(),
         "data-request" => DataRequest::schema(),

@@ -11,6 +11,7 @@
 
 use std::error::Error;
 
+use aitp::sign::{SecretKey, sign};
 use aitp::{
     capability::{
         Body, Envelope,
@@ -24,12 +25,13 @@ use aitp::{
     },
     money::Amount,
 };
-use aitp_examples::{demo_signature, describe};
+use aitp_examples::describe;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let price: Amount = "24.95".parse()?;
 
-    // AITP-01 Payments: a signed quote (demo signature; see `aitp_examples::demo_signature`).
+    // AITP-01 Payments: a quote signed with ed25519 (a key from a published seed: a demo).
+    let shop_key = SecretKey::from_seed(b"messages example: not a secret!!");
     let quote = Quote::builder("quote_1", "shop.near", "1 × Insulated bottle, 750 ml")
         .expiration("2030-01-01T00:00:00Z")
         .option(PaymentOption::near_payment_channel(
@@ -38,7 +40,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             "usdc.near",
             "shop.near",
         ))
-        .sign_with(demo_signature::signer("shop demo key"));
+        .build_unsigned();
+    let quote = sign(&shop_key, quote)?;
 
     // AITP-02 Decisions: product cards, prices in the legacy quote shape options carry.
     let decision = RequestDecision::products(

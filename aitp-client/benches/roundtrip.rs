@@ -25,7 +25,7 @@ fn roundtrip(c: &mut Criterion) {
     let url = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/v1", listener.local_addr().unwrap());
-        let server = Server::new(aitp_examples::echo_agent(), MemoryStore::new());
+        let server = Server::new(example_echo::echo_agent(), MemoryStore::new());
         tokio::spawn(server.serve_with(listener, std::future::pending()));
         url
     });

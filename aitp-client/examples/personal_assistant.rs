@@ -41,7 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             // No shop given: serve the demo shop on a free port.
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
             let url = format!("http://{}/v1", listener.local_addr()?);
-            let shop = Server::new(aitp_examples::shop::shop_agent(), MemoryStore::new());
+            let shop = Server::new(example_shop::shop_agent(), MemoryStore::new());
             tokio::spawn(shop.serve_with(listener, aitp::server::shutdown_signal()));
             url
         }

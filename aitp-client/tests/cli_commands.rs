@@ -8,7 +8,8 @@ use std::{
 };
 
 use aitp::{server::Server, store::MemoryStore};
-use aitp_examples::{script, shop};
+use aitp_examples::script;
+use example_shop as shop;
 
 /// Runs `aitp` with `args`, the environment variables `env` (and no inherited `AITP_*`), and
 /// `stdin` as its input.
@@ -183,7 +184,7 @@ async fn quit_inside_a_menu_leaves() {
 async fn scripting_commands_and_exit_statuses() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1", listener.local_addr().unwrap());
-    let server = Server::new(aitp_examples::echo_agent(), MemoryStore::new());
+    let server = Server::new(example_echo::echo_agent(), MemoryStore::new());
     tokio::spawn(server.serve_with(listener, std::future::pending()));
     let thread = aitp_client::Client::new(&url)
         .unwrap()

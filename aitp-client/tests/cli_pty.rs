@@ -9,7 +9,8 @@ use std::{
 };
 
 use aitp::{server::Server, store::MemoryStore};
-use aitp_examples::{script, shop};
+use aitp_examples::script;
+use example_shop as shop;
 
 struct Tmux {
     socket: String,

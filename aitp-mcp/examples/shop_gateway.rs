@@ -13,7 +13,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .init();
-    let shop = aitp_examples::shop::shop_agent();
+    let shop = example_shop::shop_agent();
     let backend = Backend::in_process(shop).await?;
     // Payments are left unsigned here; `Payer::signer` takes a real signer.
     let gateway = Gateway::new(backend, Payer::new("you.near", "demo-channel")).await?;

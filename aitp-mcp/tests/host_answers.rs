@@ -3,8 +3,8 @@
 //! agent, and a declined quote pays nothing until the user accepts it. (The MCP wire is
 //! covered by `mcp_python.rs`; this drives the same calls a host makes, with their errors.)
 
-use aitp_examples::shop::{ShopState, Stage, shop_agent_with};
 use aitp_mcp::{Backend, Gateway, Payer};
+use example_shop::{ShopState, Stage, shop_agent_with};
 use serde_json::{Map, Value, json};
 
 fn args(v: Value) -> Map<String, Value> {

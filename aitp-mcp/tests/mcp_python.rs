@@ -14,9 +14,9 @@ use aitp::{
     server::Server,
     store::MemoryStore,
 };
-use aitp_examples::shop::{ShopState, Stage, shop_agent_with};
 use aitp_mcp::{Backend, Gateway, Payer};
 use aitp_tests::{ServerGuard, python_venv, serve_in_background};
+use example_shop::{ShopState, Stage, shop_agent_with};
 use futures_util::TryStreamExt as _;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;

@@ -1,55 +1,20 @@
-//! Runnable examples of aitp-rs, and the agents behind them.
+//! What the aitp-rs examples and their tests share; the agents themselves each live in one
+//! file of their own package:
 //!
-//! The agents live in this library (not in the example binaries) so integration tests can
-//! serve them in-process:
+//! - `examples/echo` (`example-echo`): repeats text, describes every capability message.
+//! - `examples/shop` (`example-shop`): a shop that sells through a real multi-step AITP
+//!   conversation (product cards, a shipping-address form, a signed quote, a payment).
+//! - `examples/shop_macros` (`example-shop-macros`): a smaller shop written with the macros.
+//! - `examples/loyalty` (`example-loyalty`): a custom capability and the agent serving it.
 //!
-//! - [`echo_agent`]: repeats text, and describes every capability message it receives.
-//! - [`shop::shop_agent`]: a shop that sells through a real multi-step AITP conversation
-//!   (product cards, a shipping-address form, a signed quote, a payment, a confirmation).
-//! - [`script`]: the customer's side of that conversation as pure functions, so a test (or a
-//!   client) can drive the whole purchase.
-//!
-//! The `[[example]]` targets: `echo` and `shop` serve those agents on the Threads API,
-//! `messages` builds, prints, parses and validates one message of every capability.
+//! Shared here: [`describe`], one line about any capability message; [`script`], the shop
+//! customer's side of the conversation (signing its payments with ed25519), so tests and
+//! clients drive a whole purchase. The `[[example]]` targets: `messages` builds, prints, parses and
+//! validates one message of every capability; `capability_schema` prints a `schema.json`.
 
-use aitp::{
-    agent::Router,
-    capability::{AitpCapability, Body, Envelope, errors::ErrorReport, evm_wallet::parse_quantity},
-};
+use aitp::capability::{Body, Envelope, errors::ErrorReport, evm_wallet::parse_quantity};
 
-pub mod demo_signature;
 pub mod script;
-pub mod shop;
-
-/// The echo agent: answers text with `echo: <text>`, and any capability message with a text
-/// summary of it ([`describe`]), including whether it passes its schema's validation.
-///
-/// It declares every AITP v1 capability, so clients that negotiate see that it takes them
-/// all; nothing is handled by type, everything goes to the fallback.
-pub fn echo_agent() -> Router {
-    let mut router = Router::new()
-        .actor_id("aitp-rs-echo")
-        .on_text(echo_text)
-        .fallback(echo_message);
-    for capability in AitpCapability::ALL {
-        router = router.declare(capability.v1());
-    }
-    router
-}
-
-async fn echo_text(text: String) -> String {
-    tracing::info!(%text, "echoing text");
-    format!("echo: {text}")
-}
-
-async fn echo_message(message: Envelope) -> String {
-    tracing::info!(
-        key = message.key(),
-        schema = message.schema(),
-        "describing a capability message"
-    );
-    format!("echo: {}", describe(&message))
-}
 
 /// One line for people about a capability message: its capability and key, the facts that
 /// matter (ids, amounts, choices), and whether it passes its schema's validation.
@@ -268,39 +233,5 @@ fn detail_value(v: &aitp::capability::transactions::DetailValue) -> String {
     match v {
         DetailValue::String(s) => s.clone(),
         DetailValue::Number(n) => n.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use aitp::{
-        agent::Reply,
-        capability::decisions::RequestDecision,
-        thread::{Content, Message, Role, Thread},
-    };
-
-    use super::*;
-
-    #[tokio::test]
-    async fn echo_answers_text_and_describes_messages() {
-        let agent = echo_agent();
-        assert_eq!(agent.capabilities().len(), AitpCapability::ALL.len());
-        let thread = Thread::new();
-
-        let hello = Message::new(&thread.id, Role::User, vec![Content::text("hello")]);
-        let replies = agent.dispatch_one(thread.clone(), hello).await;
-        assert_eq!(replies, vec![Reply::Text("echo: hello".into())]);
-
-        let ask = Envelope::from(RequestDecision::radio("size", ["S", "M"]).build());
-        let message = Message::new(&thread.id, Role::User, vec![Content::aitp(&ask)]);
-        let replies = agent.dispatch_one(thread, message).await;
-        let [Reply::Text(text)] = replies.as_slice() else {
-            panic!("one text reply expected: {replies:?}");
-        };
-        assert!(
-            text.starts_with("echo: aitp-02-decisions `request_decision` size"),
-            "{text}"
-        );
-        assert!(text.ends_with("(valid)"), "{text}");
     }
 }

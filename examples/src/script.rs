@@ -1,20 +1,21 @@
-//! The customer's side of the [shop](crate::shop) conversation, as pure functions: given the
-//! shop's last capability message, the customer's next one.
+//! The customer's side of the demo shop's conversation (`examples/shop`, package
+//! `example-shop`), as pure functions: given the shop's last capability message, the
+//! customer's next one.
 //!
 //! A test (in-process, or a client over HTTP) drives a whole purchase with it: send
 //! [`OPENING`], then answer every capability message the shop sends with [`next_message`]
 //! until it returns `None` (after the `payment_confirmation`).
 //!
 //! ```
-//! use aitp::capability::{Envelope, Body};
-//! use aitp_examples::{script, shop};
+//! use aitp::capability::{Body, Envelope, data_request::{FormField, RequestData}};
+//! use aitp_examples::script;
 //!
-//! let form = Envelope::from(shop::address_form("address_1"));
+//! let form = RequestData::form("address_1", "Ship to?", [FormField::text("city", "City")]);
+//! let form = Envelope::from(form);
 //! let answer = script::next_message(&form).unwrap();
 //! assert!(matches!(answer.body(), Body::Data(d) if d.get("city") == Some(script::ADDRESS[2].1)));
 //! ```
 
-use aitp::capability::payments::Signed as _;
 use aitp::{
     agent::Reply,
     capability::{
@@ -23,9 +24,8 @@ use aitp::{
         decisions::{Decision, RequestDecision},
         payments::{Payment, PaymentMethodUsed, Quote},
     },
+    sign::{SecretKey, sign},
 };
-
-use crate::demo_signature;
 
 /// What the customer says first.
 pub const OPENING: &str = "Hi! I'm going hiking next week and need some gear.";
@@ -35,8 +35,14 @@ pub const CUSTOMER: &str = "ada.near";
 pub const QUANTITY: u64 = 2;
 /// The payment channel the customer pays through.
 pub const CHANNEL_ID: &str = "channel_ada_demo_shop";
-/// The customer's demo signing key ([`demo_signature`]).
-pub const CUSTOMER_KEY: &str = "ada's demo key (not a secret)";
+/// The seed of the customer's demo ed25519 key ([`customer_key`]). **Published, so not a
+/// secret**: a real customer signs with a key only they hold.
+pub const CUSTOMER_KEY_SEED: [u8; 32] = *b"ada.near demo key: not a secret!";
+
+/// The customer's ed25519 signing key, made from [`CUSTOMER_KEY_SEED`].
+pub fn customer_key() -> SecretKey {
+    SecretKey::from_seed(&CUSTOMER_KEY_SEED)
+}
 /// The shipping address the customer fills in, as `(field id, value)`.
 pub const ADDRESS: [(&str, &str); 5] = [
     ("name", "Ada Lovelace"),
@@ -83,10 +89,11 @@ pub fn fill(request: &RequestData) -> Data {
 }
 
 /// Pays the quote's first option with its first method, over [`CHANNEL_ID`], exactly the
-/// quoted amount, signed with [`CUSTOMER_KEY`]; `None` when the quote offers no way to pay.
+/// quoted amount, signed with [`customer_key`]; `None` when the quote offers no way to pay.
 pub fn pay(quote: &Quote) -> Option<Payment> {
     let option = quote.payment_options.first()?;
     let method = option.payment_methods.first()?;
     let used = PaymentMethodUsed::for_option(option, method, CHANNEL_ID);
-    Some(Payment::new(quote, CUSTOMER, used).sign_with(demo_signature::signer(CUSTOMER_KEY)))
+    // A payment of integers and strings always has a canonical form, so signing cannot fail.
+    sign(&customer_key(), Payment::new(quote, CUSTOMER, used)).ok()
 }

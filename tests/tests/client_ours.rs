@@ -14,8 +14,10 @@ use aitp::{
     thread::{CreateMessage, CreateRun, CreateThread, Message, ModifyThread, RunStatus},
 };
 use aitp_client::{Client, Error, RetryPolicy};
-use aitp_examples::{echo_agent, script, shop};
+use aitp_examples::script;
 use aitp_tests::serve_in_background;
+use example_echo::echo_agent;
+use example_shop as shop;
 use futures_util::TryStreamExt;
 
 fn client(base: &str) -> Client {

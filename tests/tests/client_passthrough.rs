@@ -12,8 +12,9 @@ use aitp::{
     thread::Message,
 };
 use aitp_client::{Client, Forwarder};
-use aitp_examples::{script, shop};
+use aitp_examples::script;
 use aitp_tests::serve_in_background;
+use example_shop as shop;
 
 /// The personal assistant: text and every capability message go to the shop.
 fn personal_assistant(forwarder: Forwarder) -> Router {

@@ -19,11 +19,8 @@ async fn openai_python_client_completes_a_shop_conversation() {
     })
     .await
     .expect("venv setup");
-    let (base, guard) = serve_in_background(Server::new(
-        aitp_examples::shop::shop_agent(),
-        MemoryStore::new(),
-    ))
-    .await;
+    let (base, guard) =
+        serve_in_background(Server::new(example_shop::shop_agent(), MemoryStore::new())).await;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("py/openai_shop_flow.py");
     let output = tokio::time::timeout(
         Duration::from_secs(120),

@@ -1,10 +1,8 @@
-//! The macro-style shop example (`examples/shop_macros.rs`) through a whole purchase, by
-//! `Router::dispatch`: what it declares, what it answers, and that everything it sends passes
-//! its schema.
+//! The macro-style shop example (`examples/shop_macros`, package `example-shop-macros`)
+//! through a whole purchase, by `Router::dispatch`: what it declares, what it answers, and
+//! that everything it sends passes its schema.
 
-#[allow(dead_code)]
-#[path = "../../examples/shop_macros.rs"]
-mod shop_macros;
+use example_shop_macros as shop_macros;
 
 use aitp::capability::payments::Signed as _;
 use std::sync::Arc;
@@ -82,9 +80,7 @@ async fn the_macro_shop_sells() {
     let replies = customer.post(Content::aitp(&Envelope::from(choice))).await;
     let quote: Quote = find(&replies).expect("a quote");
     assert!(texts(&replies).contains("68.50 USD"), "{}", texts(&replies));
-    assert!(
-        quote.verify_with(|b, s| aitp_examples::demo_signature::verify(shop_macros::KEY, b, s))
-    );
+    aitp::sign::verify(&shop_macros::public_key(), &quote).expect("signed by the shop");
 
     // Unknown product: an error report, nothing else.
     let replies = customer

@@ -2,112 +2,24 @@
 //! written with `#[aitp::agent]`, and called over the Threads API.
 //!
 //! ```text
-//! cargo run -p aitp-examples --example loyalty
+//! cargo run -p example-loyalty
 //! ```
 //!
+//! The capability and the desk that serves it are in `src/lib.rs`; this file is the customer.
 //! The example starts the loyalty desk on a free loopback port, then plays the customer with
 //! plain HTTP (reqwest): it opens a thread declaring the capability, asks for its balance,
 //! spends points twice (the second time too many) and prints every reply. It exits non-zero if
 //! the desk answers anything unexpected, so it doubles as a smoke test.
 
-use std::{collections::HashMap, sync::Mutex, time::Duration};
+use std::time::Duration;
 
 use aitp::{
-    agent::ThreadCtx,
     capability::{Capability, ContentPart, Envelope, extract_text},
     server::Server,
     store::MemoryStore,
-    thread::Principal,
 };
+use example_loyalty::{Loyalty, LoyaltyDesk, RedeemPoints, RequestBalance};
 use serde_json::{Value, json};
-
-#[path = "loyalty_points.rs"]
-mod loyalty_points;
-
-use loyalty_points::{Loyalty, PointsBalance, RedeemPoints, RequestBalance};
-
-/// Why points cannot be spent; the SDK sends it to the customer as an `error` message.
-#[derive(Debug)]
-enum LoyaltyError {
-    NotEnough {
-        account: String,
-        has: u64,
-        wants: u64,
-    },
-}
-
-impl std::fmt::Display for LoyaltyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::NotEnough {
-                account,
-                has,
-                wants,
-            } => write!(f, "account {account} holds {has} points, not {wants}"),
-        }
-    }
-}
-
-/// The loyalty desk: balances per account.
-#[derive(Debug)]
-struct LoyaltyDesk {
-    balances: Mutex<HashMap<String, u64>>,
-}
-
-#[aitp::agent(actor_id = "loyalty-desk")]
-impl LoyaltyDesk {
-    /// `request_balance`: a plain (sync) method is fine.
-    #[aitp::handler]
-    fn balance(&self, ask: RequestBalance) -> PointsBalance {
-        let points = self.balances.lock().unwrap().get(&ask.account).copied();
-        PointsBalance {
-            account: ask.account,
-            points: points.unwrap_or(0),
-            redeemed: None,
-        }
-    }
-
-    /// `redeem_points`: extractors (here the thread context and the principal) come first,
-    /// the payload last.
-    #[aitp::handler]
-    async fn redeem(
-        &self,
-        cx: ThreadCtx,
-        who: Principal,
-        redeem: RedeemPoints,
-    ) -> Result<Loyalty, LoyaltyError> {
-        println!(
-            "  [desk] {who} redeems {} points of {} in {}",
-            redeem.points,
-            redeem.account,
-            cx.thread_id()
-        );
-        let mut balances = self.balances.lock().unwrap();
-        let balance = balances.entry(redeem.account.clone()).or_insert(0);
-        if *balance < redeem.points {
-            return Err(LoyaltyError::NotEnough {
-                account: redeem.account,
-                has: *balance,
-                wants: redeem.points,
-            });
-        }
-        *balance -= redeem.points;
-        Ok(Loyalty::Balance(PointsBalance {
-            account: redeem.account,
-            points: *balance,
-            redeemed: Some(redeem.points),
-        }))
-    }
-
-    /// Text: say what the desk understands.
-    #[aitp::on_text]
-    fn help(&self, _text: String) -> String {
-        format!(
-            "I speak {}: send request_balance or redeem_points.",
-            Loyalty::SCHEMA_URL
-        )
-    }
-}
 
 /// The customer's side: the Threads API over HTTP.
 struct Customer {
@@ -202,9 +114,7 @@ fn loyalty_reply(replies: &[String]) -> Loyalty {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let desk = LoyaltyDesk {
-        balances: Mutex::new(HashMap::from([("C-1001".to_owned(), 120)])),
-    };
+    let desk = LoyaltyDesk::with_balances([("C-1001", 120)]);
     let router = desk.router();
     println!(
         "the desk declares: {:?}",

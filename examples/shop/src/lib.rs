@@ -22,12 +22,13 @@
 //! where it was, so the customer can try again. Text in the middle of the flow is answered
 //! with a reminder of what the shop is waiting for, and `cancel` drops the order.
 //!
-//! Demo shortcuts, said plainly: signatures are [`demo_signature`]
-//! values, not ed25519; the payer's signature is required (by the schema) but not verified,
-//! since the shop has no registry of payer keys; and the payment is trusted as reported —
-//! a real shop checks the payment channel before confirming.
+//! Signatures are real ed25519 signatures over the RFC 8785 canonical JSON of each message
+//! (`aitp::sign`): the shop signs its quotes and confirmations with [`ShopState::public_key`]'s
+//! secret half. Demo shortcuts, said plainly: that key is made from the fixed, published seed
+//! [`DEMO_KEY_SEED`], so anyone can sign as this shop — a real shop loads its secret key from
+//! somewhere safe. The payment is trusted as reported: a real shop checks the payment channel
+//! before confirming.
 
-use aitp::capability::payments::Signed as _;
 use std::{
     collections::HashMap,
     fmt,
@@ -49,10 +50,9 @@ use aitp::{
         transactions::{self, PaymentDetail, PaymentOutcome},
     },
     money::{Amount, DecimalNumber},
+    sign::{PublicKey, SecretKey, sign},
     thread::{new_id, unix_now},
 };
-
-use crate::demo_signature;
 
 /// The shop's NEAR account: the merchant of its quotes and the recipient of payments.
 pub const MERCHANT_ID: &str = "aitp-rs-shop.near";
@@ -64,9 +64,10 @@ pub const TOKEN: &str = "usdc.near";
 pub const QUOTE_TTL: Duration = Duration::from_secs(15 * 60);
 /// The most of one product per order.
 pub const MAX_QUANTITY: u64 = 10;
-/// The key of the shop's demo signatures (see [`demo_signature`]): not a secret, and not a
-/// real signing key.
-pub const DEMO_SIGNING_KEY: &str = "aitp-rs demo shop key (not a secret)";
+/// The seed of the shop's demo ed25519 signing key. **Published, so not a secret**: it lets
+/// the example sign for real with a key anyone can rebuild (`SecretKey::from_seed`); a real
+/// shop keeps its key secret.
+pub const DEMO_KEY_SEED: [u8; 32] = *b"aitp-rs demo shop: not a secret!";
 
 // ---------------------------------------------------------------------------------------------
 // Catalog
@@ -388,7 +389,7 @@ pub struct ShopState {
     catalog: Arc<Catalog>,
     orders: Arc<Mutex<HashMap<String, Order>>>,
     next_order_number: Arc<AtomicU64>,
-    signing_key: Arc<str>,
+    signing_key: SecretKey,
 }
 
 impl Default for ShopState {
@@ -398,13 +399,13 @@ impl Default for ShopState {
 }
 
 impl ShopState {
-    /// A shop selling `catalog`, signing with [`DEMO_SIGNING_KEY`].
+    /// A shop selling `catalog`, signing with the key of [`DEMO_KEY_SEED`].
     pub fn new(catalog: Catalog) -> Self {
         Self {
             catalog: Arc::new(catalog),
             orders: Arc::default(),
             next_order_number: Arc::new(AtomicU64::new(1001)),
-            signing_key: DEMO_SIGNING_KEY.into(),
+            signing_key: SecretKey::from_seed(&DEMO_KEY_SEED),
         }
     }
 
@@ -418,14 +419,10 @@ impl ShopState {
         self.orders().get(thread_id).cloned()
     }
 
-    /// Whether `signature` is the shop's (demo) signature of `bytes`: how a customer checks a
-    /// quote or confirmation, e.g. `quote.verify_with(|b, s| shop.verify(b, s))`.
-    pub fn verify(&self, bytes: &[u8], signature: &str) -> bool {
-        demo_signature::verify(&self.signing_key, bytes, signature)
-    }
-
-    fn sign(&self, bytes: &[u8]) -> String {
-        demo_signature::sign(&self.signing_key, bytes)
+    /// The shop's public key: how a customer checks a quote or confirmation,
+    /// `aitp::sign::verify(&shop.public_key(), &quote)`.
+    pub fn public_key(&self) -> PublicKey {
+        self.signing_key.public_key()
     }
 
     fn orders(&self) -> MutexGuard<'_, HashMap<String, Order>> {
@@ -442,7 +439,7 @@ impl ShopState {
             Some(ship_to) => format!("{}, shipped to {ship_to}", order.summary()),
             None => order.summary(),
         };
-        Ok(Quote::builder(new_id("quote_"), MERCHANT_ID, description)
+        let quote = Quote::builder(new_id("quote_"), MERCHANT_ID, description)
             .expires_after(QUOTE_TTL)
             .option(PaymentOption::near_payment_channel(
                 total,
@@ -450,7 +447,8 @@ impl ShopState {
                 TOKEN,
                 MERCHANT_ID,
             ))
-            .sign_with(|bytes| self.sign(bytes)))
+            .build_unsigned();
+        sign(&self.signing_key, quote).map_err(|e| ShopError::Signing(e.to_string()))
     }
 }
 
@@ -504,6 +502,8 @@ pub enum ShopError {
     AlreadyPaid(String),
     /// The total does not fit the arithmetic (absurd quantities).
     TooLarge,
+    /// A quote or confirmation could not be signed (it has no canonical form).
+    Signing(String),
 }
 
 impl fmt::Display for ShopError {
@@ -543,6 +543,7 @@ impl fmt::Display for ShopError {
             ),
             Self::AlreadyPaid(order) => write!(f, "order {order} is already paid"),
             Self::TooLarge => f.write_str("the order total is too large"),
+            Self::Signing(why) => write!(f, "the shop could not sign its answer: {why}"),
         }
     }
 }
@@ -899,8 +900,9 @@ async fn on_payment(
             .detail(PaymentDetail::new("Order number", &order_number))
             .detail(PaymentDetail::new("Items", order.summary()))
             .detail(PaymentDetail::new("Total", total))
-            .detail(PaymentDetail::new("Ship to", ship_to))
-            .sign_with(|bytes| shop.sign(bytes));
+            .detail(PaymentDetail::new("Ship to", ship_to));
+    let confirmation =
+        sign(&shop.signing_key, confirmation).map_err(|e| ShopError::Signing(e.to_string()))?;
     tracing::info!(thread, quote = %payment.quote_id, payer = %payment.payer_id, order = %order_number, payment = %payment_id, "payment accepted; order confirmed (payment_confirmation)");
     order.stage = Stage::Paid {
         order_number,

@@ -1,7 +1,6 @@
 //! The shop driven through `Router::dispatch`, no HTTP: the whole purchase, and what happens
 //! when the customer goes off script.
 
-use aitp::capability::payments::Signed as _;
 use aitp::{
     agent::Reply,
     capability::{
@@ -13,7 +12,7 @@ use aitp::{
 };
 
 use super::*;
-use crate::script;
+use aitp_examples::script;
 
 /// One customer in one thread of a shop whose state the test can look at.
 struct Customer {
@@ -155,7 +154,7 @@ async fn a_whole_purchase() {
     assert_eq!(option.payment_methods[0].token, TOKEN);
     assert_eq!(option.payment_methods[0].recipient, MERCHANT_ID);
     assert!(!quote.is_expired() && quote.expiration.is_some());
-    assert!(quote.verify_with(|b, s| c.shop.verify(b, s)));
+    aitp::sign::verify(&c.shop.public_key(), &quote).expect("the quote is signed by the shop");
     assert!(
         quote.description.contains("London"),
         "{}",
@@ -170,7 +169,8 @@ async fn a_whole_purchase() {
     let confirmation: PaymentConfirmation = find(&replies).expect("payment_confirmation");
     assert_eq!(confirmation.result, PaymentOutcome::Success);
     assert_eq!(confirmation.quote_id, quote.quote_id);
-    assert!(confirmation.verify_with(|b, s| c.shop.verify(b, s)));
+    aitp::sign::verify(&c.shop.public_key(), &confirmation)
+        .expect("the confirmation is signed by the shop");
     assert_eq!(detail(&confirmation, "Order number"), "ORD-1001");
     assert_eq!(detail(&confirmation, "Items"), "2 × Merino trail socks");
     assert_eq!(detail(&confirmation, "Total"), "37.00 USD");
@@ -253,7 +253,7 @@ async fn a_tampered_amount_is_refused_and_the_exact_amount_accepted() {
 
     let mut cheap = script::pay(&quote).unwrap();
     cheap.payment_method.amount = Some("36.99".parse().unwrap());
-    let cheap = cheap.sign_with(demo_signature::signer(script::CUSTOMER_KEY));
+    let cheap = aitp::sign::sign(&script::customer_key(), cheap).unwrap();
     let e = error(&c.send(cheap).await);
     assert_eq!(e.code, ErrorCode::HandlerError);
     assert!(
@@ -266,7 +266,7 @@ async fn a_tampered_amount_is_refused_and_the_exact_amount_accepted() {
     // The same value written differently is the same amount.
     let mut exact = script::pay(&quote).unwrap();
     exact.payment_method.amount = Some("37.0".parse().unwrap());
-    let exact = exact.sign_with(demo_signature::signer(script::CUSTOMER_KEY));
+    let exact = aitp::sign::sign(&script::customer_key(), exact).unwrap();
     let confirmation: PaymentConfirmation = find(&c.send(exact).await).unwrap();
     assert_eq!(confirmation.result, PaymentOutcome::Success);
 }
@@ -278,7 +278,7 @@ async fn payments_for_other_quotes_or_without_signature_are_refused() {
 
     let mut forged = script::pay(&quote).unwrap();
     forged.quote_id = "quote_forged".into();
-    let forged = forged.sign_with(demo_signature::signer(script::CUSTOMER_KEY));
+    let forged = aitp::sign::sign(&script::customer_key(), forged).unwrap();
     let e = error(&c.send(forged).await);
     assert!(e.message.contains("quote_forged"), "{}", e.message);
 

@@ -1,19 +1,19 @@
 //! A small shop written in the macro style: the agent is a struct, its handlers are methods.
 //!
 //! ```text
-//! cargo run -p aitp-examples --example shop_macros       # http://127.0.0.1:8080/v1
-//! AITP_ADDR=0.0.0.0:9000 cargo run -p aitp-examples --example shop_macros
+//! cargo run -p example-shop-macros    # http://127.0.0.1:8080/v1
+//! AITP_ADDR=0.0.0.0:9000 cargo run -p example-shop-macros
 //! ```
 //!
 //! Say anything to see the products (AITP-02 `request_decision`), choose some (`decision`), get
 //! a signed AITP-01 `quote`, pay it (`payment`) and receive the `payment_confirmation`. The
-//! full demo shop (`--example shop`) adds a shipping-address form and more checks; this one
+//! full demo shop (`cargo run -p example-shop`) adds a shipping-address form and more checks; this one
 //! shows how little code the macros need. `#[aitp::agent]` turns the impl block into a
 //! `Router`: each `#[aitp::handler]` method answers the capability message its payload argument
 //! names (`Decision`, `Payment`), `#[aitp::on_text]` answers text, `#[aitp::fallback]` every
 //! other capability message, and the capabilities the shop declares are those of its handlers.
+//! `src/main.rs` serves it.
 
-use aitp::capability::payments::Signed as _;
 use std::{
     collections::HashMap,
     fmt,
@@ -33,14 +33,25 @@ use aitp::{
         transactions::PaymentOutcome,
     },
     money::Amount,
+    sign::{PublicKey, SecretKey, sign},
     thread::new_id,
 };
-use aitp_examples::demo_signature;
 
 /// The shop's account: merchant of its quotes, recipient of payments.
 pub const MERCHANT: &str = "aitp-rs-macro-shop.near";
-/// The demo signing key (see `aitp_examples::demo_signature`: not a real signature).
-pub const KEY: &str = "aitp-rs macro shop demo key";
+/// The seed of the shop's ed25519 signing key. **Published, so not a secret**: anyone can
+/// sign as this demo shop; a real one keeps its key secret.
+pub const KEY_SEED: [u8; 32] = *b"aitp-rs macro shop: not a secret";
+
+/// The shop's signing key, made from [`KEY_SEED`].
+fn key() -> SecretKey {
+    SecretKey::from_seed(&KEY_SEED)
+}
+
+/// The shop's public key: what its quotes and confirmations verify against.
+pub fn public_key() -> PublicKey {
+    key().public_key()
+}
 
 /// What the shop sells: id, name, price in cents.
 const PRODUCTS: [(&str, &str, u128); 3] = [
@@ -58,6 +69,8 @@ pub enum ShopError {
     UnknownQuote(String),
     /// A payment that does not match its quote.
     WrongAmount(String),
+    /// A quote or confirmation could not be signed (it has no canonical form).
+    Signing(String),
 }
 
 impl fmt::Display for ShopError {
@@ -66,6 +79,7 @@ impl fmt::Display for ShopError {
             Self::UnknownProduct(id) => write!(f, "we do not sell {id:?}"),
             Self::UnknownQuote(id) => write!(f, "quote {id:?} is not open in this thread"),
             Self::WrongAmount(id) => write!(f, "the payment does not match quote {id:?}"),
+            Self::Signing(why) => write!(f, "the shop could not sign its answer: {why}"),
         }
     }
 }
@@ -124,7 +138,8 @@ impl MacroShop {
                 "usdc.near",
                 MERCHANT,
             ))
-            .sign_with(demo_signature::signer(KEY));
+            .build_unsigned();
+        let quote = sign(&key(), quote).map_err(|e| ShopError::Signing(e.to_string()))?;
         self.quotes
             .lock()
             .unwrap()
@@ -149,11 +164,10 @@ impl MacroShop {
         }
         quotes.remove(cx.thread_id());
         let order = 1001 + self.orders.fetch_add(1, Ordering::Relaxed);
-        Ok(
+        let confirmation =
             PaymentConfirmation::for_payment(&payment, new_id("pay_"), PaymentOutcome::Success)
-                .message(format!("Thank you! Order ORD-{order} ships tomorrow."))
-                .sign_with(demo_signature::signer(KEY)),
-        )
+                .message(format!("Thank you! Order ORD-{order} ships tomorrow."));
+        sign(&key(), confirmation).map_err(|e| ShopError::Signing(e.to_string()))
     }
 
     /// Any other capability message: say what it was (a function without `self` works too).
@@ -164,11 +178,4 @@ impl MacroShop {
             aitp_examples::describe(&message)
         )
     }
-}
-
-#[tokio::main]
-async fn main() -> std::io::Result<()> {
-    let addr = std::env::var("AITP_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
-    println!("macro shop: base URL http://{addr}/v1 (Ctrl-C to stop)");
-    aitp::serve(MacroShop::default().router(), addr).await
 }
