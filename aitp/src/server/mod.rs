@@ -35,20 +35,12 @@ mod auth;
 mod body;
 mod checks;
 mod error;
+mod executor;
 mod messages;
-mod runner;
 mod runs;
 mod threads;
 
-use std::{
-    collections::HashMap,
-    future::Future,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{
     Router as AxumRouter,
@@ -61,6 +53,7 @@ use tokio_util::task::TaskTracker;
 
 pub use auth::{Anonymous, AuthError, Authenticate, TokenList, bearer_token};
 pub(crate) use error::HttpError;
+use executor::Executor;
 
 use crate::{
     agent::Agent,
@@ -106,15 +99,7 @@ pub(crate) struct Shared<S> {
     pub(crate) auth: Arc<dyn Authenticate>,
     pub(crate) limits: Limits,
     pub(crate) actor: Actor,
-    pub(crate) tasks: TaskTracker,
-    pub(crate) runs: Mutex<HashMap<String, Arc<Active>>>,
-}
-
-/// A run this server is executing: its cancel flag, and who waits for it to end.
-#[derive(Default)]
-pub(crate) struct Active {
-    pub(crate) cancel: AtomicBool,
-    pub(crate) ended: tokio::sync::Notify,
+    pub(crate) executor: Executor,
 }
 
 impl<S> Shared<S> {
@@ -126,37 +111,6 @@ impl<S> Shared<S> {
         self.auth.authenticate(header).map_err(|e| {
             HttpError::new(StatusCode::UNAUTHORIZED, e.to_string()).code("invalid_api_key")
         })
-    }
-
-    pub(crate) fn active(&self, run_id: &str) -> Arc<Active> {
-        let mut map = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(run_id.to_owned()).or_default().clone()
-    }
-
-    pub(crate) fn active_if_running(&self, run_id: &str) -> Option<Arc<Active>> {
-        let map = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(run_id).cloned()
-    }
-
-    pub(crate) fn request_cancel(&self, run_id: &str) -> bool {
-        match self.active_if_running(run_id) {
-            Some(run) => {
-                run.cancel.store(true, Ordering::SeqCst);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The run ended (its final state is stored): wake everyone holding a poll on it.
-    pub(crate) fn forget_run(&self, run_id: &str) {
-        let run = {
-            let mut map = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-            map.remove(run_id)
-        };
-        if let Some(run) = run {
-            run.ended.notify_waiters();
-        }
     }
 }
 
@@ -193,8 +147,7 @@ impl<S: ThreadStore> Server<S> {
                 auth: Arc::new(Anonymous),
                 limits: Limits::default(),
                 actor,
-                tasks: TaskTracker::new(),
-                runs: Mutex::new(HashMap::new()),
+                executor: Executor::default(),
             },
         }
     }
@@ -236,7 +189,7 @@ impl<S: ThreadStore> Server<S> {
 
     fn into_parts(self) -> (AxumRouter, TaskTracker) {
         let limit = self.shared.limits.body_bytes;
-        let tasks = self.shared.tasks.clone();
+        let tasks = self.shared.executor.tasks();
         let app: App<S> = Arc::new(self.shared);
         let v1 = |endpoint: Endpoint| format!("/v1{}", endpoint.template());
         let router = AxumRouter::new()
