@@ -284,6 +284,9 @@ async fn drive<S: ThreadStore>(
                 )));
             }
         };
+        // A bounded batch: the oldest first, the rest wait for the next run.
+        let mut messages = messages;
+        messages.truncate(app.limits.run_messages.max(1));
         let answered_up_to = messages.last().map(|m| m.id.clone());
         let turn = Turn::new(thread, messages, principal).run_id(run.id.clone());
         // A panicking handler fails the run, not the server.

@@ -78,6 +78,20 @@ pub struct Limits {
     /// answering as soon as it ends (250 ms; zero answers at once). Clients that poll in a
     /// loop then ask once or twice per run instead of dozens of times.
     pub poll_hold: Duration,
+    /// Most connections open at once (1,024). Past it the server stops accepting: new
+    /// connections wait in the listen backlog until one closes, instead of the process running
+    /// out of file descriptors. Applies to [`Server::serve`] and [`Server::serve_with`].
+    pub connections: usize,
+    /// How long a client may take to send a request's headers (10 s), counted from when the
+    /// server waits for them — so it also bounds how long an idle keep-alive connection, or a
+    /// connection that never sends anything, holds its slot. A client sending its headers a
+    /// byte a second is cut off. Applies to [`Server::serve`] and [`Server::serve_with`].
+    pub header_read: Duration,
+    /// Most messages one run answers (128): a run answers the oldest unanswered messages up to
+    /// this many, and the rest wait for the next run (the agent's cursor stops after the last
+    /// one answered). A thread with a backlog of 100,000 messages is answered in bounded runs
+    /// of bounded transactions instead of one giant one.
+    pub run_messages: usize,
 }
 
 impl Default for Limits {
@@ -88,6 +102,9 @@ impl Default for Limits {
             text_bytes: 256 * 1024,
             messages: 32,
             poll_hold: Duration::from_millis(250),
+            connections: 1024,
+            header_read: Duration::from_secs(10),
+            run_messages: 128,
         }
     }
 }
@@ -242,14 +259,9 @@ impl<S: ThreadStore> Server<S> {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, actor = %self.shared.actor.id, "serving the Threads API at http://{addr}/v1");
         }
+        let limits = self.shared.limits;
         let (router, tasks) = self.into_parts();
-        // A response written in two pieces would wait ~40 ms for the peer's delayed ACK.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        accept_loop(listener, router, limits, shutdown).await;
         tasks.close();
         if tokio::time::timeout(Duration::from_secs(10), tasks.wait())
             .await
@@ -258,6 +270,62 @@ impl<S: ThreadStore> Server<S> {
             tracing::warn!("runs still working at shutdown; they will be failed at the next start");
         }
         Ok(())
+    }
+}
+
+/// Accepts connections while fewer than `limits.connections` are open, serving each as HTTP/1
+/// with the header-read timeout, until `shutdown`; then lets open connections finish their
+/// requests (up to 10 s).
+async fn accept_loop(
+    listener: TcpListener,
+    router: AxumRouter,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections.max(1)));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read)
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        // A slot first: a connection beyond the cap stays in the backlog, not in our hands.
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
+        let tcp = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of descriptors, or the peer gave up: wait a little instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // A response written in two pieces would wait ~40 ms for the peer's delayed ACK.
+        let _ = tcp.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let conn = http.serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open at shutdown");
     }
 }
 
