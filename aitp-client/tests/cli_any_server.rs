@@ -229,7 +229,12 @@ async fn the_client_reads_actors_from_metadata_underscore() {
     .await
     .unwrap();
     assert_eq!(messages[1].actor(), Some(AGENT));
-    assert!(messages[1].capability::<RequestDecision>().unwrap().is_some());
+    assert!(
+        messages[1]
+            .capability::<RequestDecision>()
+            .unwrap()
+            .is_some()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

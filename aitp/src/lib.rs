@@ -16,6 +16,8 @@
 //! - [`money`]: exact amounts; money never goes through a float.
 //! - [`validate`]: what the official schemas demand, with errors that name the JSON path.
 //! - [`schema`]: JSON Schema 2020-12 generated from the Rust types.
+//! - `sign` (feature `signing`, on by default): ed25519 signatures of AITP-01 messages over
+//!   RFC 8785 canonical JSON, who may sign, the quote lifecycle, NEP-413 and EIP-191/712.
 //!
 //! The wire rule throughout is *tolerant reader, strict writer*: every form seen in the wild
 //! is read, unknown fields and capabilities pass through losslessly, and only canonical forms
@@ -47,6 +49,8 @@ pub mod money;
 pub mod schema;
 #[cfg(feature = "server")]
 pub mod server;
+#[cfg(feature = "signing")]
+pub mod sign;
 pub mod store;
 pub mod thread;
 pub mod validate;

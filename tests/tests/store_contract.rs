@@ -1,8 +1,11 @@
 //! The store contract kit used as a user of the crate would: from outside it, with the
-//! `testing` feature, on the stores it ships. (The crate runs the same kit on its own setups;
+//! `testing` feature, on the stores it ships (PostgreSQL on a cluster the tests start). (The crate runs the same kit on its own setups;
 //! this proves the macro and the cases work through the public API alone.)
 
-use aitp::store::{MemoryStore, SqliteOptions, SqliteStore, testing::contract};
+use aitp::store::{
+    MemoryStore, PgStore, SqliteOptions, SqliteStore,
+    testing::{TempPostgres, contract},
+};
 use tempfile::TempDir;
 
 mod memory {
@@ -30,4 +33,20 @@ mod sqlite_uncached {
     use super::*;
 
     contract!(sqlite_file(SqliteOptions::new().cache(0).readers(1)).await);
+}
+
+/// A store on a fresh database of a throwaway cluster (one per test process); `None` skips
+/// the case when PostgreSQL is not installed (unless `AITP_REQUIRE_POSTGRES` is set).
+async fn postgres() -> Option<(PgStore, ())> {
+    let config = TempPostgres::shared()?.database();
+    let store = PgStore::connect(&config)
+        .await
+        .expect("connect to PostgreSQL");
+    Some((store, ()))
+}
+
+mod postgres {
+    use super::*;
+
+    contract!(postgres().await);
 }

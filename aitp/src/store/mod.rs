@@ -1,5 +1,6 @@
 //! Where threads, messages and runs live: the [`ThreadStore`] trait, the in-memory
-//! [`MemoryStore`], and (feature `sqlite`) the durable embedded `SqliteStore`.
+//! [`MemoryStore`], (feature `sqlite`) the durable embedded `SqliteStore`, and (feature
+//! `postgres`) `PgStore`, for several server processes sharing one PostgreSQL database.
 //!
 //! A thread belongs to the principal that created it: reads and writes through another
 //! principal find nothing. Messages are ordered by insertion (a per-thread sequence), not by
@@ -15,6 +16,8 @@ use crate::thread::{ListQuery, Message, Order, Principal, Run, Thread};
 
 mod memory;
 mod page;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(any(test, feature = "testing"))]
@@ -22,6 +25,8 @@ pub mod testing;
 mod transition;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PgOptions, PgStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use transition::{Transition, Transitioned};

@@ -23,35 +23,48 @@ pub(super) struct Stored {
 /// A change the writer applies to the cache once its transaction is committed.
 #[derive(Debug)]
 pub(super) enum Change {
-    /// The thread was created with these messages: all of it is known.
-    Created(Principal, Thread, Vec<Stored>),
-    /// The thread's metadata was replaced.
-    Thread(Principal, Thread),
+    /// The thread (of this many bytes of JSON) was created with these messages: all of it
+    /// is known.
+    Created(Principal, Thread, usize, Vec<Stored>),
+    /// The thread's metadata was replaced (now this many bytes of JSON).
+    Thread(Principal, Thread, usize),
     /// The thread was deleted, with its messages and runs.
     Deleted(String),
     /// Messages were appended to the thread.
     Messages(String, Vec<Stored>),
     /// The agent's cursor of the thread is now this `seq`.
     Cursor(String, i64),
-    /// The run was created or replaced.
-    Run(Box<Run>),
+    /// The run was created or replaced (now this many bytes of JSON).
+    Run(Box<Run>, usize),
 }
 
 /// A bounded map: two generations, the young one filled by use, the old one dropped when the
 /// young one is full (a cheap approximation of least recently used).
+///
+/// Bounded by count and by bytes: each entry comes with its size (the JSON it was stored as,
+/// plus [`ENTRY_OVERHEAD`]), and a generation is full at `capacity` entries or half the byte
+/// budget. So the map never accounts for more than its budget, however large its values; an
+/// entry larger than half the budget is not kept at all.
 #[derive(Debug)]
 struct Generations<V> {
-    young: HashMap<String, V>,
-    old: HashMap<String, V>,
+    young: HashMap<String, (V, usize)>,
+    old: HashMap<String, (V, usize)>,
+    young_bytes: usize,
+    old_bytes: usize,
     capacity: usize,
+    /// The most bytes one generation holds: half the budget.
+    half: usize,
 }
 
 impl<V> Generations<V> {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, budget: usize) -> Self {
         Self {
             young: HashMap::new(),
             old: HashMap::new(),
+            young_bytes: 0,
+            old_bytes: 0,
             capacity,
+            half: budget / 2,
         }
     }
 
@@ -61,31 +74,75 @@ impl<V> Generations<V> {
 
     fn get_mut(&mut self, key: &str) -> Option<&mut V> {
         if !self.young.contains_key(key) {
-            let (key, value) = self.old.remove_entry(key)?;
-            self.insert(key, value);
+            let (key, (value, bytes)) = self.old.remove_entry(key)?;
+            self.old_bytes -= bytes;
+            self.insert(key, value, bytes);
         }
-        self.young.get_mut(key)
+        self.young.get_mut(key).map(|(v, _)| v)
     }
 
-    fn insert(&mut self, key: String, value: V) {
-        if self.capacity == 0 {
+    /// Keeps `value` (of `bytes`), replacing what `key` held.
+    fn insert(&mut self, key: String, value: V, bytes: usize) {
+        self.remove(&key);
+        let bytes = bytes.saturating_add(ENTRY_OVERHEAD);
+        if self.capacity == 0 || bytes > self.half {
             return;
         }
-        self.old.remove(&key);
-        if self.young.len() >= self.capacity && !self.young.contains_key(&key) {
+        if self.young.len() >= self.capacity || self.young_bytes + bytes > self.half {
             self.old = std::mem::take(&mut self.young);
+            self.old_bytes = std::mem::take(&mut self.young_bytes);
         }
-        self.young.insert(key, value);
+        self.young.insert(key, (value, bytes));
+        self.young_bytes += bytes;
+    }
+
+    /// Records that the value of `key` is now of `bytes` (it changed in place).
+    fn resize(&mut self, key: &str, bytes: usize) {
+        let entry = match self.young.remove_entry(key) {
+            Some(entry) => {
+                self.young_bytes -= entry.1.1;
+                entry
+            }
+            None => match self.old.remove_entry(key) {
+                Some(entry) => {
+                    self.old_bytes -= entry.1.1;
+                    entry
+                }
+                None => return,
+            },
+        };
+        let (key, (value, _)) = entry;
+        self.insert(key, value, bytes);
     }
 
     fn remove(&mut self, key: &str) {
-        self.young.remove(key);
-        self.old.remove(key);
+        if let Some((_, bytes)) = self.young.remove(key) {
+            self.young_bytes -= bytes;
+        }
+        if let Some((_, bytes)) = self.old.remove(key) {
+            self.old_bytes -= bytes;
+        }
     }
 
     fn retain(&mut self, mut keep: impl FnMut(&V) -> bool) {
-        self.young.retain(|_, v| keep(v));
-        self.old.retain(|_, v| keep(v));
+        for (map, total) in [
+            (&mut self.young, &mut self.young_bytes),
+            (&mut self.old, &mut self.old_bytes),
+        ] {
+            map.retain(|_, (v, bytes)| {
+                let kept = keep(v);
+                if !kept {
+                    *total -= *bytes;
+                }
+                kept
+            });
+        }
+    }
+
+    /// The bytes the entries held account for.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        self.young_bytes + self.old_bytes
     }
 
     #[cfg(test)]
@@ -93,6 +150,10 @@ impl<V> Generations<V> {
         self.young.len() + self.old.len()
     }
 }
+
+/// What an entry costs beyond its JSON: its key, the map's slot, the parsed value's
+/// allocations. A rough constant; the JSON dominates for the entries that matter.
+const ENTRY_OVERHEAD: usize = 512;
 
 /// The most JSON kept of one thread's newest messages: with the count limit, what bounds the
 /// cache's memory (about this much per cached thread).
@@ -134,6 +195,8 @@ impl Recent {
 struct Entry {
     owner: Principal,
     thread: Thread,
+    /// The size of the thread's JSON.
+    bytes: usize,
     /// `None` when the thread was read from the database: its messages are not known until
     /// some are appended.
     recent: Option<Recent>,
@@ -141,12 +204,18 @@ struct Entry {
 
 impl Entry {
     /// A thread whose messages are not known.
-    fn without_messages(owner: Principal, thread: Thread) -> Self {
+    fn without_messages(owner: Principal, thread: Thread, bytes: usize) -> Self {
         Self {
             owner,
             thread,
+            bytes,
             recent: None,
         }
+    }
+
+    /// What the entry accounts for: the thread's JSON and its messages held.
+    fn size(&self) -> usize {
+        self.bytes + self.recent.as_ref().map_or(0, |r| r.bytes)
     }
 }
 
@@ -164,11 +233,12 @@ pub(super) struct Cache {
 
 impl Cache {
     /// A cache of up to about twice `capacity` threads and as many runs, keeping the newest
-    /// `recent` messages of each thread; `0` caches nothing.
-    pub(super) fn new(capacity: usize, recent: usize) -> Self {
+    /// `recent` messages of each thread, within `budget` bytes (half for threads, half for
+    /// runs); `0` caches nothing.
+    pub(super) fn new(capacity: usize, recent: usize, budget: usize) -> Self {
         Self {
-            threads: Generations::new(capacity),
-            runs: Generations::new(capacity),
+            threads: Generations::new(capacity, budget / 2),
+            runs: Generations::new(capacity, budget / 2),
             recent_limit: recent,
             epoch: 0,
         }
@@ -187,6 +257,13 @@ impl Cache {
     /// The run, if cached.
     pub(super) fn run(&mut self, id: &str) -> Option<&Run> {
         self.runs.get(id)
+    }
+
+    /// The bytes the cache accounts for (threads with their messages, and runs): never more
+    /// than its budget.
+    #[cfg(test)]
+    pub(super) fn bytes(&self) -> usize {
+        self.threads.bytes() + self.runs.bytes()
     }
 
     fn recent(&mut self, thread_id: &str) -> Option<&Recent> {
@@ -238,19 +315,29 @@ impl Cache {
         )
     }
 
-    /// Caches a thread read from the database, unless a write happened since `epoch` (what was
-    /// read may be older than what the writer cached).
-    pub(super) fn fill_thread(&mut self, epoch: u64, owner: Principal, thread: Thread) {
+    /// Caches a thread read from the database (`bytes` of JSON), unless a write happened
+    /// since `epoch` (what was read may be older than what the writer cached).
+    pub(super) fn fill_thread(
+        &mut self,
+        epoch: u64,
+        owner: Principal,
+        thread: Thread,
+        bytes: usize,
+    ) {
         if self.epoch == epoch {
-            self.threads
-                .insert(thread.id.clone(), Entry::without_messages(owner, thread));
+            self.threads.insert(
+                thread.id.clone(),
+                Entry::without_messages(owner, thread, bytes),
+                bytes,
+            );
         }
     }
 
-    /// Caches a run read from the database, unless a write happened since `epoch`.
-    pub(super) fn fill_run(&mut self, epoch: u64, run: Run) {
+    /// Caches a run read from the database (`bytes` of JSON), unless a write happened since
+    /// `epoch`.
+    pub(super) fn fill_run(&mut self, epoch: u64, run: Run, bytes: usize) {
         if self.epoch == epoch {
-            self.runs.insert(run.id.clone(), run);
+            self.runs.insert(run.id.clone(), run, bytes);
         }
     }
 
@@ -262,7 +349,7 @@ impl Cache {
         self.epoch = self.epoch.wrapping_add(1);
         for change in changes {
             match change {
-                Change::Created(owner, thread, messages) => {
+                Change::Created(owner, thread, bytes, messages) => {
                     let mut recent = Recent {
                         cursor: Some(0),
                         ..Recent::default()
@@ -271,15 +358,26 @@ impl Cache {
                     let entry = Entry {
                         owner,
                         thread,
+                        bytes,
                         recent: Some(recent),
                     };
-                    self.threads.insert(entry.thread.id.clone(), entry);
+                    let size = entry.size();
+                    self.threads.insert(entry.thread.id.clone(), entry, size);
                 }
-                Change::Thread(owner, thread) => match self.threads.get_mut(&thread.id) {
-                    Some(entry) => entry.thread = thread,
+                Change::Thread(owner, thread, bytes) => match self.threads.get_mut(&thread.id) {
+                    Some(entry) => {
+                        entry.thread = thread;
+                        entry.bytes = bytes;
+                        let size = entry.size();
+                        let id = entry.thread.id.clone();
+                        self.threads.resize(&id, size);
+                    }
                     None => {
-                        self.threads
-                            .insert(thread.id.clone(), Entry::without_messages(owner, thread));
+                        self.threads.insert(
+                            thread.id.clone(),
+                            Entry::without_messages(owner, thread, bytes),
+                            bytes,
+                        );
                     }
                 },
                 Change::Deleted(id) => {
@@ -300,6 +398,8 @@ impl Cache {
                         ..Recent::default()
                     });
                     recent.push(messages, limit);
+                    let size = entry.size();
+                    self.threads.resize(&thread_id, size);
                 }
                 Change::Cursor(thread_id, cursor) => {
                     if let Some(recent) = self
@@ -310,7 +410,7 @@ impl Cache {
                         recent.cursor = Some(cursor);
                     }
                 }
-                Change::Run(run) => self.runs.insert(run.id.clone(), *run),
+                Change::Run(run, bytes) => self.runs.insert(run.id.clone(), *run, bytes),
             }
         }
     }
@@ -322,39 +422,69 @@ mod tests {
 
     #[test]
     fn bounded_and_keeps_recent_entries() {
-        let mut g = Generations::new(2);
+        let mut g = Generations::new(2, usize::MAX);
         for i in 0..5 {
-            g.insert(format!("k{i}"), i);
+            g.insert(format!("k{i}"), i, 1);
         }
         assert!(g.len() <= 4);
         assert_eq!(g.get("k4"), Some(&4));
         assert_eq!(g.get("k0"), None);
         // A read promotes an old entry, so it outlives newer unread ones.
         assert_eq!(g.get("k3"), Some(&3));
-        g.insert("k5".into(), 5);
-        g.insert("k6".into(), 6);
+        g.insert("k5".into(), 5, 1);
+        g.insert("k6".into(), 6, 1);
         assert_eq!(g.get("k3"), Some(&3));
         g.remove("k3");
         assert_eq!(g.get("k3"), None);
-        let mut off = Generations::new(0);
-        off.insert("k".into(), 1);
+        let mut off = Generations::new(0, usize::MAX);
+        off.insert("k".into(), 1, 1);
         assert_eq!(off.get("k"), None);
     }
 
     #[test]
+    fn bounded_by_bytes_whatever_the_sizes() {
+        let budget = 100 * 1024;
+        let mut g = Generations::new(1000, budget);
+        let mut sizes = [7_000, 300, 25_000, 1, 49_000, 12_345, 0, 60_000];
+        for i in 0..200 {
+            let bytes = sizes[i % sizes.len()];
+            g.insert(format!("k{i}"), i, bytes);
+            assert!(g.bytes() <= budget, "{} bytes held", g.bytes());
+            // The newest entry is kept unless alone it exceeds half the budget.
+            assert_eq!(
+                g.get(&format!("k{i}")).is_some(),
+                bytes + ENTRY_OVERHEAD <= budget / 2
+            );
+            sizes.rotate_left(1);
+        }
+        // Growing in place counts too, and promotion moves the bytes along.
+        let before = g.bytes();
+        g.insert("grow".into(), 0, 10);
+        g.resize("grow", 40_000);
+        assert!(g.bytes() <= budget);
+        assert!(g.get("grow").is_some());
+        g.remove("grow");
+        assert!(g.get("grow").is_none());
+        assert!(g.bytes() <= before);
+        g.retain(|_| false);
+        assert_eq!(g.bytes(), 0);
+        assert_eq!(g.len(), 0);
+    }
+
+    #[test]
     fn a_fill_after_a_write_is_dropped_and_deletes_take_runs() {
-        let mut cache = Cache::new(8, 4);
+        let mut cache = Cache::new(8, 4, 1 << 20);
         let me = Principal::anonymous();
         let thread = Thread::new();
         let epoch = cache.epoch();
         let mut newer = thread.clone();
         newer.metadata.insert("v", "2");
-        cache.apply(vec![Change::Thread(me.clone(), newer.clone())]);
-        cache.fill_thread(epoch, me.clone(), thread.clone());
+        cache.apply(vec![Change::Thread(me.clone(), newer.clone(), 100)]);
+        cache.fill_thread(epoch, me.clone(), thread.clone(), 100);
         assert_eq!(cache.thread(&thread.id).map(|e| e.1), Some(&newer));
 
         let run = Run::new(thread.id.clone(), "agent");
-        cache.apply(vec![Change::Run(Box::new(run.clone()))]);
+        cache.apply(vec![Change::Run(Box::new(run.clone()), 100)]);
         assert!(cache.run(&run.id).is_some());
         cache.apply(vec![Change::Deleted(thread.id.clone())]);
         assert!(cache.thread(&thread.id).is_none());
@@ -376,10 +506,10 @@ mod tests {
 
     #[test]
     fn messages_of_a_thread_read_from_the_database_are_known_from_the_next_append() {
-        let mut cache = Cache::new(8, 4);
+        let mut cache = Cache::new(8, 4, 1 << 20);
         let me = Principal::anonymous();
         let thread = Thread::new();
-        cache.fill_thread(cache.epoch(), me.clone(), thread.clone());
+        cache.fill_thread(cache.epoch(), me.clone(), thread.clone(), 100);
         let q = ListQuery::new(2, crate::store::Order::Desc);
         // Nothing is known of its messages yet.
         assert!(cache.list_messages(&thread.id, &q).is_none());
@@ -408,10 +538,10 @@ mod tests {
 
     #[test]
     fn recent_messages_are_bounded_by_count_and_size() {
-        let mut cache = Cache::new(8, 3);
+        let mut cache = Cache::new(8, 3, 1 << 20);
         let me = Principal::anonymous();
         let thread = Thread::new();
-        cache.apply(vec![Change::Created(me, thread.clone(), Vec::new())]);
+        cache.apply(vec![Change::Created(me, thread.clone(), 100, Vec::new())]);
         cache.apply(vec![Change::Messages(
             thread.id.clone(),
             (1..=5).map(|seq| stored(&thread, seq)).collect(),

@@ -54,6 +54,9 @@ use super::{
 };
 use crate::thread::{Message, Principal, Run, RunError, Thread};
 
+/// The default byte budget of the cache ([`SqliteOptions::cache_bytes`]).
+const DEFAULT_CACHE_BYTES: usize = 64 << 20;
+
 /// How SQLite flushes commits, trading write speed for safety against power loss.
 ///
 /// Either way an acknowledged write survives the process being killed (even `SIGKILL`): the
@@ -96,6 +99,7 @@ pub struct SqliteOptions {
     readers: usize,
     busy_timeout: Duration,
     cache: usize,
+    cache_bytes: usize,
     recent: usize,
     checkpoint_pages: std::ffi::c_int,
     checkpoint_thread: bool,
@@ -109,6 +113,7 @@ impl Default for SqliteOptions {
             readers: 4,
             busy_timeout: Duration::from_secs(5),
             cache: 2048,
+            cache_bytes: DEFAULT_CACHE_BYTES,
             recent: 32,
             checkpoint_pages: checkpoint::START_PAGES,
             checkpoint_thread: true,
@@ -119,7 +124,8 @@ impl Default for SqliteOptions {
 
 impl SqliteOptions {
     /// The defaults: `synchronous=NORMAL`, 4 read connections, a 5 s busy timeout, a cache of
-    /// 2048 recently used threads (with their 32 newest messages) and as many runs.
+    /// 2048 recently used threads (with their 32 newest messages) and as many runs, within
+    /// 64 MiB.
     pub fn new() -> Self {
         Self::default()
     }
@@ -151,10 +157,21 @@ impl SqliteOptions {
     ///
     /// A cached thread also keeps its newest messages ([`SqliteOptions::recent_messages`],
     /// at most 16 KiB of their JSON), so the page a client lists after each run and the
-    /// messages a run answers come from memory. Memory use is bounded by about twice
-    /// `capacity` times that (some tens of MiB with the default 2048, in the worst case).
+    /// messages a run answers come from memory. Whatever the count, the cache stays within
+    /// its byte budget ([`SqliteOptions::cache_bytes`]).
     pub fn cache(mut self, capacity: usize) -> Self {
         self.cache = capacity;
+        self
+    }
+
+    /// The most memory the cache accounts for (64 MiB by default), half for threads (with
+    /// their newest messages) and half for runs, so large runs (long `instructions`) or
+    /// threads (large `tool_resources`) cannot make it hold gigabytes. An entry counts the
+    /// size of its JSON plus a small allowance per entry; the parsed form in memory is of the
+    /// same order. An entry larger than a quarter of the budget is not cached: reading it
+    /// queries the database. `0` disables the cache.
+    pub fn cache_bytes(mut self, bytes: usize) -> Self {
+        self.cache_bytes = bytes;
         self
     }
 
@@ -244,7 +261,11 @@ impl SqliteOptions {
             inner: Arc::new(Inner {
                 writer: Writer::start(conn, checkpointer, self.index_interval)?,
                 readers,
-                cache: Arc::new(StdMutex::new(Cache::new(self.cache, self.recent))),
+                cache: Arc::new(StdMutex::new(Cache::new(
+                    self.cache,
+                    self.recent,
+                    self.cache_bytes,
+                ))),
                 path,
             }),
         })
@@ -447,6 +468,11 @@ fn json_col<T: DeserializeOwned>(row: &Row<'_>, i: usize) -> rusqlite::Result<T>
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))
 }
 
+/// The length of column `i` of `row`, a JSON text: what caching it costs.
+fn json_len(row: &Row<'_>, i: usize) -> rusqlite::Result<usize> {
+    Ok(row.get_ref(i)?.as_bytes()?.len())
+}
+
 /// Every row of `sql`, its first column parsed from JSON.
 fn json_rows<T: DeserializeOwned>(
     conn: &Connection,
@@ -507,14 +533,14 @@ fn insert_messages(
     Ok(stored)
 }
 
-/// Stores a run's new state; `false` if the thread has no such run.
-fn store_run(conn: &Connection, run: &Run) -> StoreResult<bool> {
+/// Stores a run's new state; the size of its JSON, `None` if the thread has no such run.
+fn store_run(conn: &Connection, run: &Run) -> StoreResult<Option<usize>> {
     let json = to_json(run)?;
     let n = conn
         .prepare_cached("UPDATE runs SET status = ?3, json = ?4 WHERE id = ?1 AND thread_id = ?2")
         .and_then(|mut s| s.execute(params![run.id, run.thread_id, run.status.as_str(), json]))
         .map_err(backend)?;
-    Ok(n > 0)
+    Ok((n > 0).then_some(json.len()))
 }
 
 /// A page of a run's messages: through the index of messages by run.
@@ -606,7 +632,7 @@ impl ThreadStore for SqliteStore {
                 return Err(StoreError::Conflict(format!("thread {} exists", thread.id)));
             }
             let stored = insert_messages(conn, &thread.id, messages)?;
-            changes.push(Change::Created(owner, thread, stored));
+            changes.push(Change::Created(owner, thread, json.len(), stored));
             Ok(())
         })
         .await
@@ -636,20 +662,24 @@ impl ThreadStore for SqliteStore {
                 conn.prepare_cached("SELECT owner, json FROM threads WHERE id = ?1")
                     .and_then(|mut s| {
                         s.query_row([key], |r| {
-                            Ok((r.get::<_, String>(0)?, json_col::<Thread>(r, 1)?))
+                            Ok((
+                                r.get::<_, String>(0)?,
+                                json_col::<Thread>(r, 1)?,
+                                json_len(r, 1)?,
+                            ))
                         })
                         .optional()
                     })
                     .map_err(backend)
             })
             .await?;
-        let Some((stored_owner, thread)) = row else {
+        let Some((stored_owner, thread, bytes)) = row else {
             return Ok(None);
         };
         let stored_owner = Principal::new(stored_owner);
         let mine = &stored_owner == owner;
         self.cache()
-            .fill_thread(epoch, stored_owner, thread.clone());
+            .fill_thread(epoch, stored_owner, thread.clone(), bytes);
         Ok(mine.then_some(thread))
     }
 
@@ -664,7 +694,7 @@ impl ThreadStore for SqliteStore {
             if n == 0 {
                 return Err(StoreError::NotFound);
             }
-            changes.push(Change::Thread(owner, thread));
+            changes.push(Change::Thread(owner, thread, json.len()));
             Ok(())
         })
         .await
@@ -749,18 +779,14 @@ impl ThreadStore for SqliteStore {
                     run.thread_id
                 )));
             }
+            let json = to_json(&run)?;
             conn.prepare_cached(
                 "INSERT INTO runs (id, thread_id, status, json) VALUES (?1, ?2, ?3, ?4)",
             )
             .map_err(backend)?
-            .execute(params![
-                run.id,
-                run.thread_id,
-                run.status.as_str(),
-                to_json(&run)?
-            ])
+            .execute(params![run.id, run.thread_id, run.status.as_str(), json])
             .map_err(|e| insert_error(e, "run", &run.id))?;
-            changes.push(Change::Run(Box::new(run)));
+            changes.push(Change::Run(Box::new(run), json.len()));
             Ok(())
         })
         .await
@@ -775,17 +801,22 @@ impl ThreadStore for SqliteStore {
             cache.epoch()
         };
         let (thread_id, run_id) = (thread_id.to_owned(), run_id.to_owned());
-        let run: Option<Run> = self
+        let row: Option<(Run, usize)> = self
             .read(move |conn| {
                 conn.prepare_cached("SELECT json FROM runs WHERE id = ?1 AND thread_id = ?2")
-                    .and_then(|mut s| s.query_row([run_id, thread_id], first_json).optional())
+                    .and_then(|mut s| {
+                        s.query_row([run_id, thread_id], |r| {
+                            Ok((first_json(r)?, json_len(r, 0)?))
+                        })
+                        .optional()
+                    })
                     .map_err(backend)
             })
             .await?;
-        if let Some(run) = &run {
-            self.cache().fill_run(epoch, run.clone());
-        }
-        Ok(run)
+        Ok(row.map(|(run, bytes)| {
+            self.cache().fill_run(epoch, run.clone(), bytes);
+            run
+        }))
     }
 
     async fn list_runs(&self, thread_id: &str, query: &ListQuery) -> StoreResult<Page<Run>> {
@@ -853,9 +884,7 @@ impl ThreadStore for SqliteStore {
                 .map_err(backend)?
                 .ok_or(StoreError::NotFound)?;
             transition.apply(&mut run)?;
-            if !store_run(conn, &run)? {
-                return Err(StoreError::NotFound);
-            }
+            let bytes = store_run(conn, &run)?.ok_or(StoreError::NotFound)?;
             let (replies, answered_up_to) = transition.take_replies();
             if let Some(id) = answered_up_to {
                 // The cursor moves forward only, and only to a message of this thread.
@@ -881,7 +910,7 @@ impl ThreadStore for SqliteStore {
                 let stored = insert_messages(conn, &run.thread_id, replies)?;
                 changes.push(Change::Messages(run.thread_id.clone(), stored));
             }
-            changes.push(Change::Run(Box::new(run)));
+            changes.push(Change::Run(Box::new(run), bytes));
             Ok(done)
         })
         .await
@@ -904,9 +933,9 @@ impl ThreadStore for SqliteStore {
                     "The server restarted while this run was in progress.",
                 ));
                 run.failed_at = Some(now);
-                if store_run(conn, &run)? {
+                if let Some(bytes) = store_run(conn, &run)? {
                     n += 1;
-                    changes.push(Change::Run(Box::new(run)));
+                    changes.push(Change::Run(Box::new(run), bytes));
                 }
             }
             Ok(n)

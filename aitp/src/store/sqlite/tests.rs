@@ -805,3 +805,52 @@ async fn the_writer_bounds_the_log_without_the_checkpoint_thread() {
         "the log only reached {wal_max} bytes"
     );
 }
+
+/// Runs with long `instructions` and threads with large `tool_resources` (4,096 runs of
+/// 900 KB once held 3.7 GB): the cache keeps to its byte budget by its own accounting, and
+/// still caches what fits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_keeps_to_its_byte_budget() {
+    let db = TempDb::new();
+    let budget = 4 << 20;
+    let store = SqliteOptions::new()
+        .cache_bytes(budget)
+        .open(db.path())
+        .unwrap();
+    let instructions = "i".repeat(300_000);
+    for i in 0..64 {
+        let mut thread = Thread::new();
+        thread.tool_resources = Some(serde_json::json!({ "blob": "t".repeat(100_000) }));
+        store
+            .create_thread(&me(), thread.clone(), vec![user(&thread.id, "hi")])
+            .await
+            .unwrap();
+        let mut run = Run::new(thread.id.clone(), "agent");
+        // Every eighth run is larger than a quarter of the budget: never cached.
+        run.instructions = if i % 8 == 7 {
+            "I".repeat(budget / 4 + 1)
+        } else {
+            instructions.clone()
+        };
+        store.create_run(run.clone()).await.unwrap();
+        let started = store
+            .transition_run(Transition::start(&run))
+            .await
+            .unwrap()
+            .run;
+        // Cached or not, reads see the started run.
+        let read = store.run(&thread.id, &run.id).await.unwrap().unwrap();
+        assert_eq!(read, started);
+        store
+            .transition_run(Transition::complete(&run, vec![reply(&run, "done")], None))
+            .await
+            .unwrap();
+        assert!(store.thread(&me(), &thread.id).await.unwrap().is_some());
+        let held = lock(&store.inner.cache).bytes();
+        assert!(held <= budget, "the cache holds {held} bytes of {budget}");
+        let mut cache = lock(&store.inner.cache);
+        // What fits is cached: the newest thread, and the newest run unless too large.
+        assert!(cache.thread(&thread.id).is_some());
+        assert_eq!(cache.run(&run.id).is_some(), i % 8 != 7);
+    }
+}

@@ -1,54 +1,13 @@
-//! The [`ThreadStore`] contract as a test kit: what every store must do, written once, so
-//! that [`MemoryStore`](super::MemoryStore), `SqliteStore`, the PostgreSQL store or a store
-//! of yours proves itself with one line (feature `testing`).
-//!
-//! [`contract!`] expands to one `#[test]` per case of the contract, each on a fresh store.
-//! Each case is also a public async function here (generic over the store), for a harness
-//! of your own. The cases check what a server relies on: owner scoping, exact insertion order
-//! and `has_more`, OpenAI's cursors in both orders, the one-active-run rule, the run state
-//! machine (conditional transitions, a cancel racing a completion), the agent's
-//! cursor moved atomically with a run's replies, failing interrupted runs at start-up, unknown
-//! fields and exact numbers surviving, and concurrent writers.
-//!
-//! The kit builds its own tokio runtime (multi-threaded, two workers) for each case, so the
-//! crate using it needs no tokio macros; the cases spawn tasks on it.
-//!
-//! ```toml
-//! [dev-dependencies]
-//! aitp-sdk = { version = "0.1", features = ["testing"] }
-//! ```
-//!
-//! ```
-//! use aitp::store::{MemoryStore, testing::contract};
-//!
-//! // The expression makes `(store, guard)` for each case, in an async context (it may
-//! // `.await`); the guard lives until the case ends (a temporary directory, a server).
-//! contract!((MemoryStore::new(), ()));
-//! # fn main() {}
-//! ```
-//!
-//! Stores that need an async set-up, in a module of their own:
-//!
-//! ```
-//! mod my_store {
-//!     use aitp::store::{MemoryStore, testing::contract};
-//!
-//!     /// Starts what the store needs; returns it with what must outlive it.
-//!     async fn start() -> (MemoryStore, ()) {
-//!         (MemoryStore::new(), ())
-//!     }
-//!
-//!     contract!(start().await);
-//! }
-//! # fn main() {}
-//! ```
+//! The cases of the store contract, each generic over the store.
 
-use std::{future::Future, sync::Arc};
+use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{ListQuery, Order, Page, StoreError, ThreadStore, Transition, Transitioned};
-use crate::thread::{Content, Message, Principal, Role, Run, RunError, RunStatus, Thread};
+use crate::store::{Page, StoreError, ThreadStore, Transition, Transitioned};
+use crate::thread::{
+    Content, ListQuery, Message, Order, Principal, Role, Run, RunError, RunStatus, Thread,
+};
 
 fn me() -> Principal {
     Principal::new("me")
@@ -910,56 +869,3 @@ pub async fn concurrent_use<S: ThreadStore>(s: S) {
         assert_eq!(texts(&p.data), expected);
     }
 }
-
-/// Runs one case on a fresh tokio runtime: `store` makes `(store, guard)`, and the guard is
-/// dropped once the case is over. What [`contract!`] expands to; not for direct use.
-#[doc(hidden)]
-pub fn __run<S, G, C>(store: impl Future<Output = (S, G)>, case: impl FnOnce(S) -> C)
-where
-    S: ThreadStore,
-    C: Future<Output = ()>,
-{
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime for the store contract");
-    runtime.block_on(async {
-        let (store, guard) = store.await;
-        case(store).await;
-        drop(guard);
-    });
-}
-
-/// The whole store contract as tests: one `#[test]` per case, named after the case, each on
-/// the store its argument makes.
-///
-/// The argument is an expression of type `(S, G)` where `S` is the [`ThreadStore`] under test
-/// and `G` anything that must live until the case ends (`()` if nothing). It is evaluated in
-/// an async context for each case, so it may `.await` (`contract!(start().await)`). Use the
-/// macro once per module: the tests take the cases' names.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __store_contract {
-    ($make:expr) => {
-        $crate::__store_contract!(@cases $make;
-            thread_crud, owner_isolation, missing_thread, messages_pagination,
-            message_lookup_and_run_filter, started_runs, run_transitions,
-            cancel_races_completion, run_conflicts, unanswered_and_cursor,
-            fail_interrupted_runs, unknown_fields_survive, concurrent_use);
-    };
-    (@cases $make:expr; $($name:ident),*) => {
-        $(
-            #[test]
-            fn $name() {
-                $crate::store::testing::__run(
-                    async { $make },
-                    $crate::store::testing::$name,
-                );
-            }
-        )*
-    };
-}
-
-#[doc(inline)]
-pub use crate::__store_contract as contract;

@@ -1,0 +1,587 @@
+//! `PgStore`: threads in PostgreSQL, so that several server processes can share them. The
+//! public documentation (the driver, the layout, the guarantees) is on [`PgStore`].
+
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use std::{error::Error as StdError, fmt, str::FromStr};
+
+use deadpool_postgres::{GenericClient, Manager, Pool, Transaction};
+use serde::{Serialize, de::DeserializeOwned};
+use tokio_postgres::{NoTls, Row, error::SqlState, types::ToSql};
+
+use super::{Page, StoreError, StoreResult, ThreadStore, Transition, Transitioned};
+use crate::thread::{ListQuery, Message, Order, Principal, Run, RunError, Thread};
+
+/// How a [`PgStore`] connects: the database and the size of its connection pool.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), aitp::store::StoreError> {
+/// use aitp::store::PgStore;
+/// let store = PgStore::options()
+///     .pool_size(32)
+///     .connect("host=127.0.0.1 user=aitp dbname=aitp")
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "options do nothing until `connect`"]
+pub struct PgOptions {
+    pool_size: usize,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self { pool_size: 16 }
+    }
+}
+
+impl PgOptions {
+    /// The defaults: a pool of up to 16 connections.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many connections to the database the store opens at most (at least 1). Each
+    /// carries many concurrent statements (they are pipelined), but a transaction holds its
+    /// connection until it ends; PostgreSQL's own limit (`max_connections`, 100 by default)
+    /// is shared by every replica.
+    pub fn pool_size(mut self, n: usize) -> Self {
+        self.pool_size = n.max(1);
+        self
+    }
+
+    /// Connects to the database that `config` names, either libpq's `key=value` form
+    /// (`host=… port=… user=… password=… dbname=…`) or a `postgresql://` URL, and brings its
+    /// schema up to date. Fails if the database was migrated by a newer version of this
+    /// crate.
+    pub async fn connect(&self, config: &str) -> StoreResult<PgStore> {
+        let config = tokio_postgres::Config::from_str(config).map_err(backend)?;
+        let pool = Pool::builder(Manager::new(config, NoTls))
+            .max_size(self.pool_size)
+            .build()
+            .map_err(backend)?;
+        let mut client = pool.get().await.map_err(backend)?;
+        schema::migrate(&mut client).await?;
+        drop(client);
+        Ok(PgStore { pool })
+    }
+}
+
+/// A [`ThreadStore`] in PostgreSQL (feature `postgres`), for agents served by several
+/// processes that share one database.
+///
+/// Every acknowledged write is committed (as durable as the server's settings make it);
+/// reads see every write acknowledged before they began, whichever process made it, since
+/// the store keeps no cache. Owner scoping, insertion order and the agent's cursor behave as
+/// in every store: the store contract of `aitp::store::testing` (feature `testing`) is run on
+/// it. Cheap to clone: clones share the connection pool.
+///
+/// **Driver.** [`tokio-postgres`](tokio_postgres) with a [`deadpool-postgres`](deadpool_postgres)
+/// pool, chosen over `sqlx` on merit: it is async on tokio without a runtime abstraction,
+/// pipelines the statements of concurrent callers on one connection, prepares each statement
+/// once per connection (the pool caches them), needs neither a database at compile time nor
+/// macros, exposes `LISTEN`/`NOTIFY` as a stream (what replicas need to wake each other),
+/// and builds with this crate's minimum Rust (1.85; `sqlx` 0.9 needs a much newer compiler).
+/// Its dependency tree is also far smaller. Connections are plain TCP without TLS: run
+/// PostgreSQL on the same host or a private network.
+///
+/// **Layout.** Tables `aitp_threads`, `aitp_messages`, `aitp_runs` (prefixed so they can share
+/// a database with an application) hold the JSON text of each thread, message and run (not
+/// `jsonb`, which reorders keys: fields this crate does not know come back as they came),
+/// beside the few columns queries need. Messages and runs are keyed by (thread, `seq`), `seq`
+/// being their insertion order, so a page is one range scan of the thread's own rows that
+/// stops after the page: its cost does not grow with the thread (a test checks
+/// PostgreSQL's plan on a 100,000-message thread). Operations that must see a consistent
+/// thread (an append against the one-active-run rule, a new run, a run finished with its
+/// replies and the agent's cursor) lock the thread's row in their transaction, so they are
+/// atomic across processes, not only within one.
+///
+/// **Migrations** are versioned (table `aitp_schema_migrations`) and run at connect in one
+/// transaction under an advisory lock, so replicas starting together apply each once; a
+/// database migrated by a newer version of this crate is refused rather than misread.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), aitp::store::StoreError> {
+/// use aitp::store::PgStore;
+/// let store = PgStore::connect("postgresql://aitp@127.0.0.1/aitp").await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("PgStore")
+            .field("pool_size", &status.max_size)
+            .field("connections", &status.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The SQL condition "the run is not terminal", written exactly as in the `aitp_runs_active`
+/// partial index so that PostgreSQL uses it.
+macro_rules! active_runs {
+    () => {
+        "status NOT IN ('cancelled', 'failed', 'completed', 'incomplete', 'expired')"
+    };
+}
+
+/// The two tables listed by pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    Messages,
+    Runs,
+}
+
+impl PgStore {
+    /// Connects with the default [`PgOptions`]; see [`PgOptions::connect`].
+    pub async fn connect(config: &str) -> StoreResult<Self> {
+        PgOptions::new().connect(config).await
+    }
+
+    /// Options to connect with (the pool size).
+    pub fn options() -> PgOptions {
+        PgOptions::new()
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(backend)
+    }
+
+    /// The JSON of the first column of every row `sql` returns, parsed.
+    async fn json_rows<T: DeserializeOwned>(
+        client: &impl GenericClient,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<Vec<T>> {
+        let stmt = client.prepare_cached(sql).await.map_err(backend)?;
+        let rows = client.query(&stmt, params).await.map_err(backend)?;
+        rows.iter().map(|r| from_json(r)).collect()
+    }
+
+    /// The JSON of the one row `sql` returns, if any, parsed.
+    async fn json_row<T: DeserializeOwned>(
+        client: &impl GenericClient,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<Option<T>> {
+        let stmt = client.prepare_cached(sql).await.map_err(backend)?;
+        let row = client.query_opt(&stmt, params).await.map_err(backend)?;
+        row.as_ref().map(from_json).transpose()
+    }
+
+    /// How many rows `sql` changed.
+    async fn execute(
+        client: &impl GenericClient,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<u64> {
+        let stmt = client.prepare_cached(sql).await.map_err(backend)?;
+        client.execute(&stmt, params).await.map_err(backend)
+    }
+
+    /// Whether the thread exists (whoever owns it).
+    async fn exists(client: &impl GenericClient, thread_id: &str) -> StoreResult<bool> {
+        let stmt = client
+            .prepare_cached("SELECT 1 FROM aitp_threads WHERE id = $1")
+            .await
+            .map_err(backend)?;
+        let row = client
+            .query_opt(&stmt, &[&thread_id])
+            .await
+            .map_err(backend)?;
+        Ok(row.is_some())
+    }
+
+    /// Locks the thread's row until `tx` ends (so the thread's appends, new runs and
+    /// finished runs happen one at a time, across processes) and returns its active run's id,
+    /// if any; `NotFound` if there is no such thread.
+    ///
+    /// Two statements, not one: under `READ COMMITTED` each statement reads a snapshot taken
+    /// when it starts, so a check made in the statement that waited for the lock would not see
+    /// the run that the previous holder committed meanwhile.
+    async fn lock_thread(tx: &Transaction<'_>, thread_id: &str) -> StoreResult<Option<String>> {
+        let lock = tx
+            .prepare_cached("SELECT 1 FROM aitp_threads WHERE id = $1 FOR NO KEY UPDATE")
+            .await
+            .map_err(backend)?;
+        tx.query_opt(&lock, &[&thread_id])
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let active = tx
+            .prepare_cached(concat!(
+                "SELECT id FROM aitp_runs WHERE thread_id = $1 AND ",
+                active_runs!(),
+                " LIMIT 1"
+            ))
+            .await
+            .map_err(backend)?;
+        let row = tx
+            .query_opt(&active, &[&thread_id])
+            .await
+            .map_err(backend)?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Appends `messages` to the thread, in order (one statement, whatever their number).
+    async fn insert_messages(
+        tx: &Transaction<'_>,
+        thread_id: &str,
+        messages: &[Message],
+    ) -> StoreResult<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
+        let runs: Vec<Option<&str>> = messages.iter().map(|m| m.run_id.as_deref()).collect();
+        let json = messages
+            .iter()
+            .map(to_json)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO aitp_messages (thread_id, id, run_id, json)
+                 SELECT $1, m.id, m.run_id, m.json
+                 FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+                     AS m (id, run_id, json, n)
+                 ORDER BY m.n",
+            )
+            .await
+            .map_err(backend)?;
+        tx.execute(&stmt, &[&thread_id, &ids, &runs, &json])
+            .await
+            .map_err(|e| insert_error(e, "a message of thread", thread_id))?;
+        Ok(())
+    }
+
+    /// Stores the run's new state; whether it exists in its thread.
+    async fn store_run(client: &impl GenericClient, run: &Run) -> StoreResult<bool> {
+        let json = to_json(run)?;
+        let n = Self::execute(
+            client,
+            "UPDATE aitp_runs SET status = $3, json = $4 WHERE thread_id = $1 AND id = $2",
+            &[&run.thread_id, &run.id, &run.status.as_str(), &json],
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// A page of `table` with [`ListQuery`]'s semantics (as `store::page` has them): an
+    /// `after` or `before` id not among the listed items is ignored; `has_more` is exact
+    /// (one more row is fetched). One statement: the cursors are found by the (thread, id)
+    /// index, the page is a range scan of the (thread, seq) index that stops after
+    /// `limit + 1` rows.
+    async fn list<T: DeserializeOwned>(
+        &self,
+        table: Table,
+        thread_id: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Page<T>> {
+        let run_id = match table {
+            Table::Messages => query.run_id.as_deref(),
+            Table::Runs => None,
+        };
+        let limit = query.limit.max(1);
+        let fetch = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
+        // Exclusive bounds on `seq`: `after` is further along the order, `before` earlier.
+        let (low, high) = match query.order {
+            Order::Asc => (query.after.as_deref(), query.before.as_deref()),
+            Order::Desc => (query.before.as_deref(), query.after.as_deref()),
+        };
+        let sql = list_sql(table, run_id.is_some(), query.order);
+        let client = self.client().await?;
+        let mut data: Vec<T> = match run_id {
+            Some(run) => {
+                Self::json_rows(&client, &sql, &[&thread_id, &low, &high, &fetch, &run]).await?
+            }
+            None => Self::json_rows(&client, &sql, &[&thread_id, &low, &high, &fetch]).await?,
+        };
+        // An empty page may be a missing thread.
+        if data.is_empty() && !Self::exists(&client, thread_id).await? {
+            return Err(StoreError::NotFound);
+        }
+        let has_more = data.len() > limit;
+        data.truncate(limit);
+        Ok(Page::new(data, has_more))
+    }
+}
+
+/// The statement of a page of `table` (of one run's messages with `by_run`) in `order`.
+/// Parameters: thread, the ids of the low and high cursors (exclusive, ignored when unknown),
+/// the row count, and the run.
+fn list_sql(table: Table, by_run: bool, order: Order) -> String {
+    let table = match table {
+        Table::Messages => "aitp_messages",
+        Table::Runs => "aitp_runs",
+    };
+    let run = if by_run { " AND run_id = $5" } else { "" };
+    let cursor = |param: &str, default: &str| {
+        format!(
+            "COALESCE((SELECT seq FROM {table} WHERE thread_id = $1 AND id = {param}{run}), \
+             {default})"
+        )
+    };
+    let direction = match order {
+        Order::Asc => "ASC",
+        Order::Desc => "DESC",
+    };
+    format!(
+        "SELECT json FROM {table} WHERE thread_id = $1{run} AND seq > {low} AND seq < {high} \
+         ORDER BY seq {direction} LIMIT $4",
+        low = cursor("$2", "0"),
+        high = cursor("$3", "9223372036854775807"),
+    )
+}
+
+impl ThreadStore for PgStore {
+    async fn create_thread(
+        &self,
+        owner: &Principal,
+        thread: Thread,
+        messages: Vec<Message>,
+    ) -> StoreResult<()> {
+        let json = to_json(&thread)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let n = Self::execute(
+            &tx,
+            "INSERT INTO aitp_threads (id, owner, json) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO NOTHING",
+            &[&thread.id, &owner.as_str(), &json],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::Conflict(format!("thread {} exists", thread.id)));
+        }
+        Self::insert_messages(&tx, &thread.id, &messages).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn thread(&self, owner: &Principal, id: &str) -> StoreResult<Option<Thread>> {
+        let client = self.client().await?;
+        Self::json_row(
+            &client,
+            "SELECT json FROM aitp_threads WHERE id = $1 AND owner = $2",
+            &[&id, &owner.as_str()],
+        )
+        .await
+    }
+
+    async fn owns(&self, owner: &Principal, id: &str) -> StoreResult<bool> {
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached("SELECT 1 FROM aitp_threads WHERE id = $1 AND owner = $2")
+            .await
+            .map_err(backend)?;
+        let row = client
+            .query_opt(&stmt, &[&id, &owner.as_str()])
+            .await
+            .map_err(backend)?;
+        Ok(row.is_some())
+    }
+
+    async fn update_thread(&self, owner: &Principal, thread: Thread) -> StoreResult<()> {
+        let json = to_json(&thread)?;
+        let client = self.client().await?;
+        let n = Self::execute(
+            &client,
+            "UPDATE aitp_threads SET json = $3 WHERE id = $1 AND owner = $2",
+            &[&thread.id, &owner.as_str(), &json],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn delete_thread(&self, owner: &Principal, id: &str) -> StoreResult<bool> {
+        let client = self.client().await?;
+        // Messages and runs go with it (`ON DELETE CASCADE`).
+        let n = Self::execute(
+            &client,
+            "DELETE FROM aitp_threads WHERE id = $1 AND owner = $2",
+            &[&id, &owner.as_str()],
+        )
+        .await?;
+        Ok(n > 0)
+    }
+
+    async fn append_messages(&self, thread_id: &str, messages: Vec<Message>) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        if let Some(active) = Self::lock_thread(&tx, thread_id).await? {
+            return Err(StoreError::Conflict(format!(
+                "Can't add messages to {thread_id} while a run {active} is active."
+            )));
+        }
+        Self::insert_messages(&tx, thread_id, &messages).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn message(&self, thread_id: &str, message_id: &str) -> StoreResult<Option<Message>> {
+        let client = self.client().await?;
+        Self::json_row(
+            &client,
+            "SELECT json FROM aitp_messages WHERE thread_id = $1 AND id = $2",
+            &[&thread_id, &message_id],
+        )
+        .await
+    }
+
+    async fn list_messages(
+        &self,
+        thread_id: &str,
+        query: &ListQuery,
+    ) -> StoreResult<Page<Message>> {
+        self.list(Table::Messages, thread_id, query).await
+    }
+
+    async fn create_run(&self, run: Run) -> StoreResult<()> {
+        let json = to_json(&run)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        if let Some(active) = Self::lock_thread(&tx, &run.thread_id).await? {
+            return Err(StoreError::Conflict(format!(
+                "thread {} already has an active run {active}",
+                run.thread_id
+            )));
+        }
+        let stmt = tx
+            .prepare_cached(
+                "INSERT INTO aitp_runs (thread_id, id, status, json) VALUES ($1, $2, $3, $4)",
+            )
+            .await
+            .map_err(backend)?;
+        tx.execute(
+            &stmt,
+            &[&run.thread_id, &run.id, &run.status.as_str(), &json],
+        )
+        .await
+        .map_err(|e| insert_error(e, "run", &run.id))?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn run(&self, thread_id: &str, run_id: &str) -> StoreResult<Option<Run>> {
+        let client = self.client().await?;
+        Self::json_row(
+            &client,
+            "SELECT json FROM aitp_runs WHERE thread_id = $1 AND id = $2",
+            &[&thread_id, &run_id],
+        )
+        .await
+    }
+
+    async fn list_runs(&self, thread_id: &str, query: &ListQuery) -> StoreResult<Page<Run>> {
+        self.list(Table::Runs, thread_id, query).await
+    }
+
+    async fn unanswered(&self, thread_id: &str) -> StoreResult<Vec<Message>> {
+        let client = self.client().await?;
+        let messages: Vec<Message> = Self::json_rows(
+            &client,
+            "SELECT m.json FROM aitp_messages m JOIN aitp_threads t ON t.id = m.thread_id
+             WHERE m.thread_id = $1 AND m.seq > t.answered_seq AND m.run_id IS NULL
+             ORDER BY m.seq",
+            &[&thread_id],
+        )
+        .await?;
+        if messages.is_empty() && !Self::exists(&client, thread_id).await? {
+            return Err(StoreError::NotFound);
+        }
+        Ok(messages)
+    }
+
+    async fn transition_run(&self, mut transition: Transition) -> StoreResult<Transitioned> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        // The run's row, locked until commit: a concurrent transition of the same run (a
+        // cancel, another replica) waits, then sees this one's result.
+        let mut run: Run = Self::json_row(
+            &tx,
+            "SELECT json FROM aitp_runs WHERE thread_id = $1 AND id = $2 FOR UPDATE",
+            &[&transition.thread_id(), &transition.run_id()],
+        )
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        transition.apply(&mut run)?;
+        if !Self::store_run(&tx, &run).await? {
+            return Err(StoreError::NotFound);
+        }
+        let (replies, answered_up_to) = transition.take_replies();
+        // The cursor only moves forward, and only to a message of this thread.
+        if let Some(answered) = &answered_up_to {
+            Self::execute(
+                &tx,
+                "UPDATE aitp_threads SET answered_seq = GREATEST(answered_seq,
+                     (SELECT seq FROM aitp_messages WHERE thread_id = $1 AND id = $2))
+                 WHERE id = $1",
+                &[&run.thread_id, answered],
+            )
+            .await?;
+        }
+        Self::insert_messages(&tx, &run.thread_id, &replies).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Transitioned::new(run, replies))
+    }
+
+    async fn fail_interrupted_runs(&self, now: i64) -> StoreResult<usize> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let runs: Vec<Run> = Self::json_rows(
+            &tx,
+            concat!(
+                "SELECT json FROM aitp_runs WHERE ",
+                active_runs!(),
+                " FOR UPDATE"
+            ),
+            &[],
+        )
+        .await?;
+        let mut n = 0;
+        for mut run in runs {
+            // Rust has the last word on what is terminal.
+            if run.status.is_terminal() {
+                continue;
+            }
+            run.fail(RunError::server_error(
+                "The server restarted while this run was in progress.",
+            ));
+            run.failed_at = Some(now);
+            if Self::store_run(&tx, &run).await? {
+                n += 1;
+            }
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(n)
+    }
+}
+
+fn backend(e: impl Into<Box<dyn StdError + Send + Sync>>) -> StoreError {
+    StoreError::Backend(e.into())
+}
+
+/// Maps a failed insert: a duplicate id is a conflict, anything else a backend failure.
+fn insert_error(e: tokio_postgres::Error, what: &str, id: &str) -> StoreError {
+    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+        StoreError::Conflict(format!("{what} {id} has a duplicate id"))
+    } else {
+        backend(e)
+    }
+}
+
+fn to_json(value: &impl Serialize) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(backend)
+}
+
+/// The first column of `row`, parsed from JSON (a bad row is an error, never a panic).
+fn from_json<T: DeserializeOwned>(row: &Row) -> StoreResult<T> {
+    let text: &str = row.try_get(0).map_err(backend)?;
+    serde_json::from_str(text).map_err(backend)
+}

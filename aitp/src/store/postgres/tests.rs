@@ -1,0 +1,312 @@
+//! `PgStore` on a throwaway PostgreSQL cluster ([`TempPostgres`]): the shared contract, the
+//! migrations, and pages whose cost does not grow with the thread. Skipped with a notice when
+//! PostgreSQL is not installed, unless `AITP_REQUIRE_POSTGRES` is set.
+
+use tokio_postgres::NoTls;
+
+use super::{PgStore, Table, list_sql, schema};
+use crate::{
+    store::{StoreError, ThreadStore, Transition, testing::TempPostgres},
+    thread::{Content, ListQuery, Message, Order, Principal, Role, Run, RunStatus, Thread},
+};
+
+/// A store on a fresh database of the cluster the tests of this process share.
+async fn store() -> Option<(PgStore, ())> {
+    let config = TempPostgres::shared()?.database();
+    let store = PgStore::connect(&config)
+        .await
+        .expect("connect to PostgreSQL");
+    Some((store, ()))
+}
+
+mod contract {
+    crate::store::testing::contract!(super::store().await);
+}
+
+/// A plain connection to the database of `config`, for what the store does not expose.
+async fn raw(config: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(config, NoTls).await.unwrap();
+    tokio::spawn(connection);
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_are_versioned_and_refuse_newer_databases() {
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let config = pg.database();
+    let store = PgStore::connect(&config).await.unwrap();
+    let thread = Thread::new();
+    store
+        .create_thread(&Principal::new("me"), thread.clone(), Vec::new())
+        .await
+        .unwrap();
+    // Connecting again (another replica, a restart) applies nothing twice and keeps the rows.
+    let again = PgStore::connect(&config).await.unwrap();
+    assert!(again.owns(&Principal::new("me"), &thread.id).await.unwrap());
+    let client = raw(&config).await;
+    let versions: Vec<i32> = client
+        .query(
+            "SELECT version FROM aitp_schema_migrations ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(versions, (1..=schema::latest()).collect::<Vec<_>>());
+
+    // Replicas starting together: each migration is applied once.
+    let fresh = pg.database();
+    let (a, b) = tokio::join!(PgStore::connect(&fresh), PgStore::connect(&fresh));
+    a.unwrap();
+    b.unwrap();
+
+    // A database migrated by a newer version is refused, not misread.
+    client
+        .execute(
+            "INSERT INTO aitp_schema_migrations (version) VALUES ($1)",
+            &[&(schema::latest() + 1)],
+        )
+        .await
+        .unwrap();
+    let refused = PgStore::connect(&config).await.unwrap_err();
+    assert!(matches!(refused, StoreError::Backend(_)));
+    assert!(refused.to_string().contains("newer"), "{refused}");
+}
+
+/// The store's page statements on a thread of 100,000 messages: each is a range scan of the
+/// (thread, seq) index that reads at most `limit + 1` rows, whatever the page's position, and
+/// sorts nothing. Shown by PostgreSQL's own account of the rows each plan node produced, so
+/// it does not depend on timing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_of_a_long_thread_read_only_the_page() {
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let config = pg.database();
+    let store = PgStore::connect(&config).await.unwrap();
+    let me = Principal::new("me");
+    let thread = Thread::new();
+    store
+        .create_thread(&me, thread.clone(), Vec::new())
+        .await
+        .unwrap();
+    // Another thread, so that the index holds more than this thread's rows.
+    let other = Thread::new();
+    store
+        .create_thread(&me, other.clone(), Vec::new())
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for chunk in 0..20 {
+        let batch: Vec<Message> = (0..5_000)
+            .map(|i| {
+                Message::new(
+                    thread.id.clone(),
+                    Role::User,
+                    vec![Content::text(format!("{chunk}-{i}"))],
+                )
+            })
+            .collect();
+        ids.extend(batch.iter().map(|m| m.id.clone()));
+        store.append_messages(&thread.id, batch).await.unwrap();
+        store
+            .append_messages(
+                &other.id,
+                vec![Message::new(
+                    other.id.clone(),
+                    Role::User,
+                    vec![Content::text("x")],
+                )],
+            )
+            .await
+            .unwrap();
+    }
+    // A run's replies at the end, for the run-filtered pages.
+    let run = Run::new(thread.id.clone(), "agent");
+    store.create_run(run.clone()).await.unwrap();
+    let replies: Vec<Message> = (0..50)
+        .map(|i| {
+            let mut m = Message::new(
+                thread.id.clone(),
+                Role::Assistant,
+                vec![Content::text(i.to_string())],
+            );
+            m.run_id = Some(run.id.clone());
+            m
+        })
+        .collect();
+    store.transition_run(Transition::start(&run)).await.unwrap();
+    store
+        .transition_run(Transition::complete(
+            &run,
+            replies.clone(),
+            ids.last().cloned(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 100_000);
+
+    let client = raw(&config).await;
+    client.batch_execute("ANALYZE").await.unwrap();
+    let limit: i64 = 20;
+    let middle = ids[50_000].as_str();
+    let cases: [(Order, Option<&str>, Option<&str>); 5] = [
+        (Order::Desc, None, None),
+        (Order::Asc, None, None),
+        (Order::Asc, Some(middle), None),
+        (Order::Desc, None, Some(middle)),
+        (
+            Order::Asc,
+            Some(ids[10].as_str()),
+            Some(ids[99_990].as_str()),
+        ),
+    ];
+    for (order, low, high) in cases {
+        let sql = list_sql(Table::Messages, false, order);
+        let plan = explain(&client, &sql, &[&thread.id, &low, &high, &(limit + 1)]).await;
+        assert_bounded(&plan, "aitp_messages_thread", limit + 1);
+        // A short thread beside the long one costs its own rows too.
+        let plan = explain(
+            &client,
+            &sql,
+            &[&other.id, &None::<&str>, &None::<&str>, &(limit + 1)],
+        )
+        .await;
+        assert_bounded(&plan, "aitp_messages_thread", limit + 1);
+        // And the store's page is what that statement selects.
+        let mut query = ListQuery::new(20, order);
+        query.after = match order {
+            Order::Asc => low.map(str::to_owned),
+            Order::Desc => high.map(str::to_owned),
+        };
+        query.before = match order {
+            Order::Asc => high.map(str::to_owned),
+            Order::Desc => low.map(str::to_owned),
+        };
+        let page = store.list_messages(&thread.id, &query).await.unwrap();
+        assert_eq!(page.data.len(), 20);
+        assert!(page.has_more);
+    }
+    let sql = list_sql(Table::Messages, true, Order::Desc);
+    let no_cursor: Option<&str> = None;
+    let plan = explain(
+        &client,
+        &sql,
+        &[&thread.id, &no_cursor, &no_cursor, &(limit + 1), &run.id],
+    )
+    .await;
+    assert_bounded(&plan, "aitp_messages_run", limit + 1);
+    let page = store
+        .list_messages(
+            &thread.id,
+            &ListQuery::new(20, Order::Desc).run_id(run.id.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        page.data,
+        replies[30..].iter().rev().cloned().collect::<Vec<_>>()
+    );
+}
+
+/// `EXPLAIN ANALYZE` of `sql`: the plan's lines, with the rows each node produced.
+async fn explain(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+) -> Vec<String> {
+    client
+        .query(
+            &format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {sql}"),
+            params,
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect()
+}
+
+/// The plan scans `index` for the page, sorts and scans no table, and no node produces, or
+/// reads and filters out, more than `max_rows` rows.
+fn assert_bounded(plan: &[String], index: &str, max_rows: i64) {
+    let text = plan.join("\n");
+    assert!(
+        text.contains(&format!("using {index} on")),
+        "the page does not use {index}:\n{text}"
+    );
+    assert!(
+        !text.contains("Seq Scan") && !text.contains("Sort"),
+        "the page scans or sorts the table:\n{text}"
+    );
+    for line in plan {
+        let count = ["actual rows=", "Rows Removed by Filter: "]
+            .iter()
+            .find_map(|label| line.split(label).nth(1));
+        if let Some(rest) = count {
+            let rows: i64 = rest
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no row count in {line:?}"));
+            assert!(rows <= max_rows, "a node produced {rows} rows:\n{text}");
+        }
+    }
+}
+
+/// Two stores on one database (two replicas): the one-active-run rule holds across them.
+/// Racing to start a run on the same thread, exactly one wins; a message raced against a
+/// run either lands before the run exists or is refused while it is active.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_active_run_rule_holds_across_replicas() {
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let config = pg.database();
+    let a = PgStore::connect(&config).await.unwrap();
+    let b = PgStore::connect(&config).await.unwrap();
+    let me = Principal::new("me");
+    for _ in 0..20 {
+        let thread = Thread::new();
+        a.create_thread(&me, thread.clone(), Vec::new())
+            .await
+            .unwrap();
+        let (ra, rb) = (
+            Run::new(thread.id.clone(), "agent"),
+            Run::new(thread.id.clone(), "agent"),
+        );
+        let (x, y) = tokio::join!(a.create_run(ra.clone()), b.create_run(rb.clone()));
+        let won = [&x, &y].iter().filter(|r| r.is_ok()).count();
+        assert_eq!(won, 1, "{x:?} {y:?}");
+        assert!(
+            [&x, &y]
+                .iter()
+                .any(|r| matches!(r, Err(StoreError::Conflict(_))))
+        );
+        let winner = if x.is_ok() { ra } else { rb };
+
+        // Finish it on one replica while the other appends: the message is either refused
+        // (the run was active) or accepted after it ended, never lost or half-applied.
+        a.transition_run(Transition::start(&winner)).await.unwrap();
+        let message = Message::new(thread.id.clone(), Role::User, vec![Content::text("m")]);
+        let (finished, appended) = tokio::join!(
+            a.transition_run(Transition::complete(&winner, Vec::new(), None)),
+            b.append_messages(&thread.id, vec![message.clone()])
+        );
+        finished.unwrap();
+        let stored = b.message(&thread.id, &message.id).await.unwrap();
+        match appended {
+            Ok(()) => assert_eq!(stored, Some(message)),
+            Err(StoreError::Conflict(_)) => assert_eq!(stored, None),
+            Err(e) => panic!("{e}"),
+        }
+        assert_eq!(
+            b.run(&thread.id, &winner.id).await.unwrap().unwrap().status,
+            RunStatus::Completed
+        );
+    }
+}
