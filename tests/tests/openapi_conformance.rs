@@ -15,8 +15,9 @@ use std::{
 };
 
 use aitp::{agent::Router, server::Server, store::MemoryStore, thread::Endpoint};
-use aitp_examples::{script, shop};
+use aitp_examples::script;
 use aitp_tests::{read_json, schema_errors, serve_in_background, shared_dir};
+use example_shop as shop;
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 use tokio::sync::Semaphore;

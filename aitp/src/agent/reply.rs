@@ -2,9 +2,12 @@
 
 use std::fmt::Display;
 
-use crate::capability::{
-    CapabilityMessage, Envelope,
-    errors::{ErrorCode, ErrorReport},
+use crate::{
+    capability::{
+        CapabilityMessage, Envelope,
+        errors::{ErrorCode, ErrorReport},
+    },
+    thread::{Content, Message, Role, Run},
 };
 
 /// One reply message: text, or a capability message (sent as its JSON text).
@@ -24,6 +27,24 @@ impl Reply {
             Self::Text(t) => t.clone(),
             Self::Message(m) => m.to_json_string(),
         }
+    }
+
+    /// The assistant message this reply becomes in the thread of `run`: one text part (a
+    /// capability message travels as its JSON text), marked with the run and its assistant
+    /// so clients can list a run's replies (`run_id` filter) and the agent's cursor skips it.
+    pub fn into_message(self, run: &Run) -> Message {
+        let text = match self {
+            Self::Text(t) => t,
+            Self::Message(m) => m.to_json_string(),
+        };
+        let mut m = Message::new(
+            run.thread_id.clone(),
+            Role::Assistant,
+            vec![Content::text(text)],
+        );
+        m.assistant_id = Some(run.assistant_id.clone());
+        m.run_id = Some(run.id.clone());
+        m
     }
 
     /// An error report in the thread.

@@ -72,6 +72,11 @@ impl From<StoreError> for HttpError {
                 HttpError::new(StatusCode::NOT_FOUND, "Not found.").code("not_found")
             }
             StoreError::Conflict(m) => HttpError::bad_request(m).code("conflict"),
+            StoreError::RunState(status) => HttpError::bad_request(format!(
+                "The run's status is '{}'; it cannot change that way.",
+                status.as_str()
+            ))
+            .code("run_state"),
             other => {
                 crate::server::log_error(&other);
                 HttpError::new(

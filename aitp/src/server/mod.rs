@@ -34,20 +34,12 @@ mod auth;
 mod body;
 mod checks;
 mod error;
+mod executor;
 mod messages;
-mod runner;
 mod runs;
 mod threads;
 
-use std::{
-    collections::HashMap,
-    future::Future,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use axum::{
     Router as AxumRouter,
@@ -60,6 +52,7 @@ use tokio_util::task::TaskTracker;
 
 pub use auth::{Anonymous, AuthError, Authenticate, TokenList, bearer_token};
 pub(crate) use error::HttpError;
+use executor::Executor;
 
 use crate::{
     agent::Agent,
@@ -84,6 +77,20 @@ pub struct Limits {
     /// answering as soon as it ends (250 ms; zero answers at once). Clients that poll in a
     /// loop then ask once or twice per run instead of dozens of times.
     pub poll_hold: Duration,
+    /// Most connections open at once (1,024). Past it the server stops accepting: new
+    /// connections wait in the listen backlog until one closes, instead of the process running
+    /// out of file descriptors. Applies to [`Server::serve`] and [`Server::serve_with`].
+    pub connections: usize,
+    /// How long a client may take to send a request's headers (10 s), counted from when the
+    /// server waits for them — so it also bounds how long an idle keep-alive connection, or a
+    /// connection that never sends anything, holds its slot. A client sending its headers a
+    /// byte a second is cut off. Applies to [`Server::serve`] and [`Server::serve_with`].
+    pub header_read: Duration,
+    /// Most messages one run answers (128): a run answers the oldest unanswered messages up to
+    /// this many, and the rest wait for the next run (the agent's cursor stops after the last
+    /// one answered). A thread with a backlog of 100,000 messages is answered in bounded runs
+    /// of bounded transactions instead of one giant one.
+    pub run_messages: usize,
 }
 
 impl Default for Limits {
@@ -94,6 +101,9 @@ impl Default for Limits {
             text_bytes: 256 * 1024,
             messages: 32,
             poll_hold: Duration::from_millis(250),
+            connections: 1024,
+            header_read: Duration::from_secs(10),
+            run_messages: 128,
         }
     }
 }
@@ -105,15 +115,7 @@ pub(crate) struct Shared<S> {
     pub(crate) auth: Arc<dyn Authenticate>,
     pub(crate) limits: Limits,
     pub(crate) actor: Actor,
-    pub(crate) tasks: TaskTracker,
-    pub(crate) runs: Mutex<HashMap<String, Arc<Active>>>,
-}
-
-/// A run this server is executing: its cancel flag, and who waits for it to end.
-#[derive(Default)]
-pub(crate) struct Active {
-    pub(crate) cancel: AtomicBool,
-    pub(crate) ended: tokio::sync::Notify,
+    pub(crate) executor: Executor,
 }
 
 impl<S> Shared<S> {
@@ -125,37 +127,6 @@ impl<S> Shared<S> {
         self.auth.authenticate(header).map_err(|e| {
             HttpError::new(StatusCode::UNAUTHORIZED, e.to_string()).code("invalid_api_key")
         })
-    }
-
-    pub(crate) fn active(&self, run_id: &str) -> Arc<Active> {
-        let mut map = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(run_id.to_owned()).or_default().clone()
-    }
-
-    pub(crate) fn active_if_running(&self, run_id: &str) -> Option<Arc<Active>> {
-        let map = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(run_id).cloned()
-    }
-
-    pub(crate) fn request_cancel(&self, run_id: &str) -> bool {
-        match self.active_if_running(run_id) {
-            Some(run) => {
-                run.cancel.store(true, Ordering::SeqCst);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The run ended (its final state is stored): wake everyone holding a poll on it.
-    pub(crate) fn forget_run(&self, run_id: &str) {
-        let run = {
-            let mut map = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-            map.remove(run_id)
-        };
-        if let Some(run) = run {
-            run.ended.notify_waiters();
-        }
     }
 }
 
@@ -192,8 +163,7 @@ impl<S: ThreadStore> Server<S> {
                 auth: Arc::new(Anonymous),
                 limits: Limits::default(),
                 actor,
-                tasks: TaskTracker::new(),
-                runs: Mutex::new(HashMap::new()),
+                executor: Executor::default(),
             },
         }
     }
@@ -235,7 +205,7 @@ impl<S: ThreadStore> Server<S> {
 
     fn into_parts(self) -> (AxumRouter, TaskTracker) {
         let limit = self.shared.limits.body_bytes;
-        let tasks = self.shared.tasks.clone();
+        let tasks = self.shared.executor.tasks();
         let app: App<S> = Arc::new(self.shared);
         let v1 = |endpoint: Endpoint| format!("/v1{}", endpoint.template());
         let router = AxumRouter::new()
@@ -302,14 +272,9 @@ impl<S: ThreadStore> Server<S> {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, actor = %self.shared.actor.id, "serving the Threads API at http://{addr}/v1");
         }
+        let limits = self.shared.limits;
         let (router, tasks) = self.into_parts();
-        // A response written in two pieces would wait ~40 ms for the peer's delayed ACK.
-        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        accept_loop(listener, router, limits, shutdown).await;
         tasks.close();
         if tokio::time::timeout(Duration::from_secs(10), tasks.wait())
             .await
@@ -318,6 +283,62 @@ impl<S: ThreadStore> Server<S> {
             tracing::warn!("runs still working at shutdown; they will be failed at the next start");
         }
         Ok(())
+    }
+}
+
+/// Accepts connections while fewer than `limits.connections` are open, serving each as HTTP/1
+/// with the header-read timeout, until `shutdown`; then lets open connections finish their
+/// requests (up to 10 s).
+async fn accept_loop(
+    listener: TcpListener,
+    router: AxumRouter,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(limits.connections.max(1)));
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read)
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        // A slot first: a connection beyond the cap stays in the backlog, not in our hands.
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
+        let tcp = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    // Out of descriptors, or the peer gave up: wait a little instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        // A response written in two pieces would wait ~40 ms for the peer's delayed ACK.
+        let _ = tcp.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let conn = http.serve_connection(hyper_util::rt::TokioIo::new(tcp), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open at shutdown");
     }
 }
 

@@ -11,14 +11,12 @@ use super::{
     App, HttpError,
     body::{Caller, JsonBody, ListParams},
     checks::{check_message, check_owner},
-    runner,
+    executor::{CancelError, Executor},
     threads::{create_thread, owned_thread},
 };
 use crate::{
     store::{StoreError, ThreadStore},
-    thread::{
-        CreateRun, CreateThreadAndRun, List, ListQuery, ModifyRun, Run, RunStatus, RunStep, Thread,
-    },
+    thread::{CreateRun, CreateThreadAndRun, List, ListQuery, ModifyRun, Run, RunStep, Thread},
 };
 
 async fn start_run<S: ThreadStore>(
@@ -61,9 +59,9 @@ async fn start_run<S: ThreadStore>(
         })?;
     tracing::debug!(thread = %thread.id, run = %run.id, "run queued");
     if req.is_stream() {
-        Ok(runner::stream(app, caller.0, thread, run).into_response())
+        Ok(Executor::stream(&app, caller.0, thread, run).into_response())
     } else {
-        runner::spawn(app, caller.0, thread, run.clone(), None);
+        Executor::start(&app, caller.0, thread, run.clone(), None);
         Ok(Json(run).into_response())
     }
 }
@@ -107,34 +105,7 @@ pub(crate) async fn retrieve<S: ThreadStore>(
     Path((thread_id, run_id)): Path<(String, String)>,
 ) -> Result<Json<Run>, HttpError> {
     check_owner(&app, &caller, &thread_id).await?;
-    let hold = app.limits.poll_hold;
-    // A run still executing here: wait (briefly) for it to end rather than answer a poll the
-    // client will only repeat. Registered before the status is read, so an end in between
-    // is not missed.
-    let active = (!hold.is_zero())
-        .then(|| app.active_if_running(&run_id))
-        .flatten();
-    let ended = active.as_ref().map(|a| a.ended.notified());
-    let run = app
-        .store
-        .run(&thread_id, &run_id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("run", &run_id))?;
-    if run.status.is_terminal() {
-        return Ok(Json(run));
-    }
-    let Some(ended) = ended else {
-        return Ok(Json(run));
-    };
-    tokio::pin!(ended);
-    ended.as_mut().enable();
-    if app.active_if_running(&run_id).is_none() {
-        // Ended between the two reads.
-    } else if tokio::time::timeout(hold, ended).await.is_err() {
-        return Ok(Json(run));
-    }
-    app.store
-        .run(&thread_id, &run_id)
+    Executor::hold(&app, &thread_id, &run_id, app.limits.poll_hold)
         .await?
         .map(Json)
         .ok_or_else(|| HttpError::not_found("run", &run_id))
@@ -146,23 +117,17 @@ pub(crate) async fn cancel<S: ThreadStore>(
     Path((thread_id, run_id)): Path<(String, String)>,
 ) -> Result<Json<Run>, HttpError> {
     check_owner(&app, &caller, &thread_id).await?;
-    let mut run = app
-        .store
-        .run(&thread_id, &run_id)
-        .await?
-        .ok_or_else(|| HttpError::not_found("run", &run_id))?;
-    if run.status.is_terminal() {
-        return Err(HttpError::bad_request(format!(
+    match Executor::cancel(&app, &thread_id, &run_id).await {
+        Ok(run) => Ok(Json(run)),
+        Err(CancelError::NotFound) => Err(HttpError::not_found("run", &run_id)),
+        // OpenAI's answer to a cancel of a run that is over; nothing is changed.
+        Err(CancelError::NotActive(status)) => Err(HttpError::bad_request(format!(
             "Cannot cancel run with status '{}'.",
-            run.status.as_str()
+            status.as_str()
         ))
-        .code("run_not_active"));
+        .code("run_not_active")),
+        Err(CancelError::Store(e)) => Err(e.into()),
     }
-    // The executor sees the flag and ends the run `cancelled` without posting replies.
-    app.request_cancel(&run_id);
-    run.set_status(RunStatus::Cancelling);
-    app.store.update_run(run.clone()).await?;
-    Ok(Json(run))
 }
 
 pub(crate) async fn modify<S: ThreadStore>(

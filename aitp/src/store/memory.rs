@@ -5,7 +5,9 @@ use std::{
     sync::{Arc, Mutex, MutexGuard},
 };
 
-use super::{ListQuery, Page, StoreError, StoreResult, ThreadStore, page::page};
+use super::{
+    ListQuery, Page, StoreError, StoreResult, ThreadStore, Transition, Transitioned, page::page,
+};
 use crate::thread::{Message, Metadata, Principal, Run, RunError, Thread};
 
 #[derive(Debug)]
@@ -222,14 +224,6 @@ impl ThreadStore for MemoryStore {
         Ok(())
     }
 
-    async fn update_run(&self, run: Run) -> StoreResult<()> {
-        let mut map = self.lock();
-        let e = map.get_mut(&run.thread_id).ok_or(StoreError::NotFound)?;
-        let slot = e.run_mut(&run.id).ok_or(StoreError::NotFound)?;
-        *slot = run;
-        Ok(())
-    }
-
     async fn run(&self, thread_id: &str, run_id: &str) -> StoreResult<Option<Run>> {
         Ok(self.lock().get(thread_id).and_then(|e| {
             let i = *e.run_index.get(run_id)?;
@@ -267,21 +261,21 @@ impl ThreadStore for MemoryStore {
             .collect())
     }
 
-    async fn finish_run(
-        &self,
-        run: Run,
-        replies: Vec<Message>,
-        answered_up_to: Option<String>,
-    ) -> StoreResult<()> {
+    async fn transition_run(&self, mut transition: Transition) -> StoreResult<Transitioned> {
         let mut map = self.lock();
-        let e = map.get_mut(&run.thread_id).ok_or(StoreError::NotFound)?;
-        let slot = e.run_mut(&run.id).ok_or(StoreError::NotFound)?;
-        *slot = run;
+        let e = map
+            .get_mut(transition.thread_id())
+            .ok_or(StoreError::NotFound)?;
+        let slot = e.run_mut(transition.run_id()).ok_or(StoreError::NotFound)?;
+        // Checked and changed under the one lock that also guards the replies and cursor.
+        transition.apply(slot)?;
+        let run = slot.clone();
+        let (replies, answered_up_to) = transition.take_replies();
         if let Some(i) = answered_up_to.and_then(|id| e.message_index.get(&id).copied()) {
             e.cursor = e.cursor.max(i + 1);
         }
-        e.push_messages(replies);
-        Ok(())
+        e.push_messages(replies.clone());
+        Ok(Transitioned::new(run, replies))
     }
 
     async fn fail_interrupted_runs(&self, now: i64) -> StoreResult<usize> {

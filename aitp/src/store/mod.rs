@@ -22,12 +22,14 @@ mod postgres;
 mod sqlite;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod transition;
 
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgOptions, PgStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
+pub use transition::{Transition, Transitioned};
 
 /// A store failure.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,10 @@ pub enum StoreError {
     /// The operation conflicts with the current state (for example a second active run).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The run is not in a state the [`Transition`] starts from (it holds the run's current
+    /// status): another writer changed it first, and nothing was changed.
+    #[error("the run is {}", .0.as_str())]
+    RunState(crate::thread::RunStatus),
     /// The backend failed (I/O, corruption …).
     #[error("store backend: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -148,18 +154,6 @@ pub trait ThreadStore: Send + Sync + 'static {
     /// Stores a new run (`queued`); `Conflict` if another run of the thread is not terminal.
     fn create_run(&self, run: Run) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// Replaces a run's state (same id).
-    fn update_run(&self, run: Run) -> impl Future<Output = StoreResult<()>> + Send;
-
-    /// Marks a run `in_progress` (`run` carries the new state). A transient state: a store may
-    /// queue the write and resolve before it is durable, or keep the state in memory only, as
-    /// long as reads of the run see it and later writes of the run win over it (a crash leaves
-    /// the run `queued` or `in_progress`, and both are failed at restart). The default is
-    /// [`ThreadStore::update_run`].
-    fn start_run(&self, run: Run) -> impl Future<Output = StoreResult<()>> + Send {
-        self.update_run(run)
-    }
-
     /// One run.
     fn run(
         &self,
@@ -187,14 +181,15 @@ pub trait ThreadStore: Send + Sync + 'static {
     fn unanswered(&self, thread_id: &str)
     -> impl Future<Output = StoreResult<Vec<Message>>> + Send;
 
-    /// Finishes a run in one atomic step: appends its reply messages, stores the run's final
-    /// state, and moves the agent's cursor to `answered_up_to` (the last message it answered).
-    fn finish_run(
+    /// Changes a run's status if it is in one of the states the transition starts from, in
+    /// one atomic step with what the transition carries (a completion's replies and cursor
+    /// move): the only way a run's status changes after [`ThreadStore::create_run`].
+    /// `NotFound` if the thread has no such run; [`StoreError::RunState`] (and no change) if
+    /// its status is not one the transition starts from.
+    fn transition_run(
         &self,
-        run: Run,
-        replies: Vec<Message>,
-        answered_up_to: Option<String>,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+        transition: Transition,
+    ) -> impl Future<Output = StoreResult<Transitioned>> + Send;
 
     /// Marks every run left `queued` or `in_progress` (by a crash) as `failed` with a
     /// `last_error`, at time `now`; returns how many. Called at start-up.

@@ -11,7 +11,7 @@ use deadpool_postgres::{GenericClient, Manager, Pool, Transaction};
 use serde::{Serialize, de::DeserializeOwned};
 use tokio_postgres::{NoTls, Row, error::SqlState, types::ToSql};
 
-use super::{Page, StoreError, StoreResult, ThreadStore};
+use super::{Page, StoreError, StoreResult, ThreadStore, Transition, Transitioned};
 use crate::thread::{ListQuery, Message, Metadata, Order, Principal, Run, RunError, Thread};
 
 /// How a [`PgStore`] connects: the database and the size of its connection pool.
@@ -510,15 +510,6 @@ impl ThreadStore for PgStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn update_run(&self, run: Run) -> StoreResult<()> {
-        let client = self.client().await?;
-        if Self::store_run(&client, &run).await? {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
-    }
-
     async fn run(&self, thread_id: &str, run_id: &str) -> StoreResult<Option<Run>> {
         let client = self.client().await?;
         Self::json_row(
@@ -574,18 +565,23 @@ impl ThreadStore for PgStore {
         Ok(messages)
     }
 
-    async fn finish_run(
-        &self,
-        run: Run,
-        replies: Vec<Message>,
-        answered_up_to: Option<String>,
-    ) -> StoreResult<()> {
+    async fn transition_run(&self, mut transition: Transition) -> StoreResult<Transitioned> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        Self::lock_thread(&tx, &run.thread_id).await?;
+        // The run's row, locked until commit: a concurrent transition of the same run (a
+        // cancel, another replica) waits, then sees this one's result.
+        let mut run: Run = Self::json_row(
+            &tx,
+            "SELECT json FROM aitp_runs WHERE thread_id = $1 AND id = $2 FOR UPDATE",
+            &[&transition.thread_id(), &transition.run_id()],
+        )
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        transition.apply(&mut run)?;
         if !Self::store_run(&tx, &run).await? {
             return Err(StoreError::NotFound);
         }
+        let (replies, answered_up_to) = transition.take_replies();
         // The cursor only moves forward, and only to a message of this thread.
         if let Some(answered) = &answered_up_to {
             Self::execute(
@@ -598,7 +594,8 @@ impl ThreadStore for PgStore {
             .await?;
         }
         Self::insert_messages(&tx, &run.thread_id, &replies).await?;
-        tx.commit().await.map_err(backend)
+        tx.commit().await.map_err(backend)?;
+        Ok(Transitioned::new(run, replies))
     }
 
     async fn fail_interrupted_runs(&self, now: i64) -> StoreResult<usize> {

@@ -6,7 +6,7 @@ use tokio_postgres::NoTls;
 
 use super::{PgStore, Table, list_sql, schema};
 use crate::{
-    store::{StoreError, ThreadStore, testing::TempPostgres},
+    store::{StoreError, ThreadStore, Transition, testing::TempPostgres},
     thread::{Content, ListQuery, Message, Order, Principal, Role, Run, RunStatus, Thread},
 };
 
@@ -126,7 +126,7 @@ async fn pages_of_a_long_thread_read_only_the_page() {
             .unwrap();
     }
     // A run's replies at the end, for the run-filtered pages.
-    let mut run = Run::new(thread.id.clone(), "agent");
+    let run = Run::new(thread.id.clone(), "agent");
     store.create_run(run.clone()).await.unwrap();
     let replies: Vec<Message> = (0..50)
         .map(|i| {
@@ -139,9 +139,13 @@ async fn pages_of_a_long_thread_read_only_the_page() {
             m
         })
         .collect();
-    run.set_status(RunStatus::Completed);
+    store.transition_run(Transition::start(&run)).await.unwrap();
     store
-        .finish_run(run.clone(), replies.clone(), ids.last().cloned())
+        .transition_run(Transition::complete(
+            &run,
+            replies.clone(),
+            ids.last().cloned(),
+        ))
         .await
         .unwrap();
     assert_eq!(ids.len(), 100_000);
@@ -287,11 +291,10 @@ async fn the_active_run_rule_holds_across_replicas() {
 
         // Finish it on one replica while the other appends: the message is either refused
         // (the run was active) or accepted after it ended, never lost or half-applied.
-        let mut done = winner.clone();
-        done.set_status(RunStatus::Completed);
+        a.transition_run(Transition::start(&winner)).await.unwrap();
         let message = Message::new(thread.id.clone(), Role::User, vec![Content::text("m")]);
         let (finished, appended) = tokio::join!(
-            a.finish_run(done.clone(), Vec::new(), None),
+            a.transition_run(Transition::complete(&winner, Vec::new(), None)),
             b.append_messages(&thread.id, vec![message.clone()])
         );
         finished.unwrap();

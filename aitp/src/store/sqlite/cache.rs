@@ -261,19 +261,6 @@ impl Cache {
         self.runs.get(id)
     }
 
-    /// Replaces a cached run by a new state of it that is not written (see
-    /// `SqliteStore::start_run`); gives the run back if it was not cached. Its size is taken
-    /// as unchanged: only its status and times differ.
-    pub(super) fn replace_run(&mut self, run: Run) -> Option<Run> {
-        match self.runs.get_mut(&run.id) {
-            Some(cached) if cached.thread_id == run.thread_id => {
-                *cached = run;
-                None
-            }
-            _ => Some(run),
-        }
-    }
-
     /// The bytes the cache accounts for (threads with their messages, and runs): never more
     /// than its budget.
     #[cfg(test)]

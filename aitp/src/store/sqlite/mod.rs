@@ -49,7 +49,9 @@ use self::{
     thread_index::Table,
     writer::{Op, Writer},
 };
-use super::{ListQuery, Order, Page, StoreError, StoreResult, ThreadStore};
+use super::{
+    ListQuery, Order, Page, StoreError, StoreResult, ThreadStore, Transition, Transitioned,
+};
 use crate::thread::{Message, Metadata, Principal, Run, RunError, Thread};
 
 /// The default byte budget of the cache ([`SqliteOptions::cache_bytes`]).
@@ -842,26 +844,6 @@ impl ThreadStore for SqliteStore {
         .await
     }
 
-    async fn start_run(&self, run: Run) -> StoreResult<()> {
-        // `in_progress` is transient: a restart fails it as it fails `queued`. So a cached run
-        // changes in memory only, which saves a write per run; the file keeps it `queued`
-        // until the run finishes, and reads of runs see the cached state.
-        let not_cached = self.cache().replace_run(run);
-        match not_cached {
-            Some(run) => self.update_run(run).await,
-            None => Ok(()),
-        }
-    }
-
-    async fn update_run(&self, run: Run) -> StoreResult<()> {
-        self.write(move |conn, changes| {
-            let bytes = store_run(conn, &run)?.ok_or(StoreError::NotFound)?;
-            changes.push(Change::Run(Box::new(run), bytes));
-            Ok(())
-        })
-        .await
-    }
-
     async fn run(&self, thread_id: &str, run_id: &str) -> StoreResult<Option<Run>> {
         let epoch = {
             let mut cache = self.cache();
@@ -936,7 +918,7 @@ impl ThreadStore for SqliteStore {
                 list(conn, Table::Runs, &thread_id, &query)
             })
             .await?;
-        // A started run is `in_progress` only in the cache (see `start_run`).
+        // The cache is never older than a read connection's snapshot.
         let mut cache = self.cache();
         for run in &mut page.data {
             if let Some(newer) = cache.run(&run.id) {
@@ -977,15 +959,21 @@ impl ThreadStore for SqliteStore {
         .await
     }
 
-    async fn finish_run(
-        &self,
-        run: Run,
-        replies: Vec<Message>,
-        answered_up_to: Option<String>,
-    ) -> StoreResult<()> {
-        // One savepoint: the run's state, its replies and the cursor land together or not.
+    async fn transition_run(&self, mut transition: Transition) -> StoreResult<Transitioned> {
+        // One savepoint on the writer: the status check, the new state, the replies and the
+        // cursor land together or not at all, and no other write comes in between.
         self.write(move |conn, changes| {
+            let mut run: Run = conn
+                .prepare_cached("SELECT json FROM runs WHERE id = ?1 AND thread_id = ?2")
+                .and_then(|mut s| {
+                    s.query_row([transition.run_id(), transition.thread_id()], first_json)
+                        .optional()
+                })
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound)?;
+            transition.apply(&mut run)?;
             let bytes = store_run(conn, &run)?.ok_or(StoreError::NotFound)?;
+            let (replies, answered_up_to) = transition.take_replies();
             if let Some(id) = answered_up_to {
                 // The cursor moves forward only, and only to a message of this thread.
                 let cursor: Option<i64> = conn
@@ -1005,10 +993,13 @@ impl ThreadStore for SqliteStore {
                     changes.push(Change::Cursor(run.thread_id.clone(), cursor));
                 }
             }
-            let stored = insert_messages(conn, &run.thread_id, replies)?;
-            changes.push(Change::Messages(run.thread_id.clone(), stored));
+            let done = Transitioned::new(run.clone(), replies.clone());
+            if !replies.is_empty() {
+                let stored = insert_messages(conn, &run.thread_id, replies)?;
+                changes.push(Change::Messages(run.thread_id.clone(), stored));
+            }
             changes.push(Change::Run(Box::new(run), bytes));
-            Ok(())
+            Ok(done)
         })
         .await
     }

@@ -125,13 +125,19 @@ async fn conversation(s: &SqliteStore) -> (Thread, Run, Vec<Message>) {
     s.create_thread(&me(), thread.clone(), first.clone())
         .await
         .unwrap();
-    let mut run = Run::new(thread.id.clone(), "agent");
+    let run = Run::new(thread.id.clone(), "agent");
     s.create_run(run.clone()).await.unwrap();
-    run.set_status(RunStatus::Completed);
+    s.transition_run(Transition::start(&run)).await.unwrap();
     let answer = reply(&run, "c");
-    s.finish_run(run.clone(), vec![answer.clone()], Some(first[1].id.clone()))
+    let run = s
+        .transition_run(Transition::complete(
+            &run,
+            vec![answer.clone()],
+            Some(first[1].id.clone()),
+        ))
         .await
-        .unwrap();
+        .unwrap()
+        .run;
     let last = user(&thread.id, "d");
     s.append_messages(&thread.id, vec![last.clone()])
         .await
@@ -571,7 +577,7 @@ async fn recent_messages_answer_as_the_database_does() {
                 .unwrap();
         }
         let question = user(&thread.id, &round.to_string());
-        let mut run = Run::new(thread.id.clone(), "agent");
+        let run = Run::new(thread.id.clone(), "agent");
         for s in stores {
             s.append_messages(&thread.id, vec![question.clone()])
                 .await
@@ -586,7 +592,6 @@ async fn recent_messages_answer_as_the_database_does() {
         for s in stores {
             s.create_run(run.clone()).await.unwrap();
         }
-        run.set_status(RunStatus::Completed);
         // Every third run answers nothing, so the unanswered messages pile up.
         let (replies, answered) = if round % 3 == 0 {
             (Vec::new(), None)
@@ -596,10 +601,12 @@ async fn recent_messages_answer_as_the_database_does() {
                 Some(question.id.clone()),
             )
         };
+        // One transition for all three, so they stamp the same times.
+        let start = Transition::start(&run);
+        let completion = Transition::complete(&run, replies.clone(), answered.clone());
         for s in stores {
-            s.finish_run(run.clone(), replies.clone(), answered.clone())
-                .await
-                .unwrap();
+            s.transition_run(start.clone()).await.unwrap();
+            s.transition_run(completion.clone()).await.unwrap();
         }
         ids.push(question.id.clone());
         ids.extend(replies.iter().map(|m| m.id.clone()));
@@ -830,14 +837,16 @@ async fn the_cache_keeps_to_its_byte_budget() {
             instructions.clone()
         };
         store.create_run(run.clone()).await.unwrap();
-        run.set_status(RunStatus::InProgress);
-        store.start_run(run.clone()).await.unwrap();
+        let started = store
+            .transition_run(Transition::start(&run))
+            .await
+            .unwrap()
+            .run;
         // Cached or not, reads see the started run.
         let read = store.run(&thread.id, &run.id).await.unwrap().unwrap();
-        assert_eq!(read, run);
-        run.set_status(RunStatus::Completed);
+        assert_eq!(read, started);
         store
-            .finish_run(run.clone(), vec![reply(&run, "done")], None)
+            .transition_run(Transition::complete(&run, vec![reply(&run, "done")], None))
             .await
             .unwrap();
         assert!(store.thread(&me(), &thread.id).await.unwrap().is_some());

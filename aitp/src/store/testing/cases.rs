@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::store::{Page, StoreError, ThreadStore};
-use crate::thread::{Content, ListQuery, Message, Order, Principal, Role, Run, RunStatus, Thread};
+use crate::store::{Page, StoreError, ThreadStore, Transition, Transitioned};
+use crate::thread::{
+    Content, ListQuery, Message, Order, Principal, Role, Run, RunError, RunStatus, Thread,
+};
 
 fn me() -> Principal {
     Principal::new("me")
@@ -48,12 +50,24 @@ async fn thread_with<S: ThreadStore>(s: &S, n: usize) -> (Thread, Vec<Message>) 
     (thread, messages)
 }
 
-/// Runs `run` to completion answering up to `answered`, with `replies`.
-async fn complete<S: ThreadStore>(s: &S, mut run: Run, replies: Vec<Message>, answered: &str) {
-    run.set_status(RunStatus::Completed);
-    s.finish_run(run, replies, Some(answered.to_owned()))
-        .await
-        .unwrap();
+/// Applies `t`, which must succeed; the run as stored.
+async fn apply<S: ThreadStore>(s: &S, t: Transition) -> Run {
+    s.transition_run(t).await.unwrap().run
+}
+
+/// Starts `run` and completes it answering up to `answered`, with `replies`; the run as stored.
+async fn complete<S: ThreadStore>(s: &S, run: Run, replies: Vec<Message>, answered: &str) -> Run {
+    apply(s, Transition::start(&run)).await;
+    apply(
+        s,
+        Transition::complete(&run, replies, Some(answered.to_owned())),
+    )
+    .await
+}
+
+/// Whether `result` is the refusal of a transition from `status`.
+fn refused(result: Result<Transitioned, StoreError>, status: RunStatus) -> bool {
+    matches!(result, Err(StoreError::RunState(s)) if s == status)
 }
 
 /// Creating, reading, updating and deleting a thread (with its messages and runs); the id is free again after a delete.
@@ -151,11 +165,12 @@ pub async fn missing_thread<S: ThreadStore>(s: S) {
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        s.update_run(run.clone()).await,
+        s.transition_run(Transition::start(&run)).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        s.finish_run(run.clone(), Vec::new(), None).await,
+        s.transition_run(Transition::complete(&run, Vec::new(), None))
+            .await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(s.message(id, "msg_x").await.unwrap(), None);
@@ -346,42 +361,48 @@ pub async fn message_lookup_and_run_filter<S: ThreadStore>(s: S) {
     assert_eq!(texts(&p.data), ["0", "1", "a", "b", "c", "2", "d"]);
 }
 
-/// A started run (`start_run`) is seen by reads and blocks new messages; the finished state wins over it.
+/// A started run is seen by reads and blocks new messages; the finished state wins over it.
 pub async fn started_runs<S: ThreadStore>(s: S) {
     let (thread, messages) = thread_with(&s, 1).await;
-    let mut run = Run::new(thread.id.clone(), "agent");
+    let run = Run::new(thread.id.clone(), "agent");
     s.create_run(run.clone()).await.unwrap();
-    run.set_status(RunStatus::InProgress);
-    s.start_run(run.clone()).await.unwrap();
+    let started = apply(&s, Transition::start(&run)).await;
+    assert_eq!(started.status, RunStatus::InProgress);
+    assert!(started.started_at.is_some());
     // Reads see the started run, one by one and in lists; it still blocks new messages.
-    assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(run.clone()));
+    assert_eq!(
+        s.run(&thread.id, &run.id).await.unwrap(),
+        Some(started.clone())
+    );
     let runs = s
         .list_runs(&thread.id, &ListQuery::default())
         .await
         .unwrap();
-    assert_eq!(runs.data, vec![run.clone()]);
+    assert_eq!(runs.data, vec![started.clone()]);
     assert!(matches!(
         s.append_messages(&thread.id, vec![user(&thread, "late")])
             .await,
         Err(StoreError::Conflict(_))
     ));
     // The finished state wins, even right after the start.
-    complete(&s, run.clone(), Vec::new(), &messages[0].id).await;
-    let done = s
-        .run(&thread.id, &run.id)
-        .await
-        .expect("the store answers")
-        .expect("the run is stored");
+    let done = apply(
+        &s,
+        Transition::complete(&run, Vec::new(), Some(messages[0].id.clone())),
+    )
+    .await;
     assert_eq!(done.status, RunStatus::Completed);
+    assert_eq!(done.started_at, started.started_at);
+    assert_eq!(
+        s.run(&thread.id, &run.id).await.unwrap(),
+        Some(done.clone())
+    );
     let runs = s
         .list_runs(&thread.id, &ListQuery::default())
         .await
         .unwrap();
     assert_eq!(runs.data, vec![done]);
-    let mut second = Run::new(thread.id.clone(), "agent");
+    let second = Run::new(thread.id.clone(), "agent");
     s.create_run(second.clone()).await.unwrap();
-    second.set_status(RunStatus::InProgress);
-    s.start_run(second.clone()).await.unwrap();
     complete(&s, second.clone(), Vec::new(), &messages[0].id).await;
     assert_eq!(
         s.run(&thread.id, &second.id)
@@ -393,56 +414,236 @@ pub async fn started_runs<S: ThreadStore>(s: S) {
     );
 }
 
+/// The run state machine: each transition applies only from its states, atomically with its
+/// replies; a refused one (a late cancel, a completion after a cancel) changes nothing.
+pub async fn run_transitions<S: ThreadStore>(s: S) {
+    let (thread, messages) = thread_with(&s, 1).await;
+    let unanswered = s.unanswered(&thread.id).await.unwrap();
+
+    // queued: cannot complete or be cancelled-without-cancelling; a second start is refused.
+    let run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    let answered = Some(messages[0].id.clone());
+    assert!(refused(
+        s.transition_run(Transition::complete(
+            &run,
+            vec![reply(&run, "early")],
+            answered.clone()
+        ))
+        .await,
+        RunStatus::Queued
+    ));
+    assert!(refused(
+        s.transition_run(Transition::cancelled(&run)).await,
+        RunStatus::Queued
+    ));
+    apply(&s, Transition::start(&run)).await;
+    assert!(refused(
+        s.transition_run(Transition::start(&run)).await,
+        RunStatus::InProgress
+    ));
+
+    // A cancel stored first wins over the completion: no reply, the cursor stays.
+    let cancelling = apply(&s, Transition::request_cancel(&run)).await;
+    assert_eq!(cancelling.status, RunStatus::Cancelling);
+    assert!(refused(
+        s.transition_run(Transition::request_cancel(&run)).await,
+        RunStatus::Cancelling
+    ));
+    assert!(refused(
+        s.transition_run(Transition::complete(
+            &run,
+            vec![reply(&run, "late")],
+            answered.clone()
+        ))
+        .await,
+        RunStatus::Cancelling
+    ));
+    assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(cancelling));
+    let cancelled = apply(&s, Transition::cancelled(&run)).await;
+    assert_eq!(cancelled.status, RunStatus::Cancelled);
+    assert!(cancelled.cancelled_at.is_some());
+    let of_run = ListQuery::new(10, Order::Asc).run_id(run.id.clone());
+    assert!(
+        s.list_messages(&thread.id, &of_run)
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
+    assert_eq!(s.unanswered(&thread.id).await.unwrap(), unanswered);
+
+    // Terminal is final: a late cancel, a fail, an expiry or a restart change nothing.
+    for t in [
+        Transition::request_cancel(&run),
+        Transition::fail(&run, RunError::server_error("late")),
+        Transition::expire(&run),
+        Transition::start(&run),
+    ] {
+        assert!(refused(s.transition_run(t).await, RunStatus::Cancelled));
+    }
+    assert_eq!(s.fail_interrupted_runs(1).await.unwrap(), 0);
+    assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(cancelled));
+
+    // A cancel of a completed run is refused and changes nothing.
+    let run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    let replies = vec![reply(&run, "done")];
+    let done = complete(&s, run.clone(), replies.clone(), &messages[0].id).await;
+    assert!(refused(
+        s.transition_run(Transition::request_cancel(&run)).await,
+        RunStatus::Completed
+    ));
+    assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(done));
+    let of_run = ListQuery::new(10, Order::Asc).run_id(run.id.clone());
+    assert_eq!(
+        s.list_messages(&thread.id, &of_run).await.unwrap().data,
+        replies
+    );
+    assert!(s.unanswered(&thread.id).await.unwrap().is_empty());
+
+    // A cancel of a queued run; failing from cancelling keeps the error; expiring.
+    let run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    apply(&s, Transition::request_cancel(&run)).await;
+    assert!(refused(
+        s.transition_run(Transition::start(&run)).await,
+        RunStatus::Cancelling
+    ));
+    let failed = apply(&s, Transition::fail(&run, RunError::server_error("boom"))).await;
+    assert_eq!(failed.status, RunStatus::Failed);
+    assert_eq!(failed.last_error.unwrap().message, "boom");
+    assert!(failed.failed_at.is_some());
+    let run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    assert_eq!(
+        apply(&s, Transition::expire(&run)).await.status,
+        RunStatus::Expired
+    );
+    // The thread is free again.
+    s.append_messages(&thread.id, vec![user(&thread, "again")])
+        .await
+        .unwrap();
+
+    // A run under the wrong thread is not found.
+    let (other, _) = thread_with(&s, 0).await;
+    let mut misplaced = Run::new(thread.id.clone(), "agent");
+    s.create_run(misplaced.clone()).await.unwrap();
+    misplaced.thread_id = other.id.clone();
+    assert!(matches!(
+        s.transition_run(Transition::start(&misplaced)).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// A cancel racing a completion, from two tasks, many times: exactly one wins each time, and
+/// the run's replies are stored if and only if it completed. Spawns tasks: call it inside a
+/// tokio runtime.
+pub async fn cancel_races_completion<S: ThreadStore>(s: S) {
+    let s = Arc::new(s);
+    let (thread, _) = thread_with(&*s, 0).await;
+    let (mut completed, mut cancelled) = (0, 0);
+    for i in 0..40 {
+        let m = user(&thread, &i.to_string());
+        s.append_messages(&thread.id, vec![m.clone()])
+            .await
+            .unwrap();
+        let run = Run::new(thread.id.clone(), "agent");
+        s.create_run(run.clone()).await.unwrap();
+        apply(&*s, Transition::start(&run)).await;
+        let canceller = {
+            let (s, run) = (Arc::clone(&s), run.clone());
+            tokio::spawn(async move { s.transition_run(Transition::request_cancel(&run)).await })
+        };
+        let completion = Transition::complete(&run, vec![reply(&run, "re")], Some(m.id.clone()));
+        let completer = {
+            let s = Arc::clone(&s);
+            tokio::spawn(async move { s.transition_run(completion).await })
+        };
+        let (cancel, complete) = (canceller.await.unwrap(), completer.await.unwrap());
+        assert!(
+            cancel.is_ok() != complete.is_ok(),
+            "exactly one wins: {cancel:?} / {complete:?}"
+        );
+        if cancel.is_ok() {
+            assert!(refused(complete, RunStatus::Cancelling));
+            apply(&*s, Transition::cancelled(&run)).await;
+        } else {
+            assert!(refused(cancel, RunStatus::Completed));
+        }
+        let stored = s.run(&thread.id, &run.id).await.unwrap().unwrap();
+        let of_run = ListQuery::new(10, Order::Asc).run_id(run.id.clone());
+        let replies = s.list_messages(&thread.id, &of_run).await.unwrap().data;
+        let unanswered = s.unanswered(&thread.id).await.unwrap();
+        match stored.status {
+            RunStatus::Completed => {
+                completed += 1;
+                assert_eq!(texts(&replies), ["re"]);
+                assert!(unanswered.is_empty());
+            }
+            RunStatus::Cancelled => {
+                cancelled += 1;
+                assert!(replies.is_empty());
+                assert!(unanswered.contains(&m));
+            }
+            other => panic!("run left {other:?}"),
+        }
+    }
+    assert_eq!(completed + cancelled, 40);
+}
+
 /// One active run per thread: every non-terminal status blocks a second run and new messages; runs list in creation order.
 pub async fn run_conflicts<S: ThreadStore>(s: S) {
     let (thread, messages) = thread_with(&s, 1).await;
-    let mut run = Run::new(thread.id.clone(), "agent");
+    let run = Run::new(thread.id.clone(), "agent");
     s.create_run(run.clone()).await.unwrap();
     assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(run.clone()));
 
-    // Every non-terminal status blocks a second run and new messages.
-    for status in [
-        RunStatus::Queued,
-        RunStatus::InProgress,
-        RunStatus::RequiresAction,
-        RunStatus::Cancelling,
-        RunStatus::from("thinking_hard"),
-    ] {
-        run.set_status(status);
-        s.update_run(run.clone()).await.unwrap();
-        assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(run.clone()));
-        assert!(matches!(
-            s.create_run(Run::new(thread.id.clone(), "agent")).await,
-            Err(StoreError::Conflict(_))
-        ));
-        assert!(matches!(
-            s.append_messages(&thread.id, vec![user(&thread, "late")])
-                .await,
-            Err(StoreError::Conflict(_))
-        ));
+    let blocked = |thread: Thread| {
+        let s = &s;
+        async move {
+            assert!(matches!(
+                s.create_run(Run::new(thread.id.clone(), "agent")).await,
+                Err(StoreError::Conflict(_))
+            ));
+            assert!(matches!(
+                s.append_messages(&thread.id, vec![user(&thread, "late")])
+                    .await,
+                Err(StoreError::Conflict(_))
+            ));
+        }
+    };
+    // Every non-terminal status blocks a second run and new messages: those the state
+    // machine reaches, and those a run can be created with (a status of a later version).
+    blocked(thread.clone()).await;
+    apply(&s, Transition::start(&run)).await;
+    blocked(thread.clone()).await;
+    apply(&s, Transition::request_cancel(&run)).await;
+    blocked(thread.clone()).await;
+    for status in [RunStatus::RequiresAction, RunStatus::from("thinking_hard")] {
+        let (t, _) = thread_with(&s, 0).await;
+        let mut r = Run::new(t.id.clone(), "agent");
+        r.status = status;
+        s.create_run(r.clone()).await.unwrap();
+        assert_eq!(s.run(&t.id, &r.id).await.unwrap(), Some(r));
+        blocked(t).await;
     }
     // A run of another thread changes nothing here.
     let (other, _) = thread_with(&s, 0).await;
     s.create_run(Run::new(other.id.clone(), "agent"))
         .await
         .unwrap();
-    // An update of an unknown run, or of a run under the wrong thread, is NotFound.
+    // A transition of an unknown run is NotFound.
     assert!(matches!(
-        s.update_run(Run::new(thread.id.clone(), "agent")).await,
-        Err(StoreError::NotFound)
-    ));
-    let mut misplaced = run.clone();
-    misplaced.thread_id = other.id.clone();
-    assert!(matches!(
-        s.update_run(misplaced).await,
+        s.transition_run(Transition::start(&Run::new(thread.id.clone(), "agent")))
+            .await,
         Err(StoreError::NotFound)
     ));
     assert_eq!(s.run(&other.id, &run.id).await.unwrap(), None);
 
     // Terminal: new messages and a new run are accepted again.
-    run.set_status(RunStatus::Cancelled);
-    s.finish_run(run.clone(), Vec::new(), None).await.unwrap();
-    assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(run.clone()));
+    let ended = apply(&s, Transition::cancelled(&run)).await;
+    assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(ended));
     s.append_messages(&thread.id, vec![user(&thread, "now")])
         .await
         .unwrap();
@@ -475,7 +676,7 @@ pub async fn run_conflicts<S: ThreadStore>(s: S) {
         )
         .await
         .unwrap();
-    assert_eq!(ids(&p, |r| &r.id), [run.id.clone()]);
+    assert_eq!(ids(&p, |r| &r.id), std::slice::from_ref(&run.id));
     assert!(!p.has_more);
     let p = s
         .list_runs(
@@ -493,22 +694,24 @@ pub async fn run_conflicts<S: ThreadStore>(s: S) {
     assert_eq!(p.data.len(), 3);
 }
 
-/// The agent's cursor: what is unanswered, moved atomically by `finish_run`, never backwards, never by failed runs or unknown ids, per thread.
+/// The agent's cursor: what is unanswered, moved atomically by a run's completion, never backwards, never by failed runs or unknown ids, per thread.
 pub async fn unanswered_and_cursor<S: ThreadStore>(s: S) {
     let (thread, messages) = thread_with(&s, 2).await;
     assert_eq!(s.unanswered(&thread.id).await.unwrap(), messages);
 
     let run = Run::new(thread.id.clone(), "agent");
     s.create_run(run.clone()).await.unwrap();
-    let mut done = run.clone();
-    done.set_status(RunStatus::Completed);
-    s.finish_run(
-        done.clone(),
-        vec![reply(&run, "hello")],
-        Some(messages[1].id.clone()),
-    )
-    .await
-    .unwrap();
+    apply(&s, Transition::start(&run)).await;
+    let done = s
+        .transition_run(Transition::complete(
+            &run,
+            vec![reply(&run, "hello")],
+            Some(messages[1].id.clone()),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(texts(&done.replies), ["hello"]);
+    let done = done.run;
     // One atomic step: run state, replies, cursor.
     assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(done));
     assert!(s.unanswered(&thread.id).await.unwrap().is_empty());
@@ -525,10 +728,14 @@ pub async fn unanswered_and_cursor<S: ThreadStore>(s: S) {
     );
 
     // A failed run answers nothing: the cursor stays.
-    let mut failed = Run::new(thread.id.clone(), "agent");
+    let failed = Run::new(thread.id.clone(), "agent");
     s.create_run(failed.clone()).await.unwrap();
-    failed.fail(crate::thread::RunError::server_error("boom"));
-    s.finish_run(failed, Vec::new(), None).await.unwrap();
+    apply(&s, Transition::start(&failed)).await;
+    apply(
+        &s,
+        Transition::fail(&failed, RunError::server_error("boom")),
+    )
+    .await;
     assert_eq!(
         s.unanswered(&thread.id).await.unwrap(),
         vec![m2.clone(), m3.clone()]
@@ -568,14 +775,12 @@ pub async fn fail_interrupted_runs<S: ThreadStore>(s: S) {
     let (c, _) = thread_with(&s, 1).await;
     let queued = Run::new(a.id.clone(), "agent");
     s.create_run(queued.clone()).await.unwrap();
-    let mut working = Run::new(b.id.clone(), "agent");
+    let working = Run::new(b.id.clone(), "agent");
     s.create_run(working.clone()).await.unwrap();
-    working.set_status(RunStatus::InProgress);
-    s.update_run(working.clone()).await.unwrap();
-    let mut done = Run::new(c.id.clone(), "agent");
+    let working = apply(&s, Transition::start(&working)).await;
+    let done = Run::new(c.id.clone(), "agent");
     s.create_run(done.clone()).await.unwrap();
-    done.set_status(RunStatus::Completed);
-    s.finish_run(done.clone(), Vec::new(), None).await.unwrap();
+    let done = complete(&s, done, Vec::new(), "msg_none").await;
 
     let now = 1_900_000_000;
     assert_eq!(s.fail_interrupted_runs(now).await.unwrap(), 2);

@@ -7,7 +7,8 @@
 //! [`TempPostgres`] does when PostgreSQL is not installed.
 //! Each case is also a public async function here (generic over the store), for a harness
 //! of your own. The cases check what a server relies on: owner scoping, exact insertion order
-//! and `has_more`, OpenAI's cursors in both orders, the one-active-run rule, the agent's
+//! and `has_more`, OpenAI's cursors in both orders, the one-active-run rule, the run state
+//! machine (conditional transitions, a cancel racing a completion), the agent's
 //! cursor moved atomically with a run's replies, failing interrupted runs at start-up, unknown
 //! fields and exact numbers surviving, and concurrent writers.
 //!
@@ -123,7 +124,8 @@ macro_rules! __store_contract {
     ($make:expr) => {
         $crate::__store_contract!(@cases $make;
             thread_crud, owner_isolation, missing_thread, messages_pagination,
-            message_lookup_and_run_filter, started_runs, run_conflicts, unanswered_and_cursor,
+            message_lookup_and_run_filter, started_runs, run_transitions,
+            cancel_races_completion, run_conflicts, unanswered_and_cursor,
             fail_interrupted_runs, unknown_fields_survive, concurrent_use, modify_and_delete);
     };
     (@cases $make:expr; $($name:ident),*) => {
