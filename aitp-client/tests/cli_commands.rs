@@ -166,6 +166,49 @@ async fn a_purchase_piped_through_stdin() {
     assert!(stdout.contains(&format!("Pay {} USD", order.total().unwrap())));
 }
 
+/// The quote confirmation checks the merchant's signature against the key the person trusts
+/// for that merchant (`--merchant-key`): verified with the shop's own key, INVALID with
+/// another, and a warning before paying whatever is not verified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quote_signature_is_checked_against_a_trusted_key() {
+    let state = shop::ShopState::default();
+    let url = serve(state.clone()).await;
+    let other = aitp::sign::SecretKey::from_seed(&[7; 32]).public_key();
+    for (key, shown, warned) in [
+        (state.public_key(), "signature: verified", false),
+        (other, "signature: INVALID", true),
+    ] {
+        let mut input = vec![script::OPENING.to_owned(), "1".to_owned()];
+        input.push(script::QUANTITY.to_string());
+        input.extend(script::ADDRESS.iter().map(|(_, v)| v.to_string()));
+        input.push("y".to_owned()); // send the form
+        input.push("n".to_owned()); // do not pay
+        input.push("/quit".to_owned());
+        let trusted = format!("{}={key}", shop::MERCHANT_ID);
+        let out = aitp(
+            &[
+                "chat",
+                "--actor",
+                script::CUSTOMER,
+                "--merchant-key",
+                &trusted,
+            ],
+            &[("AITP_URL", &url)],
+            &(input.join("\n") + "\n"),
+        )
+        .await;
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{out:?}\n{stdout}");
+        assert!(stdout.contains(shown), "{shown:?} in:\n{stdout}");
+        assert_eq!(
+            stdout.contains("! Warning: this quote's signature is"),
+            warned,
+            "{stdout}"
+        );
+        assert!(stdout.contains("Not paid."), "{stdout}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quit_inside_a_menu_leaves() {
     let url = serve(shop::ShopState::default()).await;

@@ -7,7 +7,7 @@
 //! default store.
 //!
 //! Endpoints (under `/v1`): every method of the 11 paths of OpenAI's Threads API
-//! ([`Endpoint`](crate::thread::Endpoint)), and the AITP spec's `POST /thread`. Runs have one
+//! ([`Endpoint`]), and the AITP spec's `POST /thread`. Runs have one
 //! `message_creation` step per message they posted; tool outputs are refused (an AITP run
 //! never waits for tools). Objects are written exactly as OpenAI does; errors are
 //! `{"error": {"message", "type", "code", "param"}}`.

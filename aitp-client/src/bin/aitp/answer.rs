@@ -22,6 +22,8 @@ pub(crate) struct Payer {
     pub(crate) account: String,
     pub(crate) channel: String,
     pub(crate) signer: Option<String>,
+    /// The merchants' keys the person trusts (`--merchant-key`).
+    pub(crate) merchant_keys: Vec<(String, aitp::sign::PublicKey)>,
 }
 
 /// Whether `m` asks something this client answers.
@@ -198,7 +200,8 @@ fn ask_field(p: Prompter, r: &RequestData, f: &FormField) -> Answer<String> {
 /// with the signer when there is one.
 pub(crate) fn confirm(p: Prompter, q: &Quote, payer: &Payer) -> Answer<Option<Payment>> {
     println!();
-    for line in render::quote_lines(q, &verify::quote_signature(q).to_string()) {
+    let signature = verify::quote_signature(q, &payer.merchant_keys);
+    for line in render::quote_lines(q, &signature.to_string()) {
         println!("{line}");
     }
     if q.is_expired() {
@@ -233,6 +236,12 @@ pub(crate) fn confirm(p: Prompter, q: &Quote, payer: &Payer) -> Answer<Option<Pa
         .amount
         .as_ref()
         .map_or("an amount you choose".to_owned(), |a| a.to_string());
+    if signature != verify::Signature::Verified {
+        println!(
+            "! Warning: this quote's signature is {signature}: nothing shows it comes from {}.",
+            q.merchant_id
+        );
+    }
     if !p.confirm(
         &format!("Pay {amount} {} to {}?", option.currency, method.recipient),
         false,

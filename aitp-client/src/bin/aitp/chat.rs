@@ -42,6 +42,7 @@ pub(crate) async fn chat(args: ChatArgs) -> CliResult {
             account: args.payer.clone().unwrap_or_else(|| server.actor.clone()),
             channel: args.channel.clone(),
             signer: args.signer.clone(),
+            merchant_keys: args.merchant_keys.clone(),
         },
         prompter: Prompter::detect(args.plain),
         follow: if args.no_stream {

@@ -164,6 +164,17 @@ pub(crate) struct ChatArgs {
     /// tells it which (`payment`, or the request's key).
     #[arg(long, env = "AITP_SIGNER", alias = "sign-with", value_name = "COMMAND")]
     pub(crate) signer: Option<String>,
+    /// A merchant's ed25519 public key (`merchant_id=ed25519:<base58>`), trusted to sign its
+    /// quotes: a quote is shown "verified" only when it verifies against its merchant's key.
+    /// Repeat it for several merchants (comma-separated in the environment variable).
+    #[arg(
+        long = "merchant-key",
+        env = "AITP_MERCHANT_KEYS",
+        value_delimiter = ',',
+        value_name = "MERCHANT=KEY",
+        value_parser = parse_merchant_key
+    )]
+    pub(crate) merchant_keys: Vec<(String, aitp::sign::PublicKey)>,
     /// Wait for whole runs instead of streaming them.
     #[arg(long)]
     pub(crate) no_stream: bool,
@@ -220,6 +231,18 @@ impl Command {
             Self::Schema { .. } | Self::Completions { .. } => None,
         }
     }
+}
+
+/// `merchant_id=ed25519:<base58>`, as `--merchant-key` takes it.
+fn parse_merchant_key(s: &str) -> Result<(String, aitp::sign::PublicKey), String> {
+    let (merchant, key) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected MERCHANT=KEY, got `{s}`"))?;
+    let key = key
+        .trim()
+        .parse()
+        .map_err(|e| format!("the key of `{merchant}`: {e}"))?;
+    Ok((merchant.trim().to_owned(), key))
 }
 
 #[cfg(test)]
