@@ -15,7 +15,6 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::{
     Error, HeaderProvider, NearAuth, Result, RetryPolicy,
     auth::{Auth, Provider, header},
-    resources::{Messages, Runs, Threads},
     retry::parse_retry_after,
 };
 
@@ -193,21 +192,6 @@ impl Client {
     /// The wait policy.
     pub fn wait_policy(&self) -> &WaitPolicy {
         &self.inner.wait
-    }
-
-    /// `/threads`: create, retrieve, modify, delete.
-    pub fn threads(&self) -> Threads {
-        Threads::new(self.clone())
-    }
-
-    /// `/threads/{thread_id}/messages`: create, list, retrieve, modify.
-    pub fn messages(&self, thread_id: impl Into<String>) -> Messages {
-        Messages::new(self.clone(), thread_id.into())
-    }
-
-    /// `/threads/{thread_id}/runs`: create (polled or streamed), retrieve, list, cancel.
-    pub fn runs(&self, thread_id: impl Into<String>) -> Runs {
-        Runs::new(self.clone(), thread_id.into())
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

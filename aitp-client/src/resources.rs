@@ -12,6 +12,25 @@ use serde::de::DeserializeOwned;
 
 use crate::{Client, Result, sse::EventStream};
 
+// The resource accessors live here, beside the resources, so that `client` (the transport)
+// never imports the resources built on it: the data flows one way.
+impl Client {
+    /// `/threads`: create, retrieve, modify, delete.
+    pub fn threads(&self) -> Threads {
+        Threads::new(self.clone())
+    }
+
+    /// `/threads/{thread_id}/messages`: create, list, retrieve, modify.
+    pub fn messages(&self, thread_id: impl Into<String>) -> Messages {
+        Messages::new(self.clone(), thread_id.into())
+    }
+
+    /// `/threads/{thread_id}/runs`: create (polled or streamed), retrieve, list, cancel.
+    pub fn runs(&self, thread_id: impl Into<String>) -> Runs {
+        Runs::new(self.clone(), thread_id.into())
+    }
+}
+
 /// Every item of a list, page after page, as a stream; stops on the last page, on an error,
 /// and when a server ignores the cursor (a page that does not advance).
 fn paginate<T>(client: Client, path: String, query: ListQuery) -> impl Stream<Item = Result<T>>
