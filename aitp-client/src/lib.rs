@@ -1,5 +1,5 @@
 //! A typed client for AITP-T01 agents: any server speaking the OpenAI Assistants v2 Threads
-//! API (our [`aitp::server`], NEAR AI's hub, OpenAI-compatible mocks).
+//! API (our `aitp::server`, NEAR AI's hub, OpenAI-compatible mocks).
 //!
 //! - [`Client`] ([`Client::builder`]): base URL, our actor and capabilities, auth (bearer,
 //!   [`NearAuth`], a [`HeaderProvider`]), timeouts, a [`RetryPolicy`] that honours
