@@ -1,9 +1,9 @@
-//! Checks shared by the thread and message endpoints: ownership and content limits.
+//! Checks shared by the thread, message and run endpoints: ownership, content and metadata limits.
 
 use super::{App, HttpError, body::Caller};
 use crate::{
     store::ThreadStore,
-    thread::{Content, Message, Role},
+    thread::{Content, Message, Metadata, Role},
 };
 
 /// Checks that the thread exists and is the caller's (404 otherwise), without reading it.
@@ -48,4 +48,12 @@ pub(crate) fn check_message<S>(app: &App<S>, m: &Message) -> Result<(), HttpErro
         }
     }
     Ok(())
+}
+
+/// Checks client-set metadata against OpenAI's limits (keys, values, count): one 400 naming
+/// `metadata` for every endpoint that takes it.
+pub(crate) fn check_metadata(metadata: &Metadata) -> Result<(), HttpError> {
+    metadata
+        .check_limits()
+        .map_err(|e| HttpError::bad_request(e.to_string()).param("metadata"))
 }

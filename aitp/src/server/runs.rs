@@ -10,7 +10,7 @@ use axum::{
 use super::{
     App, HttpError,
     body::{Caller, JsonBody, ListParams},
-    checks::{check_message, check_owner},
+    checks::{check_message, check_metadata, check_owner},
     executor::{CancelError, Executor},
     threads::{create_thread, owned_thread},
 };
@@ -139,9 +139,7 @@ pub(crate) async fn modify<S: ThreadStore>(
     check_owner(&app, &caller, &thread_id).await?;
     let updated = match req.metadata {
         Some(metadata) => {
-            metadata
-                .check_limits()
-                .map_err(|e| HttpError::bad_request(e.to_string()).param("metadata"))?;
+            check_metadata(&metadata)?;
             app.store
                 .set_run_metadata(&thread_id, &run_id, metadata)
                 .await?

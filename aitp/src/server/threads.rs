@@ -8,7 +8,7 @@ use axum::{
 use super::{
     App, HttpError,
     body::{Caller, JsonBody},
-    checks::check_message,
+    checks::{check_message, check_metadata},
 };
 use crate::{
     store::ThreadStore,
@@ -99,9 +99,7 @@ pub(crate) async fn modify<S: ThreadStore>(
         } else {
             with_agent_actor(&app, &mut metadata)?;
         }
-        metadata
-            .check_limits()
-            .map_err(|e| HttpError::bad_request(e.to_string()).param("metadata"))?;
+        check_metadata(&metadata)?;
         thread.metadata = metadata;
     }
     if req.tool_resources.is_some() {
