@@ -7,9 +7,16 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-use aitp::{server::Server, store::MemoryStore};
+use aitp::{
+    capability::{Body, ContentPart, extract_text, payments::Payment},
+    server::Server,
+    sign::SecretKey,
+    store::MemoryStore,
+    thread::{ListQuery, Order},
+};
 use aitp_examples::script;
 use example_shop as shop;
+use futures_util::TryStreamExt as _;
 
 /// Runs `aitp` with `args`, the environment variables `env` (and no inherited `AITP_*`), and
 /// `stdin` as its input.
@@ -57,6 +64,61 @@ async fn serve(state: shop::ShopState) -> String {
     let server = Server::new(shop::shop_agent_with(state), MemoryStore::new());
     tokio::spawn(server.serve_with(listener, std::future::pending()));
     url
+}
+
+/// Writes `key` as a NEAR credentials file for `account`, as near-cli does; its path.
+fn key_file(dir: &tempfile::TempDir, account: &str, key: &SecretKey) -> String {
+    let path = dir.path().join(format!("{account}.json"));
+    let credentials = serde_json::json!({
+        "account_id": account,
+        "public_key": key.public_key().to_string(),
+        "private_key": key.to_string(),
+    });
+    std::fs::write(&path, credentials.to_string()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// The thread id `aitp chat` printed.
+fn thread_id(stdout: &str) -> String {
+    stdout
+        .split_whitespace()
+        .skip_while(|w| *w != "Thread")
+        .nth(1)
+        .expect("the thread id")
+        .to_owned()
+}
+
+/// The `payment` messages of thread `id`, read back from the server.
+async fn payments_in(url: &str, id: &str) -> Vec<Payment> {
+    let client = aitp_client::Client::new(url).unwrap();
+    let messages: Vec<aitp::thread::Message> = client
+        .messages(id)
+        .list(ListQuery::new(ListQuery::MAX_LIMIT, Order::Asc))
+        .try_collect()
+        .await
+        .unwrap();
+    let mut payments = Vec::new();
+    for m in &messages {
+        for part in m.text_parts() {
+            if let ContentPart::Aitp(a) = extract_text(part) {
+                if let Body::Payment(p) = a.body() {
+                    payments.push(p.clone());
+                }
+            }
+        }
+    }
+    payments
+}
+
+/// The answers that take the shop from the catalog to the quote confirmation, then `pay`.
+fn purchase_input(pay: &str) -> String {
+    let mut input = vec![script::OPENING.to_owned(), "1".to_owned()];
+    input.push(script::QUANTITY.to_string());
+    input.extend(script::ADDRESS.iter().map(|(_, v)| v.to_string()));
+    input.push("y".to_owned()); // send the form
+    input.push(pay.to_owned());
+    input.push("/quit".to_owned());
+    input.join("\n") + "\n"
 }
 
 #[tokio::test]
@@ -133,15 +195,12 @@ async fn a_purchase_piped_through_stdin() {
     input.push("y".to_owned()); // send the form
     input.push("y".to_owned()); // pay
     input.push("/quit".to_owned());
+    // The key file names the payer; the key signs the payment.
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(&dir, script::CUSTOMER, &script::customer_key());
     let out = aitp(
-        &[
-            "chat",
-            "--actor",
-            script::CUSTOMER,
-            "--channel",
-            script::CHANNEL_ID,
-        ],
-        &[("AITP_URL", &url), ("AITP_PAYER", script::CUSTOMER)],
+        &["chat", "--channel", script::CHANNEL_ID, "--key", &key],
+        &[("AITP_URL", &url)],
         &(input.join("\n") + "\n"),
     )
     .await;
@@ -156,14 +215,132 @@ async fn a_purchase_piped_through_stdin() {
     ] {
         assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
     }
-    let thread = stdout
-        .split_whitespace()
-        .skip_while(|w| *w != "Thread")
-        .nth(1)
-        .unwrap();
-    let order = state.order(thread).expect("the order");
+    let thread = thread_id(&stdout);
+    let order = state.order(&thread).expect("the order");
     assert_eq!(order.stage.waiting_for(), "nothing: the order is paid");
     assert!(stdout.contains(&format!("Pay {} USD", order.total().unwrap())));
+
+    // The payment in the thread is the key's: from the key file's account, and its
+    // signature verifies under the key's public half (and not under another key).
+    let payments = payments_in(&url, &thread).await;
+    assert_eq!(payments.len(), 1, "{payments:?}");
+    let payment = &payments[0];
+    assert_eq!(payment.payer_id, script::CUSTOMER);
+    aitp::sign::verify(&script::customer_key().public_key(), payment).unwrap();
+    let other = SecretKey::from_seed(&[7; 32]).public_key();
+    assert!(aitp::sign::verify(&other, payment).is_err());
+}
+
+/// A signer command signs the payment's `aitp::sign` bytes (here `openssl`, an independent
+/// ed25519 implementation, with the customer's key); the CLI checks the signature against
+/// `--payer-key` before sending, and refuses to send one that does not verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signer_command_signs_and_is_checked() {
+    if Command::new("openssl").arg("version").output().is_err() {
+        eprintln!("openssl is not installed: skipping the signer-command test");
+        return;
+    }
+    let state = shop::ShopState::default();
+    let url = serve(state.clone()).await;
+    // The seed as a PKCS#8 ed25519 key: a fixed 16-byte prefix, then the seed.
+    let dir = tempfile::tempdir().unwrap();
+    let mut der = vec![
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    der.extend_from_slice(&script::CUSTOMER_KEY_SEED);
+    let der_path = dir.path().join("customer.der");
+    std::fs::write(&der_path, &der).unwrap();
+    let signer = format!(
+        "test \"$AITP_SIGN_KIND\" = payment && cat > {dir}/bytes && openssl pkeyutl -sign -rawin -keyform DER -inkey {key} -in {dir}/bytes | base64 -w0 | sed 's/^/ed25519:/'",
+        dir = dir.path().display(),
+        key = der_path.display()
+    );
+    let good = script::customer_key().public_key().to_string();
+    let out = aitp(
+        &[
+            "chat",
+            "--actor",
+            script::CUSTOMER,
+            "--signer",
+            &signer,
+            "--payer-key",
+            &good,
+        ],
+        &[("AITP_URL", &url)],
+        &purchase_input("y"),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}\n{stdout}");
+    assert!(stdout.contains(": success"), "{stdout}");
+    let payments = payments_in(&url, &thread_id(&stdout)).await;
+    assert_eq!(payments.len(), 1, "{stdout}");
+    aitp::sign::verify(&script::customer_key().public_key(), &payments[0]).unwrap();
+
+    // Told another key: the signature is refused before anything is sent.
+    let other = SecretKey::from_seed(&[7; 32]).public_key().to_string();
+    let out = aitp(
+        &[
+            "chat",
+            "--actor",
+            script::CUSTOMER,
+            "--signer",
+            &signer,
+            "--payer-key",
+            &other,
+        ],
+        &[("AITP_URL", &url)],
+        &purchase_input("y"),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}\n{stdout}");
+    assert!(stdout.contains("does not verify under"), "{stdout}");
+    assert!(stdout.contains("Not paid."), "{stdout}");
+    assert!(payments_in(&url, &thread_id(&stdout)).await.is_empty());
+}
+
+/// Without a key nothing is paid, and the person is told how to sign; `--unsigned` pays
+/// with `"unsigned"` only because it was asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_key_no_payment_unless_unsigned_is_chosen() {
+    let url = serve(shop::ShopState::default()).await;
+    let out = aitp(&["chat", &url], &[], &purchase_input("y")).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}\n{stdout}");
+    assert!(
+        stdout.contains("Cannot pay: there is no key to sign the payment with: pass --key FILE"),
+        "{stdout}"
+    );
+    assert!(payments_in(&url, &thread_id(&stdout)).await.is_empty());
+
+    let out = aitp(&["chat", &url, "--unsigned"], &[], &purchase_input("y")).await;
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("will be NOT signed (--unsigned)"),
+        "{stdout}"
+    );
+    let payments = payments_in(&url, &thread_id(&stdout)).await;
+    assert_eq!(payments.len(), 1, "{stdout}");
+    assert_eq!(payments[0].payer_signature.as_deref(), Some("unsigned"));
+
+    // A key file that is not one is a usage error, before anything is sent.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"account_id": "ada.near", "private_key": "ed25519:nope"}"#,
+    )
+    .unwrap();
+    let out = aitp(
+        &["chat", &url, "--key", &bad.to_string_lossy()],
+        &[],
+        "hi\n",
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(text(&out.stderr).contains("private_key"), "{out:?}");
 }
 
 /// The quote confirmation checks the merchant's signature against the key the person trusts
@@ -185,6 +362,8 @@ async fn the_quote_signature_is_checked_against_a_trusted_key() {
         input.push("n".to_owned()); // do not pay
         input.push("/quit".to_owned());
         let trusted = format!("{}={key}", shop::MERCHANT_ID);
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = key_file(&dir, script::CUSTOMER, &script::customer_key());
         let out = aitp(
             &[
                 "chat",
@@ -192,6 +371,8 @@ async fn the_quote_signature_is_checked_against_a_trusted_key() {
                 script::CUSTOMER,
                 "--merchant-key",
                 &trusted,
+                "--key",
+                &key_file,
             ],
             &[("AITP_URL", &url)],
             &(input.join("\n") + "\n"),

@@ -106,10 +106,21 @@ async fn a_shop_purchase_in_a_terminal() {
     let tmux = Tmux {
         socket: format!("aitp-cli-test-{}", std::process::id()),
     };
-    // The URL and the payer come from the environment, the rest from options.
+    // The payer's key, as near-cli writes it.
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("customer.json");
+    let customer = script::customer_key();
+    let credentials = serde_json::json!({
+        "account_id": script::CUSTOMER,
+        "public_key": customer.public_key().to_string(),
+        "private_key": customer.to_string(),
+    });
+    std::fs::write(&key, credentials.to_string()).unwrap();
+    // The URL, the payer and the key come from the environment, the rest from options.
     let command = format!(
-        "AITP_URL={url} AITP_PAYER={} {} chat --actor {} --channel {}; echo \"exit status $?\"; sleep 600",
+        "AITP_URL={url} AITP_PAYER={} AITP_KEY={} {} chat --actor {} --channel {}; echo \"exit status $?\"; sleep 600",
         script::CUSTOMER,
+        key.display(),
         env!("CARGO_BIN_EXE_aitp"),
         script::CUSTOMER,
         script::CHANNEL_ID

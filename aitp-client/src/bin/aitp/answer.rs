@@ -2,16 +2,19 @@
 //! field by field, AITP-01 quotes as a confirmation, AITP-04/05 wallet requests through the
 //! signer. Each returns the message to post (`None`: nothing to post).
 
-use aitp::capability::payments::Signed as _;
-use aitp::capability::{
-    Body, Envelope,
-    data_request::{Data, FieldType, FormField, RequestData},
-    decisions::{Decision, DecisionOption, DecisionType, RequestDecision},
-    errors::{ErrorCode, ErrorReport},
-    payments::{Payment, PaymentMethodUsed, Quote},
+use aitp::{
+    capability::{
+        Body, Envelope,
+        data_request::{Data, FieldType, FormField, RequestData},
+        decisions::{Decision, DecisionOption, DecisionType, RequestDecision},
+        errors::{ErrorCode, ErrorReport},
+        payments::{Payment, PaymentMethodUsed},
+    },
+    sign::Offer,
 };
 
 use crate::{
+    keyfile::PaymentSigner,
     prompt::{Answer, Prompter},
     render, verify, wallet,
 };
@@ -20,9 +23,14 @@ use crate::{
 #[derive(Debug, Clone)]
 pub(crate) struct Payer {
     pub(crate) account: String,
+    /// Our actor id: where a chain of affiliates passing a quote on must end.
+    pub(crate) actor: String,
     pub(crate) channel: String,
+    /// The wallet command answering AITP-04/05 requests (`--signer`).
     pub(crate) signer: Option<String>,
-    /// The merchants' keys the person trusts (`--merchant-key`).
+    /// How payments are signed.
+    pub(crate) payments: PaymentSigner,
+    /// The merchants' and affiliates' keys the person trusts (`--merchant-key`).
     pub(crate) merchant_keys: Vec<(String, aitp::sign::PublicKey)>,
 }
 
@@ -30,12 +38,12 @@ pub(crate) struct Payer {
 pub(crate) fn is_question(m: &Envelope) -> bool {
     matches!(
         m.body(),
-        Body::RequestDecision(_) | Body::RequestData(_) | Body::Quote(_)
+        Body::RequestDecision(_) | Body::RequestData(_) | Body::Quote(_) | Body::WrappedQuote(_)
     ) || wallet::is_request(m)
 }
 
 /// Puts question `m` to the person.
-pub(crate) fn ask(p: Prompter, m: &Envelope, payer: &Payer) -> Answer<Option<Envelope>> {
+pub(crate) async fn ask(p: Prompter, m: &Envelope, payer: &Payer) -> Answer<Option<Envelope>> {
     Ok(match m.body() {
         Body::RequestDecision(r) if r.options.is_empty() => {
             println!("The agent asks for a decision but offers no options.");
@@ -43,7 +51,12 @@ pub(crate) fn ask(p: Prompter, m: &Envelope, payer: &Payer) -> Answer<Option<Env
         }
         Body::RequestDecision(r) => Some(decide(p, r)?.into()),
         Body::RequestData(r) => fill(p, r)?.map(Envelope::from),
-        Body::Quote(q) => confirm(p, q, payer)?.map(Envelope::from),
+        Body::Quote(q) => confirm(p, &Offer::from(q.clone()), payer)
+            .await?
+            .map(Envelope::from),
+        Body::WrappedQuote(w) => confirm(p, &Offer::from(w.clone()), payer)
+            .await?
+            .map(Envelope::from),
         _ if wallet::is_request(m) => wallet_request(p, m, payer)?,
         _ => None,
     })
@@ -196,13 +209,26 @@ fn ask_field(p: Prompter, r: &RequestData, f: &FormField) -> Answer<String> {
     p.input(&label, f.default_value.as_deref(), help.as_deref(), check)
 }
 
-/// An AITP-01 quote: its exact amounts, expiry and signature, then pay or not. Paying signs
-/// with the signer when there is one.
-pub(crate) fn confirm(p: Prompter, q: &Quote, payer: &Payer) -> Answer<Option<Payment>> {
+/// An AITP-01 quote (or a `wrapped_quote`): its exact amounts, expiry, the affiliates that
+/// passed it on and whether every signature verified, then pay or not. Paying signs the
+/// payment as `--key`/`--signer` say; an unverified quote is paid only after a warning.
+pub(crate) async fn confirm(p: Prompter, offer: &Offer, payer: &Payer) -> Answer<Option<Payment>> {
     println!();
-    let signature = verify::quote_signature(q, &payer.merchant_keys);
+    let q = offer.quote();
+    let signature = verify::offer_signature(offer, &payer.merchant_keys, &payer.actor).await;
     for line in render::quote_lines(q, &signature.to_string()) {
         println!("{line}");
+    }
+    for w in offer.wrappers() {
+        println!(
+            "  passed on by {} ({}) to {}",
+            w.affiliate_id,
+            w.role.as_str(),
+            w.next_recipient
+        );
+        for a in w.added_affiliates.iter().flatten() {
+            println!("    with affiliate {} ({})", a.id, a.role.as_str());
+        }
     }
     if q.is_expired() {
         println!("The quote has expired: ask the agent for a new one.");
@@ -242,6 +268,15 @@ pub(crate) fn confirm(p: Prompter, q: &Quote, payer: &Payer) -> Answer<Option<Pa
             q.merchant_id
         );
     }
+    if let Some(why) = payer.payments.cannot_pay() {
+        println!("Cannot pay: {why}.");
+        return Ok(None);
+    }
+    println!(
+        "The payment from {} will be {}.",
+        payer.account,
+        payer.payments.describe()
+    );
     if !p.confirm(
         &format!("Pay {amount} {} to {}?", option.currency, method.recipient),
         false,
@@ -250,21 +285,18 @@ pub(crate) fn confirm(p: Prompter, q: &Quote, payer: &Payer) -> Answer<Option<Pa
         return Ok(None);
     }
     let used = PaymentMethodUsed::for_option(option, method, payer.channel.clone());
-    let payment = Payment::new(q, payer.account.clone(), used);
-    let signature = match &payer.signer {
-        Some(cmd) => match wallet::sign_payment(cmd, payment.signing_payload().as_bytes()) {
-            Ok(s) => s,
-            Err(e) => {
-                println!("! signing failed: {e}");
-                return Ok(None);
-            }
-        },
-        None => {
-            println!("(unsigned: pass --signer COMMAND to sign payments with your wallet)");
-            "unsigned".to_owned()
+    // A wrapped quote is paid like the merchant's own: by its quote id, to the recipient the
+    // merchant named; the affiliates' share is the merchant's to pay out.
+    match payer
+        .payments
+        .sign(Payment::new(q, payer.account.clone(), used))
+    {
+        Ok(payment) => Ok(Some(payment)),
+        Err(e) => {
+            println!("! signing failed: {e}. Not paid.");
+            Ok(None)
         }
-    };
-    Ok(Some(payment.sign_with(|_| signature)))
+    }
 }
 
 /// An AITP-04/05 wallet request: shown, then answered by the signer or declined (the agent

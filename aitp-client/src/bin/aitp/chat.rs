@@ -12,6 +12,7 @@ use crate::{
     answer::{self, Payer},
     api::{self, Follow},
     cli::ChatArgs,
+    keyfile::{KeyFile, PaymentSigner},
     prompt::{Prompter, Stop},
     render::{self, StreamView},
 };
@@ -19,6 +20,12 @@ use crate::{
 /// Runs a conversation until the person leaves.
 pub(crate) async fn chat(args: ChatArgs) -> CliResult {
     let server = &args.server;
+    // The key file is read before anything is sent: a bad one is a usage error.
+    let key = match &args.key {
+        Some(path) => Some(KeyFile::read(path).map_err(|e| Failure::new(Exit::Usage, e))?),
+        None => None,
+    };
+    let payer = payer(&args, key);
     let client = api::connect_to_run(server).await?;
     let mut thread = api::start(&client).await?;
     let peers: Vec<String> = thread
@@ -38,12 +45,7 @@ pub(crate) async fn chat(args: ChatArgs) -> CliResult {
     );
     let session = Session {
         agent: peers.first().cloned().unwrap_or_else(|| "agent".to_owned()),
-        payer: Payer {
-            account: args.payer.clone().unwrap_or_else(|| server.actor.clone()),
-            channel: args.channel.clone(),
-            signer: args.signer.clone(),
-            merchant_keys: args.merchant_keys.clone(),
-        },
+        payer,
         prompter: Prompter::detect(args.plain),
         follow: if args.no_stream {
             Follow::Poll
@@ -72,6 +74,36 @@ pub(crate) async fn chat(args: ChatArgs) -> CliResult {
     }
 }
 
+/// Who pays, and how payments are signed: `--key` first, then `--signer` checked against
+/// `--payer-key`, then `--unsigned` if the person asked for it.
+fn payer(args: &ChatArgs, key: Option<KeyFile>) -> Payer {
+    let account = args
+        .payer
+        .clone()
+        .or_else(|| key.as_ref().and_then(|k| k.account_id.clone()))
+        .unwrap_or_else(|| args.server.actor.clone());
+    let payments = match (key, &args.signer, args.payer_key) {
+        (Some(k), _, _) => PaymentSigner::Key(k.key),
+        (None, Some(command), Some(key)) => PaymentSigner::Command {
+            command: command.clone(),
+            key,
+        },
+        (None, Some(command), None) if !args.unsigned => PaymentSigner::Unchecked {
+            command: command.clone(),
+        },
+        _ if args.unsigned => PaymentSigner::Unsigned,
+        _ => PaymentSigner::Nothing,
+    };
+    Payer {
+        account,
+        actor: args.server.actor.clone(),
+        channel: args.channel.clone(),
+        signer: args.signer.clone(),
+        payments,
+        merchant_keys: args.merchant_keys.clone(),
+    }
+}
+
 /// Leaving: `/quit` and the end of input are a normal end, Ctrl-C is not.
 fn left(stop: Stop) -> CliResult {
     match stop {
@@ -96,7 +128,7 @@ impl Session {
             let Some(question) = self.show(&replies) else {
                 return Ok(());
             };
-            let reply = match answer::ask(self.prompter, &question, &self.payer) {
+            let reply = match answer::ask(self.prompter, &question, &self.payer).await {
                 Ok(r) => r,
                 Err(Stop::Interrupted) => return Err(Failure::new(Exit::Interrupted, "")),
                 Err(Stop::Quit | Stop::End) => return Err(Failure::new(Exit::Failure, "")),

@@ -15,7 +15,8 @@ Exit status:
   130  interrupted (Ctrl-C at a prompt)
 
 Environment: AITP_URL, AITP_TOKEN, AITP_ASSISTANT, AITP_ACTOR, AITP_TIMEOUT, AITP_PAYER,
-AITP_CHANNEL, AITP_SIGNER stand for the options of the same name. With AITP_URL set, URL
+AITP_CHANNEL, AITP_KEY, AITP_SIGNER, AITP_PAYER_KEY, AITP_MERCHANT_KEYS stand for the options of
+the same name. With AITP_URL set, URL
 may be left out of any command.";
 
 /// Talk to any AITP agent (a server of the OpenAI Assistants v2 Threads API) from a terminal.
@@ -34,8 +35,15 @@ pub(crate) enum Command {
 Examples:
   aitp chat http://127.0.0.1:8080/v1
   aitp chat https://api.example.com/v1 --token $KEY --assistant asst_123
-  AITP_URL=http://127.0.0.1:8080/v1 aitp chat --payer ada.near --signer ./sign.sh
+  aitp chat http://127.0.0.1:8080/v1 --key ~/.near-credentials/mainnet/ada.near.json
+  AITP_URL=http://127.0.0.1:8080/v1 aitp chat --payer ada.near --signer ./sign.sh --payer-key ed25519:...
+  aitp chat http://127.0.0.1:8080/v1 --merchant-key shop.near=ed25519:... --merchant-key assistant.near=ed25519:...
   printf 'hi\\n1\\n2\\n' | aitp chat http://127.0.0.1:8080/v1   (plain prompts: one answer a line)
+
+Payments are signed (ed25519 over the RFC 8785 canonical JSON of the payment, aitp::sign): with
+--key, or by --signer checked against --payer-key. Without either, quotes are not paid unless
+--unsigned says to pay without a signature. A quote is shown \"verified\" only when its merchant's
+signature, and each affiliate's wrapper, verifies under a key given with --merchant-key.
 
 Type /quit at any prompt to leave (Esc in a menu). Replies stream as the agent writes them;
 servers that do not stream are polled.")]
@@ -153,25 +161,44 @@ pub(crate) struct Server {
 pub(crate) struct ChatArgs {
     #[command(flatten)]
     pub(crate) server: Server,
-    /// The account that pays quotes (default: the actor id).
+    /// The account that pays quotes (default: the key file's account, else the actor id).
     #[arg(long, env = "AITP_PAYER")]
     pub(crate) payer: Option<String>,
+    /// A NEAR credentials file (`{"account_id", "public_key", "private_key": "ed25519:..."}`,
+    /// as near-cli writes it) whose key signs payments.
+    #[arg(
+        long,
+        env = "AITP_KEY",
+        value_name = "FILE",
+        conflicts_with = "unsigned"
+    )]
+    pub(crate) key: Option<std::path::PathBuf>,
+    /// The payer's public key (`ed25519:<base58>`): payment signatures made by --signer must
+    /// verify under it before they are sent.
+    #[arg(long, env = "AITP_PAYER_KEY", value_name = "KEY")]
+    pub(crate) payer_key: Option<aitp::sign::PublicKey>,
+    /// Pay without signing (`"payer_signature": "unsigned"`), for agents that check nothing.
+    /// An agent that checks payments refuses these.
+    #[arg(long)]
+    pub(crate) unsigned: bool,
     /// The payment channel to pay through.
     #[arg(long, env = "AITP_CHANNEL", default_value = "default")]
     pub(crate) channel: String,
-    /// A command that signs: payments (payload on stdin, signature on stdout) and wallet
-    /// requests (the request as JSON on stdin, the answer as JSON on stdout). `AITP_SIGN_KIND`
-    /// tells it which (`payment`, or the request's key).
+    /// A command that signs: payments (the bytes to sign on stdin, `ed25519:<base64|base58>`
+    /// on stdout; checked against --payer-key) and wallet requests (the request as JSON on
+    /// stdin, the answer as JSON on stdout). `AITP_SIGN_KIND` tells it which (`payment`, or
+    /// the request's key). --key signs payments instead when both are given.
     #[arg(long, env = "AITP_SIGNER", alias = "sign-with", value_name = "COMMAND")]
     pub(crate) signer: Option<String>,
-    /// A merchant's ed25519 public key (`merchant_id=ed25519:<base58>`), trusted to sign its
-    /// quotes: a quote is shown "verified" only when it verifies against its merchant's key.
-    /// Repeat it for several merchants (comma-separated in the environment variable).
+    /// A merchant's or affiliate's ed25519 public key (`account_id=ed25519:<base58>`),
+    /// trusted to sign for it: a quote is shown "verified" only when its merchant's signature
+    /// and every wrapper's (`wrapped_quote`) verify under these keys. Repeat it for several
+    /// accounts (comma-separated in the environment variable).
     #[arg(
         long = "merchant-key",
         env = "AITP_MERCHANT_KEYS",
         value_delimiter = ',',
-        value_name = "MERCHANT=KEY",
+        value_name = "ACCOUNT=KEY",
         value_parser = parse_merchant_key
     )]
     pub(crate) merchant_keys: Vec<(String, aitp::sign::PublicKey)>,

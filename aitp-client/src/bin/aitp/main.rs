@@ -10,6 +10,7 @@ mod api;
 mod chat;
 mod cli;
 mod commands;
+mod keyfile;
 mod prompt;
 mod render;
 mod verify;
@@ -24,6 +25,8 @@ use clap::Parser as _;
 pub(crate) enum Exit {
     /// Something the server or the network did failed.
     Failure = 1,
+    /// The command line is wrong (a bad key file, say); clap exits with it for the rest.
+    Usage = 2,
     /// The thread (or another named object) does not exist.
     NotFound = 3,
     /// The server (or this installation) cannot do what was asked.

@@ -61,6 +61,15 @@ pub(crate) fn summary(m: &Envelope) -> String {
         Body::RequestData(r) => format!("[request_data {}] {}", r.id, r.description),
         Body::Data(d) => format!("[data] {} field(s)", d.fields.len()),
         Body::Quote(q) => format!("[quote {}] {}", q.quote_id, q.description),
+        Body::WrappedQuote(w) => {
+            let via: Vec<&str> = w.wrappers.iter().map(|w| w.affiliate_id.as_str()).collect();
+            format!(
+                "[quote {}] {} (via {})",
+                w.original_quote.quote_id,
+                w.original_quote.description,
+                via.join(", ")
+            )
+        }
         Body::Payment(p) => format!("[payment {}] from {}", p.quote_id, p.payer_id),
         Body::PaymentConfirmation(c) => {
             format!(

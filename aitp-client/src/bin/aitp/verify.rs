@@ -1,31 +1,34 @@
-//! Whether a quote's merchant signature verified, as the quote confirmation shows it.
+//! Whether a quote's signatures verified, as the quote confirmation shows it.
 //!
 //! A valid signature proves nothing unless the key is one the person trusts to speak for the
-//! merchant, so a quote is "verified" only against a key given with `--merchant-key` for its
-//! `merchant_id` (checked with `aitp::sign`, RFC 8785 canonical JSON and ed25519).
+//! account that signed, so a quote is "verified" only against keys given with
+//! `--merchant-key` for its `merchant_id` and, for a `wrapped_quote`, for each wrapper's
+//! `affiliate_id`. The check is `aitp::sign::verify_chain`: the merchant's signature, then
+//! each wrapper's over the quote and the wrappers before it, the wrappers forming one chain
+//! that ends at us.
 
-use aitp::{capability::payments::Quote, sign::PublicKey};
+use aitp::sign::{ConfiguredKeys, Offer, PublicKey, VerifyError, verify_chain};
 
-/// What is known of a quote's signature.
+/// What is known of an offer's signatures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Signature {
-    /// The quote carries no `merchant_signature`.
-    Missing,
-    /// Signed, but no key is trusted for its merchant, so it could not be checked.
+    /// A signature is missing (the JSON path of the field).
+    Missing(String),
+    /// Signed, but no key is trusted for this account, so it could not be checked.
     NotVerified(String),
-    /// Checked against the merchant's key, and good.
+    /// Every signature checked against a trusted key, and good.
     Verified,
-    /// Checked, and wrong: the quote may not be the merchant's.
+    /// Checked, and wrong: the quote may not be what its merchant (or an affiliate) signed.
     Invalid(String),
 }
 
 impl std::fmt::Display for Signature {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Missing => f.write_str("none (the quote is not signed)"),
-            Self::NotVerified(merchant) => write!(
+            Self::Missing(path) => write!(f, "none ({path} is missing: not signed)"),
+            Self::NotVerified(account) => write!(
                 f,
-                "not verified (no key for {merchant}: pass --merchant-key {merchant}=ed25519:...)"
+                "not verified (no key for {account}: pass --merchant-key {account}=ed25519:...)"
             ),
             Self::Verified => f.write_str("verified"),
             Self::Invalid(why) => write!(f, "INVALID ({why})"),
@@ -33,25 +36,90 @@ impl std::fmt::Display for Signature {
     }
 }
 
-/// What is known of `q`'s signature, given the merchants' keys the person trusts.
-pub(crate) fn quote_signature(q: &Quote, keys: &[(String, PublicKey)]) -> Signature {
-    if q.merchant_signature.is_none() {
-        return Signature::Missing;
-    }
-    let trusted: Vec<&PublicKey> = keys
+/// What is known of `offer`'s signatures, given the keys the person trusts; `recipient` is
+/// who we are to the agents that passed the quote on (the chain must end at us).
+pub(crate) async fn offer_signature(
+    offer: &Offer,
+    keys: &[(String, PublicKey)],
+    recipient: &str,
+) -> Signature {
+    let trusted = keys
         .iter()
-        .filter(|(merchant, _)| *merchant == q.merchant_id)
-        .map(|(_, key)| key)
-        .collect();
-    if trusted.is_empty() {
-        return Signature::NotVerified(q.merchant_id.clone());
-    }
-    let mut last = String::new();
-    for key in trusted {
-        match aitp::sign::verify(key, q) {
-            Ok(()) => return Signature::Verified,
-            Err(e) => last = e.to_string(),
+        .fold(ConfiguredKeys::new(), |k, (account, key)| {
+            k.allow(account.clone(), *key)
+        });
+    match verify_chain(&trusted, Some(recipient), offer).await {
+        Ok(_) => Signature::Verified,
+        Err(VerifyError::Missing { path }) => Signature::Missing(path),
+        Err(VerifyError::UnknownSigner { party, .. }) => {
+            Signature::NotVerified(party.id().to_owned())
         }
+        Err(e) => Signature::Invalid(e.to_string()),
     }
-    Signature::Invalid(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use aitp::{
+        capability::payments::{AffiliateRole, PaymentOption, Quote, Wrapper},
+        sign::{self, SecretKey},
+    };
+
+    use super::*;
+
+    fn quote(shop: &SecretKey) -> Quote {
+        let option =
+            PaymentOption::near_payment_channel("9.99".parse().unwrap(), "USD", "usdc.near", "s");
+        sign::sign(
+            shop,
+            Quote::builder("q_1", "shop.near", "a hat")
+                .option(option)
+                .build_unsigned(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_chain_is_verified_only_against_trusted_keys() {
+        let shop = SecretKey::from_seed(&[1; 32]);
+        let assistant = SecretKey::from_seed(&[2; 32]);
+        let wrapper = Wrapper::new("pa.near", AffiliateRole::PersonalAssistant, "ada.near");
+        let wrapped = Offer::from(sign::wrap(&assistant, wrapper, quote(&shop)).unwrap());
+        let both = [
+            ("shop.near".to_owned(), shop.public_key()),
+            ("pa.near".to_owned(), assistant.public_key()),
+        ];
+        assert_eq!(
+            offer_signature(&wrapped, &both, "ada.near").await,
+            Signature::Verified
+        );
+        // The affiliate's key is not given: its wrapper could not be checked.
+        assert_eq!(
+            offer_signature(&wrapped, &both[..1], "ada.near").await,
+            Signature::NotVerified("pa.near".to_owned())
+        );
+        // Meant for someone else.
+        assert!(matches!(
+            offer_signature(&wrapped, &both, "bob.near").await,
+            Signature::Invalid(_)
+        ));
+        // Changed on the way: the merchant's signature breaks.
+        let Offer::Wrapped(mut changed) = wrapped else {
+            unreachable!()
+        };
+        changed.original_quote.description = "two hats".to_owned();
+        let shown = offer_signature(&Offer::from(changed), &both, "ada.near").await;
+        assert!(
+            shown
+                .to_string()
+                .starts_with("INVALID (wrapped_quote.original_quote"),
+            "{shown}"
+        );
+        let mut unsigned = quote(&shop);
+        unsigned.merchant_signature = None;
+        assert!(matches!(
+            offer_signature(&Offer::from(unsigned), &both, "ada.near").await,
+            Signature::Missing(_)
+        ));
+    }
 }

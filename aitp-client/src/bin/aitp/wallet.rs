@@ -3,8 +3,10 @@
 //!
 //! `aitp` holds no keys: the signer does. It runs through `sh -c` with `AITP_SIGN_KIND` set to
 //! `payment` or to the request's key (`request_account`, `request_transaction`,
-//! `request_message_signing`, `request_address`). For a payment it reads the signing payload on
-//! stdin and prints the signature; for a wallet request it reads the request message (JSON)
+//! `request_message_signing`, `request_address`). For a payment it reads the bytes to sign on
+//! stdin (`aitp::sign::signing_bytes`: the RFC 8785 canonical JSON of the payment without
+//! `payer_signature`) and prints `ed25519:<base64 or base58>`, which is checked against the
+//! payer's key before it is sent (see `keyfile`); for a wallet request it reads the request message (JSON)
 //! and prints the answer: the response object (`{"request_id": …, "transaction_hash": …}`) or a
 //! whole message with its `$schema`.
 
@@ -130,7 +132,7 @@ fn response_key(request: &str) -> String {
     format!("{what}_response")
 }
 
-/// Signs a payment's payload with the signer; the signature.
+/// Has the signer sign a payment's signing bytes; the text it printed (checked by the caller).
 pub(crate) fn sign_payment(signer: &str, payload: &[u8]) -> Result<String, String> {
     let out = run(signer, "payment", payload)?;
     if out.is_empty() {
