@@ -18,6 +18,12 @@ use crate::{Client, Result, ThreadHandle};
 /// no handler for go to the remote agent; its replies are posted in the local thread as they
 /// are (capability messages unchanged, so signatures still verify).
 ///
+/// With [`Forwarder::affiliate`] (feature `signing`), the agent passes the remote agent's
+/// quotes on as an affiliate instead: each `quote` (or `wrapped_quote`) is checked and
+/// wrapped, and the payer's `payment` of it goes back to the remote agent unchanged (see
+/// [`Affiliation`](crate::Affiliation)). Use [`Forwarder::forward_text`] for text then, so
+/// quotes that answer text are wrapped too.
+///
 /// ```
 /// use aitp::agent::Router;
 /// use aitp_client::{Client, Forwarder};
@@ -29,6 +35,8 @@ use crate::{Client, Result, ThreadHandle};
 pub struct Forwarder {
     client: Client,
     threads: Arc<Mutex<HashMap<String, Arc<Mutex<ThreadHandle>>>>>,
+    #[cfg(feature = "signing")]
+    affiliation: Option<Arc<crate::Affiliation>>,
 }
 
 impl Forwarder {
@@ -37,7 +45,50 @@ impl Forwarder {
         Self {
             client,
             threads: Arc::default(),
+            #[cfg(feature = "signing")]
+            affiliation: None,
         }
+    }
+
+    /// Passes the remote agent's quotes on as the affiliate `affiliation`: in the replies of
+    /// [`Forwarder::forward_message`] (and so of `Router::forward_to`) and
+    /// [`Forwarder::forward_text`], every `quote` or `wrapped_quote` is verified and wrapped
+    /// (one that does not verify becomes an `error` message). [`Forwarder::relay`] and
+    /// [`Forwarder::relay_text`] still relay unchanged.
+    #[cfg(feature = "signing")]
+    pub fn affiliate(mut self, affiliation: crate::Affiliation) -> Self {
+        self.affiliation = Some(Arc::new(affiliation));
+        self
+    }
+
+    /// Passes `message` on and returns the remote agent's answers, quotes wrapped when this
+    /// forwarder is an [affiliate](Forwarder::affiliate). What `Router::forward_to` calls.
+    pub async fn forward_message(&self, cx: &ThreadCtx, message: &Envelope) -> Result<Vec<Reply>> {
+        let replies = self.relay(cx.thread_id(), message).await?;
+        Ok(self.pass_on(cx, replies).await)
+    }
+
+    /// Passes text on and returns the remote agent's answers, quotes wrapped when this
+    /// forwarder is an [affiliate](Forwarder::affiliate).
+    pub async fn forward_text(&self, cx: &ThreadCtx, text: &str) -> Result<Vec<Reply>> {
+        let replies = self.relay_text(cx.thread_id(), text).await?;
+        Ok(self.pass_on(cx, replies).await)
+    }
+
+    #[cfg(feature = "signing")]
+    async fn pass_on(&self, cx: &ThreadCtx, replies: Vec<Reply>) -> Vec<Reply> {
+        match &self.affiliation {
+            Some(a) => {
+                let next = a.next_recipient(cx, &self.client.actor().id);
+                a.pass_on(&next, replies).await
+            }
+            None => replies,
+        }
+    }
+
+    #[cfg(not(feature = "signing"))]
+    async fn pass_on(&self, _cx: &ThreadCtx, replies: Vec<Reply>) -> Vec<Reply> {
+        replies
     }
 
     /// The remote thread of local thread `local_id` (created on first use).
@@ -59,14 +110,16 @@ impl Forwarder {
     }
 
     /// Passes `message` on (checked against the remote thread's negotiation), runs the remote
-    /// agent and returns its answers as replies.
+    /// agent and returns its answers as replies, unchanged (not wrapped, even for an
+    /// [affiliate](Forwarder::affiliate): see [`Forwarder::forward_message`]).
     pub async fn relay(&self, local_id: &str, message: &Envelope) -> Result<Vec<Reply>> {
         let remote = self.remote(local_id).await?;
         let mut remote = remote.lock().await;
         Ok(to_replies(&remote.ask(message).await?))
     }
 
-    /// Passes text on, runs the remote agent and returns its answers as replies.
+    /// Passes text on, runs the remote agent and returns its answers as replies, unchanged
+    /// (see [`Forwarder::forward_text`]).
     pub async fn relay_text(&self, local_id: &str, text: &str) -> Result<Vec<Reply>> {
         let remote = self.remote(local_id).await?;
         let mut remote = remote.lock().await;
@@ -96,7 +149,7 @@ impl Forward for Forwarder {
     ) -> BoxFuture<'static, Result<Vec<Reply>, ForwardError>> {
         let this = self.clone();
         Box::pin(async move {
-            this.relay(cx.thread_id(), &message)
+            this.forward_message(&cx, &message)
                 .await
                 .map_err(|e| Box::new(e) as ForwardError)
         })

@@ -12,7 +12,9 @@
 //!   [started](PendingRun::start)), [asks](ThreadHandle::ask) (post and run) and
 //!   [expects](ThreadHandle::expect) correlated typed replies.
 //! - Passthrough: [`Forwarder`] implements [`aitp::agent::Forward`], so an agent built with
-//!   `aitp` can pass what it does not handle to another agent.
+//!   `aitp` can pass what it does not handle to another agent; with an [`Affiliation`]
+//!   (feature `signing`, on by default) it passes the other agent's quotes on as an
+//!   affiliate, verified and wrapped (`wrapped_quote`).
 //!
 //! Every failure is an [`Error`] naming the request, with the status, the server's error body
 //! and the raw body when it does not decode.
@@ -26,6 +28,8 @@
 //! proxy). For `https`, enable the feature `rustls` (or `native-tls`) of this crate.
 #![deny(missing_docs)]
 
+#[cfg(feature = "signing")]
+mod affiliate;
 mod auth;
 mod client;
 mod error;
@@ -35,6 +39,8 @@ mod resources;
 mod retry;
 mod sse;
 
+#[cfg(feature = "signing")]
+pub use affiliate::{AffiliateError, Affiliation};
 pub use aitp;
 pub use auth::{HeaderProvider, NearAuth};
 pub use client::{Client, ClientBuilder, USER_AGENT, WaitPolicy};

@@ -390,6 +390,104 @@ async fn the_quote_signature_is_checked_against_a_trusted_key() {
     }
 }
 
+/// A personal assistant between the CLI and the shop, wrapping the shop's quotes as an
+/// affiliate; its URL and its public key.
+async fn serve_assistant(
+    shop_url: &str,
+    state: &shop::ShopState,
+) -> (String, aitp::sign::PublicKey) {
+    use aitp::{agent::ThreadCtx, capability::AitpCapability, sign::ConfiguredKeys};
+    use aitp_client::{Affiliation, Client, Forwarder};
+    let me = Affiliation::new(
+        ASSISTANT,
+        SecretKey::from_seed(&[3; 32]),
+        ConfiguredKeys::new().allow(shop::MERCHANT_ID, state.public_key()),
+    );
+    let public = me.public_key();
+    let to_shop = Client::builder(shop_url).actor(ASSISTANT).build().unwrap();
+    let forwarder = Forwarder::new(to_shop).affiliate(me);
+    let text = forwarder.clone();
+    let router = aitp::agent::Router::new()
+        .actor_id(ASSISTANT)
+        .on_text(move |cx: ThreadCtx, said: String| {
+            let text = text.clone();
+            async move { text.forward_text(&cx, &said).await }
+        })
+        .forward_to(forwarder)
+        .declare(AitpCapability::Decisions.v1())
+        .declare(AitpCapability::DataRequest.v1())
+        .declare(AitpCapability::Payments.v1());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(
+        Server::new(router, MemoryStore::new()).serve_with(listener, std::future::pending()),
+    );
+    (url, public)
+}
+
+const ASSISTANT: &str = "assistant.near";
+
+/// Through a personal assistant the quote arrives wrapped: shown verified only when the
+/// shop's key and the assistant's are both trusted (a warning otherwise), and paid to the
+/// shop with a payment signed by the key file's key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrapped_quote_through_a_personal_assistant() {
+    let state = shop::ShopState::default();
+    let shop_url = serve(state.clone()).await;
+    let (url, assistant_key) = serve_assistant(&shop_url, &state).await;
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(&dir, script::CUSTOMER, &script::customer_key());
+    let shop_trusted = format!("{}={}", shop::MERCHANT_ID, state.public_key());
+    let assistant_trusted = format!("{ASSISTANT}={assistant_key}");
+
+    // Only the shop's key: the assistant's wrapper cannot be checked.
+    let out = aitp(
+        &[
+            "chat",
+            &url,
+            "--actor",
+            script::CUSTOMER,
+            "--key",
+            &key,
+            "--merchant-key",
+            &shop_trusted,
+        ],
+        &[],
+        &purchase_input("n"),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}\n{stdout}");
+    for expected in [
+        format!("signature: not verified (no key for {ASSISTANT}"),
+        format!(
+            "passed on by {ASSISTANT} (personal_assistant) to {}",
+            script::CUSTOMER
+        ),
+        "! Warning: this quote's signature is".to_owned(),
+        "Not paid.".to_owned(),
+    ] {
+        assert!(stdout.contains(&expected), "{expected:?} in:\n{stdout}");
+    }
+
+    // Both keys (from the environment, comma-separated): verified, no warning, paid.
+    let both = format!("{shop_trusted},{assistant_trusted}");
+    let out = aitp(
+        &["chat", &url, "--actor", script::CUSTOMER, "--key", &key],
+        &[("AITP_MERCHANT_KEYS", &both)],
+        &purchase_input("y"),
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}\n{stdout}");
+    assert!(stdout.contains("signature: verified"), "{stdout}");
+    assert!(!stdout.contains("! Warning"), "{stdout}");
+    assert!(stdout.contains(": success"), "{stdout}");
+    let payments = payments_in(&url, &thread_id(&stdout)).await;
+    assert_eq!(payments.len(), 1, "{stdout}");
+    aitp::sign::verify(&script::customer_key().public_key(), &payments[0]).unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quit_inside_a_menu_leaves() {
     let url = serve(shop::ShopState::default()).await;
