@@ -77,8 +77,14 @@ impl TextRelay for Forwarder {
 #[derive(Clone)]
 struct Tampering {
     to: Forwarder,
-    tamper: fn(&mut WrappedQuote),
+    tamper: Tamper,
 }
+
+/// A change made to a `wrapped_quote` in transit.
+type Tamper = fn(&mut WrappedQuote);
+
+/// Whether the buyer refused a tampered quote with the right check.
+type Refusal = fn(&VerifyError) -> bool;
 
 impl Tampering {
     fn change(&self, replies: Vec<Reply>) -> Vec<Reply> {
@@ -310,7 +316,7 @@ async fn a_signed_purchase_through_an_affiliate() {
     let order = agents.shop.order(&remote).expect("the shop has the order");
     assert_eq!(order.stage.waiting_for(), "nothing: the order is paid");
     let received = payments_at_the_shop(&agents.shop_url, &remote).await;
-    assert_eq!(received, [purchase.payment.clone()]);
+    assert_eq!(received, std::slice::from_ref(&purchase.payment));
     let customer =
         ConfiguredKeys::new().allow(script::CUSTOMER, script::customer_key().public_key());
     verify_signed(
@@ -328,7 +334,7 @@ async fn a_signed_purchase_through_an_affiliate() {
 /// refuses with the check that failed, and the shop receives no payment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_tampered_in_transit_is_refused() {
-    let cases: [(&str, fn(&mut WrappedQuote), fn(&VerifyError) -> bool); 4] = [
+    let cases: [(&str, Tamper, Refusal); 4] = [
         (
             "the amount lowered",
             |w| {

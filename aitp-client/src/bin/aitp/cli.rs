@@ -47,7 +47,7 @@ signature, and each affiliate's wrapper, verifies under a key given with --merch
 
 Type /quit at any prompt to leave (Esc in a menu). Replies stream as the agent writes them;
 servers that do not stream are polled.")]
-    Chat(ChatArgs),
+    Chat(Box<ChatArgs>),
     /// Post a message (text, or a capability message as JSON) to a thread, and run the agent.
     #[command(after_help = "\
 Examples:

@@ -16,7 +16,7 @@ use crate::{
 /// Runs the command line.
 pub(crate) async fn run(cli: Cli) -> CliResult {
     match cli.command {
-        Command::Chat(args) => chat::chat(args).await,
+        Command::Chat(args) => chat::chat(*args).await,
         Command::Send {
             server,
             thread,
