@@ -18,10 +18,10 @@ use crate::{Client, Result, ThreadHandle};
 /// no handler for go to the remote agent; its replies are posted in the local thread as they
 /// are (capability messages unchanged, so signatures still verify).
 ///
-/// With [`Forwarder::affiliate`] (feature `signing`), the agent passes the remote agent's
+/// With `Forwarder::affiliate` (feature `signing`), the agent passes the remote agent's
 /// quotes on as an affiliate instead: each `quote` (or `wrapped_quote`) is checked and
 /// wrapped, and the payer's `payment` of it goes back to the remote agent unchanged (see
-/// [`Affiliation`](crate::Affiliation)). Use [`Forwarder::forward_text`] for text then, so
+/// `Affiliation`). Use [`Forwarder::forward_text`] for text then, so
 /// quotes that answer text are wrapped too.
 ///
 /// ```
@@ -62,14 +62,14 @@ impl Forwarder {
     }
 
     /// Passes `message` on and returns the remote agent's answers, quotes wrapped when this
-    /// forwarder is an [affiliate](Forwarder::affiliate). What `Router::forward_to` calls.
+    /// forwarder is an affiliate (`Forwarder::affiliate`). What `Router::forward_to` calls.
     pub async fn forward_message(&self, cx: &ThreadCtx, message: &Envelope) -> Result<Vec<Reply>> {
         let replies = self.relay(cx.thread_id(), message).await?;
         Ok(self.pass_on(cx, replies).await)
     }
 
     /// Passes text on and returns the remote agent's answers, quotes wrapped when this
-    /// forwarder is an [affiliate](Forwarder::affiliate).
+    /// forwarder is an affiliate (`Forwarder::affiliate`).
     pub async fn forward_text(&self, cx: &ThreadCtx, text: &str) -> Result<Vec<Reply>> {
         let replies = self.relay_text(cx.thread_id(), text).await?;
         Ok(self.pass_on(cx, replies).await)
@@ -111,7 +111,7 @@ impl Forwarder {
 
     /// Passes `message` on (checked against the remote thread's negotiation), runs the remote
     /// agent and returns its answers as replies, unchanged (not wrapped, even for an
-    /// [affiliate](Forwarder::affiliate): see [`Forwarder::forward_message`]).
+    /// affiliate (`Forwarder::affiliate`): see [`Forwarder::forward_message`]).
     pub async fn relay(&self, local_id: &str, message: &Envelope) -> Result<Vec<Reply>> {
         let remote = self.remote(local_id).await?;
         let mut remote = remote.lock().await;

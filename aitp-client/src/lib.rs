@@ -12,7 +12,7 @@
 //!   [started](PendingRun::start)), [asks](ThreadHandle::ask) (post and run) and
 //!   [expects](ThreadHandle::expect) correlated typed replies.
 //! - Passthrough: [`Forwarder`] implements [`aitp::agent::Forward`], so an agent built with
-//!   `aitp` can pass what it does not handle to another agent; with an [`Affiliation`]
+//!   `aitp` can pass what it does not handle to another agent; with an `Affiliation`
 //!   (feature `signing`, on by default) it passes the other agent's quotes on as an
 //!   affiliate, verified and wrapped (`wrapped_quote`).
 //!
