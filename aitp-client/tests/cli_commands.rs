@@ -479,9 +479,11 @@ async fn a_wrapped_quote_through_a_personal_assistant() {
     .await;
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{out:?}\n{stdout}");
-    assert!(stdout.contains("signature: verified"), "{stdout}");
     assert!(!stdout.contains("! Warning"), "{stdout}");
-    assert!(stdout.contains(": success"), "{stdout}");
+    // The quote's chain, then the shop's confirmation, each verified.
+    let confirmed = stdout.split(": success").nth(1).expect("the confirmation");
+    assert!(stdout.contains("signature: verified"), "{stdout}");
+    assert!(confirmed.contains("  signature: verified"), "{stdout}");
     let payments = payments_in(&url, &thread_id(&stdout)).await;
     assert_eq!(payments.len(), 1, "{stdout}");
     aitp::sign::verify(&script::customer_key().public_key(), &payments[0]).unwrap();

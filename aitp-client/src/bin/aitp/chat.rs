@@ -1,8 +1,10 @@
 //! `aitp chat`: the conversation loop. The person types; the agent's replies stream in; what
 //! the agent asks is answered through prompts and posted, until the agent asks nothing more.
 
+use std::{cell::RefCell, collections::HashMap};
+
 use aitp::{
-    capability::{ContentPart, Envelope, extract_text},
+    capability::{Body, ContentPart, Envelope, extract_text},
     thread::{Message, Role},
 };
 use aitp_client::ThreadHandle;
@@ -15,6 +17,7 @@ use crate::{
     keyfile::{KeyFile, PaymentSigner},
     prompt::{Prompter, Stop},
     render::{self, StreamView},
+    verify,
 };
 
 /// Runs a conversation until the person leaves.
@@ -52,6 +55,7 @@ pub(crate) async fn chat(args: ChatArgs) -> CliResult {
         } else {
             Follow::Stream
         },
+        paid: RefCell::default(),
     };
     loop {
         let line = match session.prompter.line("you: ") {
@@ -104,6 +108,15 @@ fn payer(args: &ChatArgs, key: Option<KeyFile>) -> Payer {
     }
 }
 
+/// The merchant of a quote (or wrapped quote) question.
+fn merchant_of(question: &Envelope) -> Option<String> {
+    match question.body() {
+        Body::Quote(q) => Some(q.merchant_id.clone()),
+        Body::WrappedQuote(w) => Some(w.original_quote.merchant_id.clone()),
+        _ => None,
+    }
+}
+
 /// Leaving: `/quit` and the end of input are a normal end, Ctrl-C is not.
 fn left(stop: Stop) -> CliResult {
     match stop {
@@ -117,6 +130,8 @@ struct Session {
     payer: Payer,
     prompter: Prompter,
     follow: Follow,
+    /// The merchant of each quote paid (by quote id): who must have signed its confirmation.
+    paid: RefCell<HashMap<String, String>>,
 }
 
 impl Session {
@@ -133,6 +148,11 @@ impl Session {
                 Err(Stop::Interrupted) => return Err(Failure::new(Exit::Interrupted, "")),
                 Err(Stop::Quit | Stop::End) => return Err(Failure::new(Exit::Failure, "")),
             };
+            if let (Some(m), Some(merchant)) = (&reply, merchant_of(&question)) {
+                if let Body::Payment(p) = m.body() {
+                    self.paid.borrow_mut().insert(p.quote_id.clone(), merchant);
+                }
+            }
             match reply {
                 Some(m) => api::post(thread, &m).await?,
                 None => return Ok(()),
@@ -170,6 +190,16 @@ impl Session {
                             }
                         } else {
                             render::show(&who, &a);
+                            if let Body::PaymentConfirmation(c) = a.body() {
+                                let paid = self.paid.borrow();
+                                let merchant = paid.get(&c.quote_id).map(String::as_str);
+                                let signature = verify::confirmation_signature(
+                                    c,
+                                    merchant,
+                                    &self.payer.merchant_keys,
+                                );
+                                println!("  signature: {signature}");
+                            }
                         }
                     }
                     _ if *streamed => {}

@@ -7,7 +7,10 @@
 //! each wrapper's over the quote and the wrappers before it, the wrappers forming one chain
 //! that ends at us.
 
-use aitp::sign::{ConfiguredKeys, Offer, PublicKey, VerifyError, verify_chain};
+use aitp::{
+    capability::payments::PaymentConfirmation,
+    sign::{ConfiguredKeys, Offer, PublicKey, VerifyError, verify_chain},
+};
 
 /// What is known of an offer's signatures.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +59,37 @@ pub(crate) async fn offer_signature(
         }
         Err(e) => Signature::Invalid(e.to_string()),
     }
+}
+
+/// What is known of a `payment_confirmation`'s signature: it must be the merchant's whose
+/// quote we paid (`merchant`, `None` when we paid no quote with this id in this session).
+pub(crate) fn confirmation_signature(
+    c: &PaymentConfirmation,
+    merchant: Option<&str>,
+    keys: &[(String, PublicKey)],
+) -> Signature {
+    if c.merchant_signature.is_none() {
+        return Signature::Missing("payment_confirmation.merchant_signature".to_owned());
+    }
+    let Some(merchant) = merchant else {
+        return Signature::NotVerified(format!("the merchant of quote {}", c.quote_id));
+    };
+    let trusted: Vec<&PublicKey> = keys
+        .iter()
+        .filter(|(account, _)| account == merchant)
+        .map(|(_, key)| key)
+        .collect();
+    if trusted.is_empty() {
+        return Signature::NotVerified(merchant.to_owned());
+    }
+    let mut last = String::new();
+    for key in trusted {
+        match aitp::sign::verify(key, c) {
+            Ok(()) => return Signature::Verified,
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Signature::Invalid(last)
 }
 
 #[cfg(test)]
