@@ -262,6 +262,11 @@ pub(crate) async fn confirm(p: Prompter, offer: &Offer, payer: &Payer) -> Answer
         .amount
         .as_ref()
         .map_or("an amount you choose".to_owned(), |a| a.to_string());
+    if let Some(amount) = &option.amount {
+        if let Some(line) = revenue_line(offer, amount, &option.currency) {
+            println!("{line}");
+        }
+    }
     if signature != verify::Signature::Verified {
         println!(
             "! Warning: this quote's signature is {signature}: nothing shows it comes from {}.",
@@ -299,6 +304,32 @@ pub(crate) async fn confirm(p: Prompter, offer: &Offer, payer: &Payer) -> Answer
     }
 }
 
+/// How `amount` is shared with the affiliates (`aitp::sign::split_revenue`, in the amount's
+/// own decimal places), when the quote gives them a share.
+fn revenue_line(offer: &Offer, amount: &aitp::money::Amount, currency: &str) -> Option<String> {
+    let bps = offer.quote().revenue_share.as_ref()?.affiliate_share_bps;
+    let decimals = amount
+        .as_str()
+        .split_once('.')
+        .map_or(0, |(_, f)| f.len() as u32);
+    match aitp::sign::split_revenue(amount, decimals, offer) {
+        Ok(split) if split.parts.is_empty() => None,
+        Ok(split) => {
+            let parts: Vec<String> = split
+                .parts
+                .iter()
+                .map(|p| format!("{} {}", p.id, p.amount))
+                .collect();
+            Some(format!(
+                "  of which {} {currency} ({bps} bps) goes to affiliates: {}",
+                split.share,
+                parts.join(", ")
+            ))
+        }
+        Err(e) => Some(format!("  the revenue share cannot be computed: {e}")),
+    }
+}
+
 /// An AITP-04/05 wallet request: shown, then answered by the signer or declined (the agent
 /// is told, with an `error` message, so it does not wait).
 fn wallet_request(p: Prompter, m: &Envelope, payer: &Payer) -> Answer<Option<Envelope>> {
@@ -330,5 +361,45 @@ fn wallet_request(p: Prompter, m: &Envelope, payer: &Payer) -> Answer<Option<Env
             println!("! the signer failed: {e}");
             Ok(decline("the user's wallet could not answer"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aitp::{
+        capability::payments::{
+            Affiliate, AffiliateRole, PaymentOption, Quote, RevenueShare, Wrapper,
+        },
+        sign::{self, SecretKey},
+    };
+
+    use super::*;
+
+    #[test]
+    fn the_affiliates_share_is_shown_exactly() {
+        let quote = Quote::builder("q_1", "shop.near", "a hat")
+            .option(PaymentOption::near_payment_channel(
+                "10.00".parse().unwrap(),
+                "USD",
+                "usdc.near",
+                "shop.near",
+            ))
+            .revenue_share(
+                RevenueShare::new(300)
+                    .affiliate(Affiliate::new("discovery.near", AffiliateRole::Discovery)),
+            )
+            .build_unsigned();
+        let wrapper = Wrapper::new("pa.near", AffiliateRole::PersonalAssistant, "ada.near");
+        let wrapped = sign::wrap(&SecretKey::from_seed(&[2; 32]), wrapper, quote.clone()).unwrap();
+        let amount = "10.00".parse().unwrap();
+        assert_eq!(
+            revenue_line(&Offer::from(wrapped), &amount, "USD").as_deref(),
+            Some(
+                "  of which 0.30 USD (300 bps) goes to affiliates: discovery.near 0.15, pa.near 0.15"
+            )
+        );
+        let mut plain = quote;
+        plain.revenue_share = None;
+        assert_eq!(revenue_line(&Offer::from(plain), &amount, "USD"), None);
     }
 }
