@@ -208,3 +208,95 @@ impl Affiliation {
             .to_owned()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aitp::{
+        capability::payments::{PaymentOption, Quote},
+        sign::{self, ConfiguredKeys},
+    };
+
+    use super::*;
+
+    fn shop() -> SecretKey {
+        SecretKey::from_seed(&[1; 32])
+    }
+
+    fn me() -> Affiliation {
+        Affiliation::new(
+            "pa.near",
+            SecretKey::from_seed(&[2; 32]),
+            ConfiguredKeys::new().allow("shop.near", shop().public_key()),
+        )
+        .added_affiliate(Affiliate::new("d.near", AffiliateRole::Discovery).weight(2))
+    }
+
+    fn quote(signer: &SecretKey) -> Quote {
+        let option =
+            PaymentOption::near_payment_channel("4.20".parse().unwrap(), "USD", "usdc.near", "s");
+        sign::sign(
+            signer,
+            Quote::builder("q_1", "shop.near", "a hat")
+                .option(option)
+                .build_unsigned(),
+        )
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_verified_quote_is_wrapped_and_signed() {
+        let me = me();
+        let wrapped = me.wrap(quote(&shop()), "ada.near").await.unwrap();
+        let w = &wrapped.wrappers[0];
+        assert_eq!(
+            (w.affiliate_id.as_str(), w.next_recipient.as_str()),
+            ("pa.near", "ada.near")
+        );
+        assert_eq!(w.added_affiliates.as_ref().unwrap()[0].id, "d.near");
+        let keys = ConfiguredKeys::new()
+            .allow("shop.near", shop().public_key())
+            .allow("pa.near", me.public_key());
+        let chain = verify_chain(&keys, Some("ada.near"), &Offer::from(wrapped))
+            .await
+            .unwrap();
+        assert_eq!(chain.wrapper_keys, [me.public_key()]);
+    }
+
+    #[tokio::test]
+    async fn an_unverified_quote_is_never_wrapped() {
+        let me = me();
+        // Signed by someone other than the shop.
+        let forged = quote(&SecretKey::from_seed(&[9; 32]));
+        assert!(matches!(
+            me.wrap(forged.clone(), "ada.near").await,
+            Err(AffiliateError::Unverified(VerifyError::BadSignature { .. }))
+        ));
+        // Meant for another agent.
+        let mut elsewhere = quote(&shop());
+        elsewhere.next_recipient = Some("other.near".into());
+        let elsewhere = sign::sign(&shop(), elsewhere).unwrap();
+        assert!(matches!(
+            me.wrap(elsewhere, "ada.near").await,
+            Err(AffiliateError::Unverified(
+                VerifyError::WrongRecipient { .. }
+            ))
+        ));
+        // In replies, it becomes an error message; the rest passes unchanged.
+        let replies = vec![
+            Reply::Text("here".into()),
+            Reply::Message(Envelope::from(forged)),
+        ];
+        let out = me.pass_on("ada.near", replies).await;
+        assert!(matches!(&out[0], Reply::Text(t) if t == "here"));
+        let Reply::Message(m) = &out[1] else {
+            panic!("{out:?}")
+        };
+        let report = m.message::<ErrorReport>().unwrap().unwrap();
+        assert_eq!(report.code, ErrorCode::HandlerError);
+        assert!(
+            report.message.contains("not passed on"),
+            "{}",
+            report.message
+        );
+    }
+}
