@@ -460,7 +460,7 @@ async fn a_wrapped_quote_through_a_personal_assistant() {
     for expected in [
         format!("signature: not verified (no key for {ASSISTANT}"),
         format!(
-            "passed on by {ASSISTANT} (personal_assistant) to {}",
+            "passed on by {ASSISTANT} (personal_assistant) to {}, signature: not verified (no key for {ASSISTANT}",
             script::CUSTOMER
         ),
         "! Warning: this quote's signature is".to_owned(),
@@ -482,7 +482,14 @@ async fn a_wrapped_quote_through_a_personal_assistant() {
     assert!(!stdout.contains("! Warning"), "{stdout}");
     // The quote's chain, then the shop's confirmation, each verified.
     let confirmed = stdout.split(": success").nth(1).expect("the confirmation");
-    assert!(stdout.contains("signature: verified"), "{stdout}");
+    assert!(stdout.contains("  signature: verified\n"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "passed on by {ASSISTANT} (personal_assistant) to {}, signature: verified",
+            script::CUSTOMER
+        )),
+        "{stdout}"
+    );
     assert!(confirmed.contains("  signature: verified"), "{stdout}");
     let payments = payments_in(&url, &thread_id(&stdout)).await;
     assert_eq!(payments.len(), 1, "{stdout}");

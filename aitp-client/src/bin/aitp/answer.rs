@@ -219,9 +219,15 @@ pub(crate) async fn confirm(p: Prompter, offer: &Offer, payer: &Payer) -> Answer
     for line in render::quote_lines(q, &signature.to_string()) {
         println!("{line}");
     }
-    for w in offer.wrappers() {
+    for (i, w) in offer.wrappers().iter().enumerate() {
+        let signed = match offer {
+            Offer::Wrapped(wrapped) => {
+                verify::wrapper_signature(wrapped, i, &payer.merchant_keys).to_string()
+            }
+            _ => String::new(),
+        };
         println!(
-            "  passed on by {} ({}) to {}",
+            "  passed on by {} ({}) to {}, signature: {signed}",
             w.affiliate_id,
             w.role.as_str(),
             w.next_recipient

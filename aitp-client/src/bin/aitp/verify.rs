@@ -8,7 +8,7 @@
 //! that ends at us.
 
 use aitp::{
-    capability::payments::PaymentConfirmation,
+    capability::payments::{PaymentConfirmation, WrappedQuote},
     sign::{ConfiguredKeys, Offer, PublicKey, VerifyError, verify_chain},
 };
 
@@ -58,6 +58,45 @@ pub(crate) async fn offer_signature(
             Signature::NotVerified(party.id().to_owned())
         }
         Err(e) => Signature::Invalid(e.to_string()),
+    }
+}
+
+/// What is known of the signature of wrapper `index` alone (over the quote and the wrappers
+/// before it), against the keys trusted for its affiliate: shown beside each wrapper, while
+/// [`offer_signature`] judges the whole chain.
+pub(crate) fn wrapper_signature(
+    wrapped: &WrappedQuote,
+    index: usize,
+    keys: &[(String, PublicKey)],
+) -> Signature {
+    let path = format!("wrapped_quote.wrappers[{index}].signature");
+    let Some(w) = wrapped.wrappers.get(index) else {
+        return Signature::Missing(path);
+    };
+    let Some(text) = w.signature.as_deref() else {
+        return Signature::Missing(path);
+    };
+    let trusted: Vec<&PublicKey> = keys
+        .iter()
+        .filter(|(account, _)| *account == w.affiliate_id)
+        .map(|(_, key)| key)
+        .collect();
+    if trusted.is_empty() {
+        return Signature::NotVerified(w.affiliate_id.clone());
+    }
+    let signature: aitp::sign::Signature = match text.parse() {
+        Ok(s) => s,
+        Err(e) => return Signature::Invalid(format!("{path}: {e}")),
+    };
+    let bytes = match aitp::sign::wrapper_signing_bytes(wrapped, index) {
+        Some(Ok(bytes)) => bytes,
+        Some(Err(e)) => return Signature::Invalid(format!("{path}: {e}")),
+        None => return Signature::Missing(path),
+    };
+    if trusted.iter().any(|key| key.verify(&bytes, &signature)) {
+        Signature::Verified
+    } else {
+        Signature::Invalid(format!("{path} does not verify for {}", w.affiliate_id))
     }
 }
 
@@ -132,6 +171,20 @@ mod tests {
             offer_signature(&wrapped, &both[..1], "ada.near").await,
             Signature::NotVerified("pa.near".to_owned())
         );
+        let Offer::Wrapped(w) = &wrapped else {
+            unreachable!()
+        };
+        assert_eq!(wrapper_signature(w, 0, &both), Signature::Verified);
+        assert_eq!(
+            wrapper_signature(w, 0, &both[..1]),
+            Signature::NotVerified("pa.near".to_owned())
+        );
+        let mut forged = w.clone();
+        forged.wrappers[0].next_recipient = "bob.near".to_owned();
+        assert!(matches!(
+            wrapper_signature(&forged, 0, &both),
+            Signature::Invalid(_)
+        ));
         // Meant for someone else.
         assert!(matches!(
             offer_signature(&wrapped, &both, "bob.near").await,
