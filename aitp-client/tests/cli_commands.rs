@@ -169,6 +169,11 @@ async fn help_version_and_completions() {
         "--assistant",
         "AITP_ASSISTANT",
         "--signer",
+        "--key",
+        "AITP_KEY",
+        "--payer-key",
+        "--unsigned",
+        "--merchant-key",
     ] {
         assert!(chat.contains(option), "{option}:\n{chat}");
     }
