@@ -18,8 +18,8 @@ use aitp::{
     },
     server::Server,
     sign::{
-        self, ConfiguredKeys, Offer, Party, SecretKey, VerifiedChain, VerifyError, verify_chain,
-        verify_signed,
+        self, Admission, ConfiguredKeys, Offer, Party, PaymentGate, SecretKey, VerifiedChain,
+        VerifyError, verify_chain, verify_signed,
     },
     store::MemoryStore,
     thread::{ListQuery, Message, Order},
@@ -328,6 +328,27 @@ async fn a_signed_purchase_through_an_affiliate() {
     .expect("the payment verifies with the buyer's key");
     sign::verify(&script::customer_key().public_key(), &received[0]).unwrap();
     assert!(sign::verify(&assistant_key().public_key(), &received[0]).is_err());
+
+    // Every check a payment-grade merchant runs (`PaymentGate`) passes, against the quote the
+    // shop holds and against the wrapped quote the buyer paid.
+    let merchant_trusts = ConfiguredKeys::new()
+        .allow(shop::MERCHANT_ID, agents.shop.public_key())
+        .allow(ASSISTANT, assistant_key().public_key())
+        .allow(script::CUSTOMER, script::customer_key().public_key());
+    for offer in [
+        Offer::from(purchase.wrapped.original_quote.clone()),
+        Offer::from(purchase.wrapped.clone()),
+    ] {
+        let gate = PaymentGate::new(
+            SecretKey::from_seed(&shop::DEMO_KEY_SEED),
+            merchant_trusts.clone(),
+        );
+        let admitted = gate
+            .admit([&offer], shop::MERCHANT_ID, &received[0])
+            .await
+            .expect("the payment passes the merchant's gate");
+        assert!(matches!(admitted, Admission::Fresh(_)));
+    }
 }
 
 /// The quote changed on its way to the buyer: each change breaks a signature, the buyer
