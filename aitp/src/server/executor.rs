@@ -13,7 +13,10 @@ use std::{
     collections::HashMap,
     convert::Infallible,
     panic::AssertUnwindSafe,
-    sync::{Arc, Mutex, Weak},
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -39,14 +42,18 @@ struct Active {
     thread_id: String,
     cancel: CancellationToken,
     ended: Notify,
+    /// Whether this replica holds the run's lease yet (from its start, or its takeover):
+    /// only then does the heartbeat renew it (a lease not yet claimed is not lost).
+    leased: AtomicBool,
 }
 
 impl Active {
-    fn new(thread_id: &str) -> Self {
+    fn new(thread_id: &str, leased: bool) -> Self {
         Self {
             thread_id: thread_id.to_owned(),
             cancel: CancellationToken::new(),
             ended: Notify::new(),
+            leased: AtomicBool::new(leased),
         }
     }
 }
@@ -135,7 +142,8 @@ impl Executor {
         entry: Entry,
     ) {
         // Registered before the task starts, so a cancel or a poll arriving at once finds it.
-        let active = Arc::new(Active::new(&run.thread_id));
+        // A run taken over is leased already; a new one once it starts.
+        let active = Arc::new(Active::new(&run.thread_id, entry != Entry::Queued));
         app.executor
             .active()
             .insert(run.id.clone(), Arc::clone(&active));
@@ -350,6 +358,7 @@ async fn heartbeat<S: ThreadStore>(app: Weak<Shared<S>>) {
             .executor
             .active()
             .iter()
+            .filter(|(_, a)| a.leased.load(Ordering::Acquire))
             .map(|(run_id, a)| (a.thread_id.clone(), run_id.clone()))
             .collect();
         if runs.is_empty() {
@@ -501,7 +510,10 @@ async fn drive<S: ThreadStore>(
         Entry::Cancelling => Err(StoreError::RunState(RunStatus::Cancelling)),
     };
     let started = match start {
-        Ok(done) => done.run,
+        Ok(done) => {
+            active.leased.store(true, Ordering::Release);
+            done.run
+        }
         Err(StoreError::RunState(RunStatus::Cancelling)) => {
             return end_cancelled(app, run, events).await;
         }

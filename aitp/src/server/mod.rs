@@ -310,7 +310,11 @@ impl<S: ThreadStore> Server<S> {
             .await
             .is_err()
         {
-            tracing::warn!("runs still working at shutdown; they will be failed at the next start");
+            tracing::warn!(
+                "runs still working at shutdown: on a single-process store they are failed at \
+                 the next start; on a shared store another replica takes them over once their \
+                 lease expires"
+            );
         }
         Ok(())
     }

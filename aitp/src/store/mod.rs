@@ -247,8 +247,8 @@ pub trait ThreadStore: Send + Sync + 'static {
     /// Calls `on_change` (from a task of its own) with every change of a run's status that
     /// any process sharing the store makes, as a hint: changes may be missed (a lost
     /// connection) or arrive late, so whoever waits for one also reads the store now and
-    /// then. Answers whether changes will be announced at all (the default: `false`, there is
-    /// nobody else to hear from).
+    /// then. Resolves once changes made from then on are heard, answering whether they will
+    /// be announced at all (the default: `false`, there is nobody else to hear from).
     fn watch_runs(&self, on_change: OnRunChange) -> impl Future<Output = StoreResult<bool>> + Send {
         drop(on_change);
         async { Ok(false) }

@@ -29,28 +29,46 @@ pub(super) fn parse(payload: &str) -> Option<RunChange> {
     Some(RunChange::new(thread_id, run_id, RunStatus::from(status)))
 }
 
-/// Listens in a task of its own until `on_change` answers `false`.
-pub(super) fn spawn(config: Config, on_change: OnRunChange) {
+/// Listens in a task of its own until `on_change` answers `false`, reconnecting with a
+/// backoff when the connection drops. Resolves once the first session listens, or with why
+/// it could not (the task then ends).
+pub(super) async fn spawn(config: Config, on_change: OnRunChange) -> Result<(), String> {
+    let (ready_tx, ready) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
+        let mut ready = Some(ready_tx);
         let mut backoff = Duration::from_millis(100);
         loop {
-            match listen(&config, &on_change).await {
+            match listen(&config, &on_change, &mut ready).await {
                 Ok(Stop) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "the run announcements connection failed; reconnecting");
-                }
+                Err(e) => match ready.take() {
+                    Some(first) => {
+                        let _ = first.send(Err(e));
+                        return;
+                    }
+                    None => {
+                        tracing::warn!(error = %e, "the run announcements connection failed; reconnecting")
+                    }
+                },
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));
         }
     });
+    ready
+        .await
+        .unwrap_or_else(|_| Err("the listening task ended".to_owned()))
 }
 
 /// `on_change` asked to stop.
 struct Stop;
 
 /// One listening session: `Ok` when `on_change` stops it, `Err` when the connection fails.
-async fn listen(config: &Config, on_change: &OnRunChange) -> Result<Stop, String> {
+/// Tells `ready` (if still waiting) once it listens.
+async fn listen(
+    config: &Config,
+    on_change: &OnRunChange,
+    ready: &mut Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
+) -> Result<Stop, String> {
     let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
     let sql = format!("LISTEN {CHANNEL}");
     let listen = client.batch_execute(&sql);
@@ -62,6 +80,9 @@ async fn listen(config: &Config, on_change: &OnRunChange) -> Result<Stop, String
             done = &mut listen, if !listening => {
                 done.map_err(|e| e.to_string())?;
                 listening = true;
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(Ok(()));
+                }
             }
             message = std::future::poll_fn(|cx| connection.poll_message(cx)) => match message {
                 Some(Ok(AsyncMessage::Notification(n))) => {

@@ -790,7 +790,9 @@ impl ThreadStore for PgStore {
     }
 
     async fn watch_runs(&self, on_change: OnRunChange) -> StoreResult<bool> {
-        listen::spawn(self.config.clone(), on_change);
+        listen::spawn(self.config.clone(), on_change)
+            .await
+            .map_err(backend)?;
         Ok(true)
     }
 }
