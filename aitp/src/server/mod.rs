@@ -16,6 +16,14 @@
 //! `"stream": true` in the body answers with server-sent events instead. Threads are visible
 //! only to the principal that created them (another gets 404).
 //!
+//! On a single-process store a run is executed by the server that accepted it, and runs a
+//! crash interrupted are failed at the next start ([`Server::recover`]). On a store several
+//! processes share (`PgStore`, feature `postgres`), any number of servers ("replicas") behind
+//! any HTTP load balancer, without sticky sessions, serve the same threads: a run is leased
+//! by the replica executing it, taken over by another if that replica dies (its handler is
+//! then called again; its replies are committed once), and polls held on any replica answer
+//! when it ends. The guarantees are on `PgStore` and in [`crate::store::lease`].
+//!
 //! ```no_run
 //! use aitp::agent::Router;
 //! use aitp::server::{Server, TokenList};

@@ -105,6 +105,35 @@ impl PgOptions {
 /// replies and the agent's cursor) lock the thread's row in their transaction, so they are
 /// atomic across processes, not only within one.
 ///
+/// **Replicas.** A deployment is N server processes (replicas) of the same agent behind any
+/// HTTP load balancer, without sticky sessions, each with a `PgStore` on the same database;
+/// a client may send any request to any replica. The store is
+/// [shared](ThreadStore::is_shared), so a [`Server`](crate::server::Server) on it coordinates
+/// with the other replicas through leases (see [`crate::store::lease`]) instead of failing
+/// unfinished runs at start-up:
+///
+/// - a run is executed by one replica at a time, the holder of its lease (`aitp_runs`
+///   columns `lease_owner`, `lease_expires`), claimed when it starts the run and renewed every
+///   third of the lease time ([`Server::lease`](crate::server::Server::lease), 30 s by
+///   default); database time is used, so replicas' clocks need not agree;
+/// - replies are committed exactly once: a completion is a conditional transition stored
+///   with its replies in one transaction, and it is fenced by the lease (a replica whose run
+///   another took over gets [`StoreError::LeaseLost`] and commits nothing);
+/// - runs of a replica that died are taken over by another once their lease expires (each
+///   replica looks every half lease time, claiming with `FOR UPDATE SKIP LOCKED`, so one
+///   replica gets each run) and executed again there: handlers are called at least once, and
+///   may be called again for a run whose replica died mid-way. A run that was being
+///   cancelled ends `cancelled`;
+/// - every transition is announced by `NOTIFY aitp_runs` in its transaction; each replica
+///   `LISTEN`s on a connection of its own (outside the pool), so a poll held on one replica
+///   of a run another executes answers as soon as it ends, and a cancel accepted by one
+///   replica stops the handler on another at once. Announcements are only hints (they are
+///   lost while a listening connection is down): held polls also read the run every 100 ms,
+///   and the heartbeat reports a cancel too.
+///
+/// Each replica uses up to its pool size plus one connection; keep their sum under
+/// PostgreSQL's `max_connections`.
+///
 /// **Migrations** are versioned (table `aitp_schema_migrations`) and run at connect in one
 /// transaction under an advisory lock, so replicas starting together apply each once; a
 /// database migrated by a newer version of this crate is refused rather than misread.
