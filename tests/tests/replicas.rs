@@ -23,11 +23,13 @@ use std::{
 };
 
 use aitp::{
-    store::testing::TempPostgres,
+    agent::Router,
+    server::{Limits, Server},
+    store::{PgStore, testing::TempPostgres},
     thread::{CreateMessage, CreateRun, CreateThread, ListQuery, Order, RunStatus},
 };
 use aitp_client::{Client, RetryPolicy};
-use aitp_tests::python_venv;
+use aitp_tests::{python_venv, serve_in_background};
 use serde_json::Value;
 use tokio_postgres::NoTls;
 
@@ -168,7 +170,7 @@ async fn owners(db: &tokio_postgres::Client, runs: &[(String, String)]) -> HashM
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_survive_one_killed_mid_load() {
-    let Some(pg) = TempPostgres::start() else {
+    let Some(pg) = TempPostgres::shared() else {
         return;
     };
     let python = tokio::task::spawn_blocking(|| {
@@ -446,4 +448,83 @@ async fn three_replicas_survive_one_killed_mid_load() {
         let texts: Vec<String> = replies.data.iter().map(|m| m.text()).collect();
         assert_eq!(texts, ["echo: gate"], "run {run}");
     }
+}
+
+/// A poll held on one replica (in-process servers here) ends when the run another replica
+/// executes ends: the hold is woken by the store's announcement (or its periodic re-read),
+/// not cut short because this replica does not execute the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_held_on_one_replica_ends_with_a_run_another_executes() {
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let config = pg.database();
+    let (open, gate) = tokio::sync::watch::channel(false);
+    let replica = |gate: tokio::sync::watch::Receiver<bool>| {
+        let config = config.clone();
+        async move {
+            let agent = Router::new().on_text(move |text: String| {
+                let mut gate = gate.clone();
+                async move {
+                    let _ = gate.wait_for(|open| *open).await;
+                    format!("echo: {text}")
+                }
+            });
+            let mut limits = Limits::default();
+            // Longer than the test may take: the poll must end with the run, not the hold.
+            limits.poll_hold = DEADLINE;
+            let store = PgStore::connect(&config).await.unwrap();
+            serve_in_background(Server::new(agent, store).limits(limits)).await
+        }
+    };
+    let (a, _a) = replica(gate.clone()).await;
+    let (b, _b) = replica(gate).await;
+    let executor = Client::builder(&a)
+        .timeout(DEADLINE * 2)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let poller = Client::builder(&b)
+        .timeout(DEADLINE * 2)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let thread = executor
+        .threads()
+        .create(&CreateThread::new())
+        .await
+        .unwrap();
+    poller
+        .messages(&thread.id)
+        .create(&CreateMessage::user("held"))
+        .await
+        .unwrap();
+    let run = executor
+        .runs(&thread.id)
+        .create(&CreateRun::new("echo"))
+        .await
+        .unwrap();
+    // In progress on `a` (read from the database: a poll would be held), so that without
+    // the hold `b` would answer `in_progress`.
+    let db = db(&config).await;
+    let deadline = Instant::now() + DEADLINE;
+    while db
+        .query_opt(
+            "SELECT 1 FROM aitp_runs WHERE id = $1 AND status = 'in_progress'",
+            &[&run.id],
+        )
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "the run never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let held = {
+        let (poller, thread, run) = (poller.clone(), thread.id.clone(), run.id.clone());
+        tokio::spawn(async move { poller.runs(&thread).retrieve(&run).await })
+    };
+    open.send(true).unwrap();
+    let answered = held.await.unwrap().unwrap();
+    assert_eq!(answered.status, RunStatus::Completed);
 }
