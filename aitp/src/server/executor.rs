@@ -5,9 +5,12 @@
 //! (with a completion's replies), so the executor and a cancel can race freely: whichever
 //! transition the store applies first wins, and the other sees the status it lost to. A run
 //! whose handler panics, whose replies cannot be stored, or whose task dies ends `failed` with
-//! `last_error`; a process that dies leaves runs the next start fails
-//! ([`super::Server::recover`]). No run is left non-terminal, so no thread is left refusing
-//! messages.
+//! `last_error`. A process that dies leaves runs that, on a single-process store, the next
+//! start fails ([`super::Server::recover`]). On a store several replicas share (see
+//! [`crate::store::lease`]) the executor leases each run it executes, renews the leases while
+//! it works ([`heartbeat`]), takes over the runs whose lease expired ([`take_over`]) and hears
+//! other replicas' transitions ([`watch`]), which wake held polls and stop cancelled
+//! handlers. No run is left non-terminal, so no thread is left refusing messages.
 
 use std::{
     collections::HashMap,
