@@ -5,15 +5,21 @@
 //! (with a completion's replies), so the executor and a cancel can race freely: whichever
 //! transition the store applies first wins, and the other sees the status it lost to. A run
 //! whose handler panics, whose replies cannot be stored, or whose task dies ends `failed` with
-//! `last_error`; a process that dies leaves runs the next start fails
-//! ([`super::Server::recover`]). No run is left non-terminal, so no thread is left refusing
-//! messages.
+//! `last_error`. A process that dies leaves runs that, on a single-process store, the next
+//! start fails ([`super::Server::recover`]). On a store several replicas share (see
+//! [`crate::store::lease`]) the executor leases each run it executes, renews the leases while
+//! it works ([`heartbeat`]), takes over the runs whose lease expired ([`take_over`]) and hears
+//! other replicas' transitions ([`watch`]), which wake held polls and stop cancelled
+//! handlers. No run is left non-terminal, so no thread is left refusing messages.
 
 use std::{
     collections::HashMap,
     convert::Infallible,
     panic::AssertUnwindSafe,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex, Weak,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -22,10 +28,10 @@ use futures_util::{FutureExt, Stream};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use super::App;
+use super::{App, Shared};
 use crate::{
     agent::{Reply, Turn},
-    store::{StoreError, ThreadStore, Transition},
+    store::{Claimed, Renewal, RunChange, StoreError, ThreadStore, Transition},
     thread::{
         Message, MessageStatus, Principal, Run, RunError, RunStatus, Thread,
         event::{Event, EventName, MessageDelta},
@@ -35,11 +41,40 @@ use crate::{
 type Events = mpsc::Sender<Event>;
 
 /// A run this server is executing: how to stop it, and who waits for it to end.
-#[derive(Default)]
 struct Active {
+    thread_id: String,
     cancel: CancellationToken,
     ended: Notify,
+    /// Whether this replica holds the run's lease yet (from its start, or its takeover):
+    /// only then does the heartbeat renew it (a lease not yet claimed is not lost).
+    leased: AtomicBool,
 }
+
+impl Active {
+    fn new(thread_id: &str, leased: bool) -> Self {
+        Self {
+            thread_id: thread_id.to_owned(),
+            cancel: CancellationToken::new(),
+            ended: Notify::new(),
+            leased: AtomicBool::new(leased),
+        }
+    }
+}
+
+/// Where a run's execution begins.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    /// A `queued` run: start it.
+    Queued,
+    /// An `in_progress` run taken over from a replica that died: call the handler again.
+    Started,
+    /// A `cancelling` run taken over: end it `cancelled`.
+    Cancelling,
+}
+
+/// How often a poll held on a run another replica executes reads the store, in case the
+/// announcement of its end is lost.
+const HOLD_RECHECK: Duration = Duration::from_millis(100);
 
 /// Why a cancel was refused.
 pub(crate) enum CancelError {
@@ -55,6 +90,8 @@ pub(crate) enum CancelError {
 #[derive(Default)]
 pub(crate) struct Executor {
     active: Mutex<HashMap<String, Arc<Active>>>,
+    /// Polls held on runs another replica executes, woken by the store's announcements.
+    watchers: Mutex<HashMap<String, Arc<Notify>>>,
     tasks: TaskTracker,
 }
 
@@ -73,6 +110,10 @@ impl Executor {
         self.active().get(run_id).cloned()
     }
 
+    fn watchers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Notify>>> {
+        self.watchers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Executes the (stored, `queued`) `run` in the background.
     pub(crate) fn start<S: ThreadStore>(
         app: &App<S>,
@@ -81,8 +122,31 @@ impl Executor {
         run: Run,
         events: Option<Events>,
     ) {
+        Self::spawn(app, principal, thread, run, events, Entry::Queued);
+    }
+
+    /// Executes a run this replica took over from one whose lease expired.
+    fn resume<S: ThreadStore>(app: &App<S>, claimed: Claimed) {
+        let entry = match claimed.run.status {
+            RunStatus::Queued => Entry::Queued,
+            RunStatus::Cancelling => Entry::Cancelling,
+            _ => Entry::Started,
+        };
+        tracing::warn!(run = %claimed.run.id, status = claimed.run.status.as_str(), "taking over a run whose lease expired");
+        Self::spawn(app, claimed.owner, claimed.thread, claimed.run, None, entry);
+    }
+
+    fn spawn<S: ThreadStore>(
+        app: &App<S>,
+        principal: Principal,
+        thread: Thread,
+        run: Run,
+        events: Option<Events>,
+        entry: Entry,
+    ) {
         // Registered before the task starts, so a cancel or a poll arriving at once finds it.
-        let active = Arc::new(Active::default());
+        // A run taken over is leased already; a new one once it starts.
+        let active = Arc::new(Active::new(&run.thread_id, entry != Entry::Queued));
         app.executor
             .active()
             .insert(run.id.clone(), Arc::clone(&active));
@@ -94,6 +158,7 @@ impl Executor {
             run,
             events,
             active,
+            entry,
         ));
     }
 
@@ -153,8 +218,11 @@ impl Executor {
         Ok(cancelling)
     }
 
-    /// The run, once it is terminal or after `hold` (whichever is first) if this server is
-    /// executing it: clients that poll in a loop then ask once or twice per run.
+    /// The run, once it is terminal or after `hold` (whichever is first): clients that poll
+    /// in a loop then ask once or twice per run. A run this server executes is answered as
+    /// it ends; on a shared store, a run another replica executes is answered when the
+    /// store announces its change, or at the latest [`HOLD_RECHECK`] after it (the store is
+    /// read again that often, as announcements may be lost).
     pub(crate) async fn hold<S: ThreadStore>(
         app: &App<S>,
         thread_id: &str,
@@ -165,6 +233,9 @@ impl Executor {
         let active = (!hold.is_zero())
             .then(|| app.executor.running(run_id))
             .flatten();
+        if active.is_none() && !hold.is_zero() && app.store.is_shared() {
+            return Self::hold_elsewhere(app, thread_id, run_id, hold).await;
+        }
         let ended = active.as_ref().map(|a| a.ended.notified());
         let Some(run) = app.store.run(thread_id, run_id).await? else {
             return Ok(None);
@@ -182,11 +253,182 @@ impl Executor {
         app.store.run(thread_id, run_id).await
     }
 
+    /// [`Executor::hold`] of a run this server does not execute (another replica does, or
+    /// nobody yet).
+    async fn hold_elsewhere<S: ThreadStore>(
+        app: &App<S>,
+        thread_id: &str,
+        run_id: &str,
+        hold: Duration,
+    ) -> Result<Option<Run>, StoreError> {
+        let watcher = Watcher::new(&app.executor, run_id);
+        let deadline = tokio::time::Instant::now() + hold;
+        loop {
+            let changed = watcher.notify.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let Some(run) = app.store.run(thread_id, run_id).await? else {
+                return Ok(None);
+            };
+            let now = tokio::time::Instant::now();
+            if run.status.is_terminal() || now >= deadline {
+                return Ok(Some(run));
+            }
+            let wait = (deadline - now).min(HOLD_RECHECK);
+            let _ = tokio::time::timeout(wait, changed).await;
+        }
+    }
+
+    /// A run changed (announced by the store): wake the polls held on it, and stop its
+    /// handler if it is cancelling and this server executes it.
+    fn changed(&self, change: &RunChange) {
+        if change.status == RunStatus::Cancelling {
+            if let Some(active) = self.running(&change.run_id) {
+                active.cancel.cancel();
+            }
+        }
+        if let Some(notify) = self.watchers().get(&change.run_id) {
+            notify.notify_waiters();
+        }
+    }
+
     /// The run ended (its final state is stored, or cannot be): wake everyone holding a poll.
     fn forget(&self, run_id: &str) {
         if let Some(active) = self.active().remove(run_id) {
             active.ended.notify_waiters();
         }
+    }
+}
+
+/// A poll held on a run another replica executes; unregistered when the last one ends.
+struct Watcher<'a> {
+    executor: &'a Executor,
+    run_id: String,
+    notify: Arc<Notify>,
+}
+
+impl<'a> Watcher<'a> {
+    fn new(executor: &'a Executor, run_id: &str) -> Self {
+        let notify = Arc::clone(executor.watchers().entry(run_id.to_owned()).or_default());
+        Self {
+            executor,
+            run_id: run_id.to_owned(),
+            notify,
+        }
+    }
+}
+
+impl Drop for Watcher<'_> {
+    fn drop(&mut self) {
+        let mut watchers = self.executor.watchers();
+        // Only the map's and this one's: nobody else waits.
+        if Arc::strong_count(&self.notify) <= 2 {
+            watchers.remove(&self.run_id);
+        }
+    }
+}
+
+/// Starts what a replica on a shared store runs beside its requests: the heartbeat renewing
+/// its leases, the takeover of expired ones, and the watch of other replicas' transitions.
+/// Each stops once the server is gone. Nothing on a single-process store.
+pub(crate) fn replicate<S: ThreadStore>(app: &App<S>) {
+    if !app.store.is_shared() {
+        return;
+    }
+    if tokio::runtime::Handle::try_current().is_err() {
+        tracing::error!("the server was built outside a tokio runtime: its runs are not leased");
+        return;
+    }
+    let weak = Arc::downgrade(app);
+    tokio::spawn(heartbeat(weak.clone()));
+    tokio::spawn(take_over(weak.clone()));
+    tokio::spawn(watch(weak));
+}
+
+/// Every third of the lease time, renews the leases of the runs this replica executes;
+/// stops a handler whose run is cancelling (a cancel accepted by another replica whose
+/// announcement was lost) or whose lease was taken over.
+async fn heartbeat<S: ThreadStore>(app: Weak<Shared<S>>) {
+    loop {
+        let Some(every) = app.upgrade().map(|a| a.holder.ttl / 3) else {
+            return;
+        };
+        tokio::time::sleep(every).await;
+        let Some(app) = app.upgrade() else {
+            return;
+        };
+        let runs: Vec<(String, String)> = app
+            .executor
+            .active()
+            .iter()
+            .filter(|(_, a)| a.leased.load(Ordering::Acquire))
+            .map(|(run_id, a)| (a.thread_id.clone(), run_id.clone()))
+            .collect();
+        if runs.is_empty() {
+            continue;
+        }
+        match app.store.renew_leases(&app.holder, &runs).await {
+            Ok(renewals) => {
+                for ((_, run_id), renewal) in runs.iter().zip(renewals) {
+                    let stop = match renewal {
+                        Renewal::Held(status) => status == RunStatus::Cancelling,
+                        Renewal::Lost => {
+                            tracing::warn!(run = %run_id, "lost the run's lease; stopping it here");
+                            true
+                        }
+                    };
+                    if stop {
+                        if let Some(active) = app.executor.running(run_id) {
+                            active.cancel.cancel();
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "could not renew the run leases"),
+        }
+    }
+}
+
+/// At start and then every half lease time, takes over (and executes) the runs whose lease
+/// expired: those of replicas that died.
+async fn take_over<S: ThreadStore>(app: Weak<Shared<S>>) {
+    loop {
+        let Some(strong) = app.upgrade() else {
+            return;
+        };
+        let every = strong.holder.ttl / 2;
+        match strong.store.take_over_runs(&strong.holder, 32).await {
+            Ok(claimed) => {
+                let full = claimed.len() == 32;
+                for run in claimed {
+                    Executor::resume(&strong, run);
+                }
+                if full {
+                    // More may be waiting: go on at once.
+                    continue;
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "could not take over expired runs"),
+        }
+        drop(strong);
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// Asks the store for other replicas' transitions, until the server is gone.
+async fn watch<S: ThreadStore>(app: Weak<Shared<S>>) {
+    let Some(strong) = app.upgrade() else {
+        return;
+    };
+    let on_change = Box::new(move |change: RunChange| match app.upgrade() {
+        Some(app) => {
+            app.executor.changed(&change);
+            true
+        }
+        None => false,
+    });
+    if let Err(e) = strong.store.watch_runs(on_change).await {
+        tracing::error!(error = %e, "cannot hear other replicas' run changes; held polls read the store instead");
     }
 }
 
@@ -216,14 +458,17 @@ async fn execute<S: ThreadStore>(
     run: Run,
     events: Option<Events>,
     active: Arc<Active>,
+    entry: Entry,
 ) {
     let _forget = Forget {
         app: Arc::clone(&app),
         run_id: run.id.clone(),
     };
-    let outcome = AssertUnwindSafe(drive(&app, principal, thread, &run, &events, &active))
-        .catch_unwind()
-        .await;
+    let outcome = AssertUnwindSafe(drive(
+        &app, principal, thread, &run, &events, &active, entry,
+    ))
+    .catch_unwind()
+    .await;
     if let Err(panic) = outcome {
         // Something below the handler panicked (the store, an event): the run still ends.
         let error = RunError::server_error(format!("the run failed: {}", panic_text(&*panic)));
@@ -255,12 +500,29 @@ async fn drive<S: ThreadStore>(
     run: &Run,
     events: &Option<Events>,
     active: &Active,
+    entry: Entry,
 ) {
     let thread_id = thread.id.clone();
-    let started = match app.store.transition_run(Transition::start(run)).await {
-        Ok(done) => done.run,
+    let start = match entry {
+        Entry::Queued => {
+            app.store
+                .transition_run(Transition::start(run).by(&app.holder))
+                .await
+        }
+        Entry::Started => Ok(crate::store::Transitioned::new(run.clone(), Vec::new())),
+        Entry::Cancelling => Err(StoreError::RunState(RunStatus::Cancelling)),
+    };
+    let started = match start {
+        Ok(done) => {
+            active.leased.store(true, Ordering::Release);
+            done.run
+        }
         Err(StoreError::RunState(RunStatus::Cancelling)) => {
             return end_cancelled(app, run, events).await;
+        }
+        Err(StoreError::LeaseLost) => {
+            tracing::info!(run = %run.id, "another replica took the run before it started here");
+            return;
         }
         Err(StoreError::RunState(status)) => {
             // Ended by someone else (another executor, a recovery): nothing left to do.
@@ -314,7 +576,8 @@ async fn drive<S: ThreadStore>(
                 .into_iter()
                 .map(|r| r.into_message(&started))
                 .collect();
-            let completion = Transition::complete(&started, messages, answered_up_to);
+            let completion =
+                Transition::complete(&started, messages, answered_up_to).by(&app.holder);
             match app.store.transition_run(completion).await {
                 Ok(done) => {
                     tracing::info!(thread = %thread_id, run = %run.id, replies = done.replies.len(), "run completed");
@@ -329,6 +592,9 @@ async fn drive<S: ThreadStore>(
                 }
                 Err(StoreError::RunState(status)) => {
                     tracing::warn!(run = %run.id, status = status.as_str(), "run ended elsewhere");
+                }
+                Err(StoreError::LeaseLost) => {
+                    tracing::warn!(run = %run.id, "another replica took the run over: its replies here are dropped");
                 }
                 Err(e) => {
                     tracing::error!(run = %run.id, error = %e, "could not store the run's replies");
@@ -349,8 +615,15 @@ async fn drive<S: ThreadStore>(
 
 /// `cancelling → cancelled`, then the events that say so.
 async fn end_cancelled<S: ThreadStore>(app: &App<S>, run: &Run, events: &Option<Events>) {
-    match app.store.transition_run(Transition::cancelled(run)).await {
+    match app
+        .store
+        .transition_run(Transition::cancelled(run).by(&app.holder))
+        .await
+    {
         Ok(done) => emit(events, Event::new(EventName::RunCancelled, &done.run)).await,
+        // Not this replica's to end any more (lost to a takeover, or ended meanwhile).
+        Err(StoreError::LeaseLost) => {}
+        Err(StoreError::RunState(status)) if status.is_terminal() => {}
         Err(e) => {
             tracing::error!(run = %run.id, error = %e, "could not store the cancelled run");
             let error = RunError::server_error(format!("could not store the cancel: {e}"));
@@ -367,12 +640,12 @@ async fn fail<S: ThreadStore>(app: &App<S>, run: &Run, error: RunError) -> Run {
     for attempt in 1..=5 {
         match app
             .store
-            .transition_run(Transition::fail(run, error.clone()))
+            .transition_run(Transition::fail(run, error.clone()).by(&app.holder))
             .await
         {
             Ok(done) => return done.run,
-            // Already terminal: whatever ended it stands.
-            Err(StoreError::RunState(_) | StoreError::NotFound) => break,
+            // Already terminal (whatever ended it stands), or another replica's now.
+            Err(StoreError::RunState(_) | StoreError::NotFound | StoreError::LeaseLost) => break,
             Err(e) => {
                 tracing::error!(run = %run.id, attempt, error = %e, "could not store the failed run");
                 tokio::time::sleep(delay).await;

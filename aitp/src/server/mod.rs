@@ -16,6 +16,14 @@
 //! `"stream": true` in the body answers with server-sent events instead. Threads are visible
 //! only to the principal that created them (another gets 404).
 //!
+//! On a single-process store a run is executed by the server that accepted it, and runs a
+//! crash interrupted are failed at the next start ([`Server::recover`]). On a store several
+//! processes share (`PgStore`, feature `postgres`), any number of servers ("replicas") behind
+//! any HTTP load balancer, without sticky sessions, serve the same threads: a run is leased
+//! by the replica executing it, taken over by another if that replica dies (its handler is
+//! then called again; its replies are committed once), and polls held on any replica answer
+//! when it ends. The guarantees are on `PgStore` and in [`crate::store::lease`].
+//!
 //! ```no_run
 //! use aitp::agent::Router;
 //! use aitp::server::{Server, TokenList};
@@ -57,7 +65,7 @@ use executor::Executor;
 use crate::{
     agent::Agent,
     capability::Declaration,
-    store::ThreadStore,
+    store::{Holder, ThreadStore},
     thread::{Actor, Endpoint, Principal, unix_now},
 };
 
@@ -108,6 +116,9 @@ impl Default for Limits {
     }
 }
 
+/// How long a run's lease lasts without renewal, by default (see [`Server::lease`]).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
 /// The shared state of the request handlers.
 pub(crate) struct Shared<S> {
     pub(crate) agent: Arc<dyn Agent>,
@@ -116,6 +127,8 @@ pub(crate) struct Shared<S> {
     pub(crate) limits: Limits,
     pub(crate) actor: Actor,
     pub(crate) executor: Executor,
+    /// This replica, as the owner of the runs it leases (on a shared store).
+    pub(crate) holder: Holder,
 }
 
 impl<S> Shared<S> {
@@ -164,6 +177,7 @@ impl<S: ThreadStore> Server<S> {
                 limits: Limits::default(),
                 actor,
                 executor: Executor::default(),
+                holder: Holder::new(Holder::unique_id(), DEFAULT_LEASE),
             },
         }
     }
@@ -186,10 +200,33 @@ impl<S: ThreadStore> Server<S> {
         self
     }
 
-    /// Recovers from a crash: runs left `queued` or `in_progress` become `failed`. Call it
-    /// once before serving when you mount [`Server::into_axum_router`] yourself ([`Server::serve`]
-    /// does).
+    /// How long the lease on a run this replica executes lasts without renewal, on a store
+    /// several replicas share (30 s; ignored by a single-process store). The replica renews
+    /// it every third of that while the run executes; if the replica dies, another takes the
+    /// run over once it has expired, so this is the longest a dead replica's run waits. Too
+    /// short, and a replica stalled (a long pause, a slow database) loses runs it is still
+    /// executing: their handlers are then called again elsewhere, and its replies dropped.
+    pub fn lease(mut self, ttl: Duration) -> Self {
+        self.shared.holder.ttl = ttl.max(Duration::from_millis(30));
+        self
+    }
+
+    /// This replica's id, unique to the process: the owner of the runs it leases on a shared
+    /// store (`aitp_runs.lease_owner` in PostgreSQL), for logs and operators.
+    pub fn replica_id(&self) -> &str {
+        &self.shared.holder.id
+    }
+
+    /// Recovers from a crash: on a single-process store, runs left `queued` or `in_progress`
+    /// become `failed`; returns how many. On a store several replicas share nothing is
+    /// failed here (that would fail other replicas' live runs): the runs of a replica that
+    /// died are taken over once their lease expires (see [`crate::store::lease`]). Call it
+    /// once before serving when you mount [`Server::into_axum_router`] yourself
+    /// ([`Server::serve`] does).
     pub async fn recover(&self) -> Result<usize, crate::store::StoreError> {
+        if self.shared.store.is_shared() {
+            return Ok(0);
+        }
         let n = self.shared.store.fail_interrupted_runs(unix_now()).await?;
         if n > 0 {
             tracing::warn!(runs = n, "marked runs interrupted by a restart as failed");
@@ -207,6 +244,7 @@ impl<S: ThreadStore> Server<S> {
         let limit = self.shared.limits.body_bytes;
         let tasks = self.shared.executor.tasks();
         let app: App<S> = Arc::new(self.shared);
+        executor::replicate(&app);
         let v1 = |endpoint: Endpoint| format!("/v1{}", endpoint.template());
         let router = AxumRouter::new()
             .route(&v1(Endpoint::Threads), post(threads::create::<S>))
@@ -280,7 +318,11 @@ impl<S: ThreadStore> Server<S> {
             .await
             .is_err()
         {
-            tracing::warn!("runs still working at shutdown; they will be failed at the next start");
+            tracing::warn!(
+                "runs still working at shutdown: on a single-process store they are failed at \
+                 the next start; on a shared store another replica takes them over once their \
+                 lease expires"
+            );
         }
         Ok(())
     }

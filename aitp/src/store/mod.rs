@@ -14,6 +14,7 @@ use std::future::Future;
 // the store as it was read. Imported here, not re-exported, so store code names it `super::`.
 use crate::thread::{ListQuery, Message, Metadata, Order, Principal, Run, Thread};
 
+pub mod lease;
 mod memory;
 mod page;
 #[cfg(feature = "postgres")]
@@ -24,6 +25,7 @@ mod sqlite;
 pub mod testing;
 mod transition;
 
+pub use lease::{Claimed, Holder, OnRunChange, Renewal, RunChange};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgOptions, PgStore};
@@ -45,6 +47,11 @@ pub enum StoreError {
     /// status): another writer changed it first, and nothing was changed.
     #[error("the run is {}", .0.as_str())]
     RunState(crate::thread::RunStatus),
+    /// The [`Transition`] was made [`by`](Transition::by) a replica that no longer holds the
+    /// run's lease (another replica took the run over): nothing was changed. Only stores
+    /// shared by several processes answer it (see [`lease`]).
+    #[error("the run's lease is held by another replica")]
+    LeaseLost,
     /// The backend failed (I/O, corruption …).
     #[error("store backend: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -192,6 +199,58 @@ pub trait ThreadStore: Send + Sync + 'static {
     ) -> impl Future<Output = StoreResult<Transitioned>> + Send;
 
     /// Marks every run left `queued` or `in_progress` (by a crash) as `failed` with a
-    /// `last_error`, at time `now`; returns how many. Called at start-up.
+    /// `last_error`, at time `now`; returns how many. Called at start-up by a server on a store
+    /// that is not [shared](ThreadStore::is_shared).
     fn fail_interrupted_runs(&self, now: i64) -> impl Future<Output = StoreResult<usize>> + Send;
+
+    // The methods below are for stores that several processes share (see [`lease`]). Their
+    // defaults are what a single-process store means: nothing is shared, so a server fails
+    // the runs a crash interrupted at start-up instead of taking them over.
+
+    /// Whether several server processes may share this store at once (default `false`).
+    /// A server on a shared store leases the runs it executes and takes over the runs of
+    /// replicas that died, instead of failing every unfinished run at start-up (which would
+    /// fail other replicas' live runs).
+    fn is_shared(&self) -> bool {
+        false
+    }
+
+    /// Extends the leases `holder` holds on `runs` (each `(thread_id, run_id)`) by its `ttl`;
+    /// answers, in the same order, whether each is still held and its current status. Only
+    /// called on a [shared](ThreadStore::is_shared) store (the default holds no lease: every
+    /// run is [`Renewal::Lost`]).
+    fn renew_leases(
+        &self,
+        holder: &Holder,
+        runs: &[(String, String)],
+    ) -> impl Future<Output = StoreResult<Vec<Renewal>>> + Send {
+        let _ = holder;
+        let lost = vec![Renewal::Lost; runs.len()];
+        async move { Ok(lost) }
+    }
+
+    /// Claims for `holder` (until its `ttl` from now) up to `limit` unfinished runs
+    /// (`queued`, `in_progress`, `cancelling`) whose lease expired or that were never leased
+    /// within a `ttl` of their creation, and that other replicas are not claiming at the same
+    /// moment: the runs of a replica that died, for this one to finish. Never claims a run
+    /// `holder` itself leased. Only called on a [shared](ThreadStore::is_shared) store (the
+    /// default claims nothing).
+    fn take_over_runs(
+        &self,
+        holder: &Holder,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<Claimed>>> + Send {
+        let _ = (holder, limit);
+        async { Ok(Vec::new()) }
+    }
+
+    /// Calls `on_change` (from a task of its own) with every change of a run's status that
+    /// any process sharing the store makes, as a hint: changes may be missed (a lost
+    /// connection) or arrive late, so whoever waits for one also reads the store now and
+    /// then. Resolves once changes made from then on are heard, answering whether they will
+    /// be announced at all (the default: `false`, there is nobody else to hear from).
+    fn watch_runs(&self, on_change: OnRunChange) -> impl Future<Output = StoreResult<bool>> + Send {
+        drop(on_change);
+        async { Ok(false) }
+    }
 }

@@ -15,7 +15,7 @@
 //!   └──fail / expire────┴────────┴──▶ failed | expired
 //! ```
 
-use super::{StoreError, StoreResult};
+use super::{Holder, StoreError, StoreResult};
 use crate::thread::{Message, Run, RunError, RunStatus, unix_now};
 
 /// Where failing or expiring may start from: every non-terminal state but `requires_action`.
@@ -42,6 +42,7 @@ pub struct Transition {
     replies: Vec<Message>,
     answered_up_to: Option<String>,
     at: i64,
+    holder: Option<Holder>,
 }
 
 impl Transition {
@@ -55,6 +56,7 @@ impl Transition {
             replies: Vec::new(),
             answered_up_to: None,
             at: unix_now(),
+            holder: None,
         }
     }
 
@@ -102,6 +104,21 @@ impl Transition {
     pub fn at(mut self, at: i64) -> Self {
         self.at = at;
         self
+    }
+
+    /// Makes the transition on behalf of `holder`, the replica executing the run. On a store
+    /// that several processes share (see [`super::lease`]) a `start` claims the run's lease
+    /// for it, and every other transition is fenced by that lease: refused with
+    /// [`StoreError::LeaseLost`] if another replica holds it now. A terminal transition
+    /// releases the lease. Single-process stores ignore the holder.
+    pub fn by(mut self, holder: &Holder) -> Self {
+        self.holder = Some(holder.clone());
+        self
+    }
+
+    /// The replica the transition is made by, if any (see [`Transition::by`]).
+    pub fn holder(&self) -> Option<&Holder> {
+        self.holder.as_ref()
     }
 
     /// When the transition happens (Unix seconds): the time stamped on the run, the same on

@@ -5,14 +5,21 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
+mod listen;
+
 use std::{error::Error as StdError, fmt, str::FromStr};
 
 use deadpool_postgres::{GenericClient, Manager, Pool, Transaction};
 use serde::{Serialize, de::DeserializeOwned};
 use tokio_postgres::{NoTls, Row, error::SqlState, types::ToSql};
 
-use super::{Page, StoreError, StoreResult, ThreadStore, Transition, Transitioned};
-use crate::thread::{ListQuery, Message, Metadata, Order, Principal, Run, RunError, Thread};
+use super::{
+    Claimed, Holder, OnRunChange, Page, Renewal, StoreError, StoreResult, ThreadStore, Transition,
+    Transitioned,
+};
+use crate::thread::{
+    ListQuery, Message, Metadata, Order, Principal, Run, RunError, RunStatus, Thread,
+};
 
 /// How a [`PgStore`] connects: the database and the size of its connection pool.
 ///
@@ -58,14 +65,14 @@ impl PgOptions {
     /// crate.
     pub async fn connect(&self, config: &str) -> StoreResult<PgStore> {
         let config = tokio_postgres::Config::from_str(config).map_err(backend)?;
-        let pool = Pool::builder(Manager::new(config, NoTls))
+        let pool = Pool::builder(Manager::new(config.clone(), NoTls))
             .max_size(self.pool_size)
             .build()
             .map_err(backend)?;
         let mut client = pool.get().await.map_err(backend)?;
         schema::migrate(&mut client).await?;
         drop(client);
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, config })
     }
 }
 
@@ -98,6 +105,35 @@ impl PgOptions {
 /// replies and the agent's cursor) lock the thread's row in their transaction, so they are
 /// atomic across processes, not only within one.
 ///
+/// **Replicas.** A deployment is N server processes (replicas) of the same agent behind any
+/// HTTP load balancer, without sticky sessions, each with a `PgStore` on the same database;
+/// a client may send any request to any replica. The store is
+/// [shared](ThreadStore::is_shared), so a [`Server`](crate::server::Server) on it coordinates
+/// with the other replicas through leases (see [`crate::store::lease`]) instead of failing
+/// unfinished runs at start-up:
+///
+/// - a run is executed by one replica at a time, the holder of its lease (`aitp_runs`
+///   columns `lease_owner`, `lease_expires`), claimed when it starts the run and renewed every
+///   third of the lease time ([`Server::lease`](crate::server::Server::lease), 30 s by
+///   default); database time is used, so replicas' clocks need not agree;
+/// - replies are committed exactly once: a completion is a conditional transition stored
+///   with its replies in one transaction, and it is fenced by the lease (a replica whose run
+///   another took over gets [`StoreError::LeaseLost`] and commits nothing);
+/// - runs of a replica that died are taken over by another once their lease expires (each
+///   replica looks every half lease time, claiming with `FOR UPDATE SKIP LOCKED`, so one
+///   replica gets each run) and executed again there: handlers are called at least once, and
+///   may be called again for a run whose replica died mid-way. A run that was being
+///   cancelled ends `cancelled`;
+/// - every transition is announced by `NOTIFY aitp_runs` in its transaction; each replica
+///   `LISTEN`s on a connection of its own (outside the pool), so a poll held on one replica
+///   of a run another executes answers as soon as it ends, and a cancel accepted by one
+///   replica stops the handler on another at once. Announcements are only hints (they are
+///   lost while a listening connection is down): held polls also read the run every 100 ms,
+///   and the heartbeat reports a cancel too.
+///
+/// Each replica uses up to its pool size plus one connection; keep their sum under
+/// PostgreSQL's `max_connections`.
+///
 /// **Migrations** are versioned (table `aitp_schema_migrations`) and run at connect in one
 /// transaction under an advisory lock, so replicas starting together apply each once; a
 /// database migrated by a newer version of this crate is refused rather than misread.
@@ -111,6 +147,8 @@ impl PgOptions {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// For the dedicated `LISTEN` connection of [`ThreadStore::watch_runs`].
+    config: tokio_postgres::Config,
 }
 
 impl fmt::Debug for PgStore {
@@ -130,6 +168,17 @@ macro_rules! active_runs {
         "status NOT IN ('cancelled', 'failed', 'completed', 'incomplete', 'expired')"
     };
 }
+
+/// The statuses of a run some replica executes (or must finish): what leases cover.
+macro_rules! leased_runs {
+    () => {
+        "status IN ('queued', 'in_progress', 'cancelling')"
+    };
+}
+
+/// The channel transitions are announced on (`NOTIFY`), with the payload
+/// `thread_id run_id status`.
+const CHANNEL: &str = "aitp_runs";
 
 /// The two tables listed by pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -569,16 +618,55 @@ impl ThreadStore for PgStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
         // The run's row, locked until commit: a concurrent transition of the same run (a
-        // cancel, another replica) waits, then sees this one's result.
-        let mut run: Run = Self::json_row(
-            &tx,
-            "SELECT json FROM aitp_runs WHERE thread_id = $1 AND id = $2 FOR UPDATE",
-            &[&transition.thread_id(), &transition.run_id()],
-        )
-        .await?
-        .ok_or(StoreError::NotFound)?;
+        // cancel, another replica, a takeover) waits, then sees this one's result.
+        let stmt = tx
+            .prepare_cached(
+                "SELECT json, lease_owner FROM aitp_runs WHERE thread_id = $1 AND id = $2
+                 FOR UPDATE",
+            )
+            .await
+            .map_err(backend)?;
+        let row = tx
+            .query_opt(&stmt, &[&transition.thread_id(), &transition.run_id()])
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let mut run: Run = from_json(&row)?;
+        let owner: Option<String> = row.try_get(1).map_err(backend)?;
         transition.apply(&mut run)?;
-        if !Self::store_run(&tx, &run).await? {
+        // Fenced: a replica whose lease another took over changes nothing.
+        let holder = transition.holder();
+        if let (Some(holder), Some(owner)) = (holder, &owner) {
+            if *owner != holder.id {
+                return Err(StoreError::LeaseLost);
+            }
+        }
+        // A holder's transition claims (or keeps) the lease; an end releases it.
+        let release = run.status.is_terminal();
+        let ttl = holder.map(|h| h.ttl.as_secs_f64());
+        let claim = holder.map(|h| h.id.as_str());
+        let n = Self::execute(
+            &tx,
+            "UPDATE aitp_runs SET status = $3, json = $4,
+                 lease_owner = COALESCE($5, lease_owner),
+                 lease_expires = CASE
+                     WHEN $6 THEN NULL
+                     WHEN $7::float8 IS NOT NULL
+                         THEN clock_timestamp() + $7::float8 * interval '1 second'
+                     ELSE lease_expires END
+             WHERE thread_id = $1 AND id = $2",
+            &[
+                &run.thread_id,
+                &run.id,
+                &run.status.as_str(),
+                &to_json(&run)?,
+                &claim,
+                &release,
+                &ttl,
+            ],
+        )
+        .await?;
+        if n == 0 {
             return Err(StoreError::NotFound);
         }
         let (replies, answered_up_to) = transition.take_replies();
@@ -594,6 +682,15 @@ impl ThreadStore for PgStore {
             .await?;
         }
         Self::insert_messages(&tx, &run.thread_id, &replies).await?;
+        // Delivered to listeners at commit, and only if it commits.
+        let payload = listen::payload(&run.thread_id, &run.id, &run.status);
+        let stmt = tx
+            .prepare_cached("SELECT pg_notify($1, $2)")
+            .await
+            .map_err(backend)?;
+        tx.query_one(&stmt, &[&CHANNEL, &payload])
+            .await
+            .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
         Ok(Transitioned::new(run, replies))
     }
@@ -627,6 +724,105 @@ impl ThreadStore for PgStore {
         }
         tx.commit().await.map_err(backend)?;
         Ok(n)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    async fn renew_leases(
+        &self,
+        holder: &Holder,
+        runs: &[(String, String)],
+    ) -> StoreResult<Vec<Renewal>> {
+        if runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let threads: Vec<&str> = runs.iter().map(|(t, _)| t.as_str()).collect();
+        let ids: Vec<&str> = runs.iter().map(|(_, r)| r.as_str()).collect();
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(concat!(
+                "UPDATE aitp_runs r
+                 SET lease_expires = clock_timestamp() + $4::float8 * interval '1 second'
+                 FROM unnest($2::text[], $3::text[]) AS k (thread_id, id)
+                 WHERE r.thread_id = k.thread_id AND r.id = k.id AND r.lease_owner = $1 AND r.",
+                leased_runs!(),
+                " RETURNING r.id, r.status"
+            ))
+            .await
+            .map_err(backend)?;
+        let rows = client
+            .query(
+                &stmt,
+                &[&holder.id, &threads, &ids, &holder.ttl.as_secs_f64()],
+            )
+            .await
+            .map_err(backend)?;
+        let mut held = std::collections::HashMap::new();
+        for row in rows {
+            let id: String = row.try_get(0).map_err(backend)?;
+            let status: String = row.try_get(1).map_err(backend)?;
+            held.insert(id, RunStatus::from(status));
+        }
+        Ok(ids
+            .iter()
+            .map(|id| match held.remove(*id) {
+                Some(status) => Renewal::Held(status),
+                None => Renewal::Lost,
+            })
+            .collect())
+    }
+
+    async fn take_over_runs(&self, holder: &Holder, limit: usize) -> StoreResult<Vec<Claimed>> {
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        // One statement: the expired runs are locked as they are chosen, skipping those
+        // another replica (or a transition) holds locked right now, so two replicas never
+        // claim the same run; the claim commits with the statement.
+        let stmt = client
+            .prepare_cached(concat!(
+                "WITH expired AS (
+                     SELECT thread_id, id FROM aitp_runs
+                     WHERE ",
+                active_runs!(),
+                " AND ",
+                leased_runs!(),
+                " AND lease_owner IS DISTINCT FROM $1
+                       AND COALESCE(lease_expires, created + $2::float8 * interval '1 second')
+                           < clock_timestamp()
+                     LIMIT $3
+                     FOR UPDATE SKIP LOCKED
+                 )
+                 UPDATE aitp_runs r
+                 SET lease_owner = $1,
+                     lease_expires = clock_timestamp() + $2::float8 * interval '1 second'
+                 FROM expired e, aitp_threads t
+                 WHERE r.thread_id = e.thread_id AND r.id = e.id AND t.id = r.thread_id
+                 RETURNING r.json, t.json, t.owner"
+            ))
+            .await
+            .map_err(backend)?;
+        let rows = client
+            .query(&stmt, &[&holder.id, &holder.ttl.as_secs_f64(), &limit])
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(|row| {
+                let run: Run = from_json(row)?;
+                let thread: &str = row.try_get(1).map_err(backend)?;
+                let thread: Thread = serde_json::from_str(thread).map_err(backend)?;
+                let owner: String = row.try_get(2).map_err(backend)?;
+                Ok(Claimed::new(run, thread, Principal::new(owner)))
+            })
+            .collect()
+    }
+
+    async fn watch_runs(&self, on_change: OnRunChange) -> StoreResult<bool> {
+        listen::spawn(self.config.clone(), on_change)
+            .await
+            .map_err(backend)?;
+        Ok(true)
     }
 }
 

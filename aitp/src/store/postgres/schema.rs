@@ -57,6 +57,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
     -- The one-active-run check, and the runs left by a crash.
     CREATE INDEX aitp_runs_active ON aitp_runs (thread_id)
         WHERE status NOT IN ('cancelled', 'failed', 'completed', 'incomplete', 'expired');",
+    // 2: run leases, for replicas sharing the database (`store::lease`). `lease_owner` is the
+    // replica that last claimed the run (kept after the run ends: who finished it), and
+    // `lease_expires` when its claim lapses unless renewed (NULL: not leased, or released at
+    // the end). `created` lets a run that was never leased (its replica died between creating
+    // and starting it) be taken over too. Runs are taken over from the `aitp_runs_active`
+    // partial index: only unfinished runs are ever looked at.
+    "ALTER TABLE aitp_runs
+        ADD COLUMN lease_owner text,
+        ADD COLUMN lease_expires timestamptz,
+        ADD COLUMN created timestamptz NOT NULL DEFAULT now();",
 ];
 
 /// The schema version this crate writes.

@@ -310,3 +310,218 @@ async fn the_active_run_rule_holds_across_replicas() {
         );
     }
 }
+
+/// The lease of `run`: (owner, whether it is live).
+async fn lease(db: &tokio_postgres::Client, run: &Run) -> (Option<String>, bool) {
+    let row = db
+        .query_one(
+            "SELECT lease_owner, lease_expires IS NOT NULL FROM aitp_runs WHERE id = $1",
+            &[&run.id],
+        )
+        .await
+        .unwrap();
+    (row.get(0), row.get(1))
+}
+
+/// Makes `run`'s lease (or, unleased, its creation) as old as a dead replica's.
+async fn expire(db: &tokio_postgres::Client, run: &Run) {
+    db.execute(
+        "UPDATE aitp_runs SET lease_expires = lease_expires - interval '1 hour',
+             created = created - interval '1 hour'
+         WHERE id = $1",
+        &[&run.id],
+    )
+    .await
+    .unwrap();
+}
+
+/// A thread with one queued run, on `store`.
+async fn queued_run(store: &PgStore) -> Run {
+    let thread = Thread::new();
+    store
+        .create_thread(&Principal::new("me"), thread.clone(), Vec::new())
+        .await
+        .unwrap();
+    let run = Run::new(thread.id.clone(), "agent");
+    store.create_run(run.clone()).await.unwrap();
+    run
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_fence_replicas_and_expired_runs_are_taken_over_once() {
+    use crate::store::{Holder, Renewal};
+    use std::time::Duration;
+
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let config = pg.database();
+    let store = PgStore::connect(&config).await.unwrap();
+    assert!(store.is_shared());
+    let db = raw(&config).await;
+    let ttl = Duration::from_secs(60);
+    let (a, b, c) = (
+        Holder::new("a", ttl),
+        Holder::new("b", ttl),
+        Holder::new("c", ttl),
+    );
+
+    // A start claims the lease; nobody takes a live lease over.
+    let run = queued_run(&store).await;
+    assert!(store.take_over_runs(&b, 10).await.unwrap().is_empty());
+    let started = store
+        .transition_run(Transition::start(&run).by(&a))
+        .await
+        .unwrap()
+        .run;
+    assert_eq!(lease(&db, &run).await, (Some("a".into()), true));
+    assert!(store.take_over_runs(&b, 10).await.unwrap().is_empty());
+    // Only the holder renews it, and learns the run's status there.
+    let key = [(run.thread_id.clone(), run.id.clone())];
+    assert_eq!(
+        store.renew_leases(&a, &key).await.unwrap(),
+        [Renewal::Held(RunStatus::InProgress)]
+    );
+    assert_eq!(store.renew_leases(&b, &key).await.unwrap(), [Renewal::Lost]);
+    // Another replica's transitions are fenced off; a client's cancel is not.
+    let refused = store
+        .transition_run(Transition::complete(&started, Vec::new(), None).by(&b))
+        .await;
+    assert!(matches!(refused, Err(StoreError::LeaseLost)), "{refused:?}");
+
+    // Expired: two replicas race to take it over, exactly one wins.
+    expire(&db, &run).await;
+    let (x, y) = tokio::join!(store.take_over_runs(&b, 10), store.take_over_runs(&c, 10));
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.len() + y.len(), 1, "{x:?} {y:?}");
+    let (winner, claimed) = if x.len() == 1 {
+        (&b, &x[0])
+    } else {
+        (&c, &y[0])
+    };
+    assert_eq!(claimed.run.id, run.id);
+    assert_eq!(claimed.run.status, RunStatus::InProgress);
+    assert_eq!(claimed.owner, Principal::new("me"));
+    assert_eq!(claimed.thread.id, run.thread_id);
+    // The replica that lost it cannot commit its replies any more; the winner can, once.
+    let late = store
+        .transition_run(Transition::complete(&started, Vec::new(), None).by(&a))
+        .await;
+    assert!(matches!(late, Err(StoreError::LeaseLost)), "{late:?}");
+    assert_eq!(store.renew_leases(&a, &key).await.unwrap(), [Renewal::Lost]);
+    store
+        .transition_run(Transition::complete(&claimed.run, Vec::new(), None).by(winner))
+        .await
+        .unwrap();
+    // Released at the end, its last holder kept.
+    assert_eq!(lease(&db, &run).await, (Some(winner.id.clone()), false));
+    expire(&db, &run).await;
+    assert!(store.take_over_runs(&a, 10).await.unwrap().is_empty());
+
+    // A replica never takes over its own runs.
+    let own = queued_run(&store).await;
+    store
+        .transition_run(Transition::start(&own).by(&a))
+        .await
+        .unwrap();
+    expire(&db, &own).await;
+    assert!(store.take_over_runs(&a, 10).await.unwrap().is_empty());
+
+    // A run never started (its replica died in between) is taken over once it is a lease
+    // time old, and the start of its first replica then loses.
+    let orphan = queued_run(&store).await;
+    assert!(
+        store
+            .take_over_runs(&b, 1)
+            .await
+            .unwrap()
+            .iter()
+            .all(|c| c.run.id != orphan.id)
+    );
+    expire(&db, &orphan).await;
+    let taken: Vec<String> = store
+        .take_over_runs(&b, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.run.id)
+        .collect();
+    assert!(taken.contains(&orphan.id), "{taken:?}");
+    let lost = store
+        .transition_run(Transition::start(&orphan).by(&c))
+        .await;
+    assert!(matches!(lost, Err(StoreError::LeaseLost)), "{lost:?}");
+
+    // A cancelling run whose replica died is taken over and ends cancelled.
+    let cancel = queued_run(&store).await;
+    store
+        .transition_run(Transition::start(&cancel).by(&a))
+        .await
+        .unwrap();
+    store
+        .transition_run(Transition::request_cancel(&cancel))
+        .await
+        .unwrap();
+    expire(&db, &cancel).await;
+    let claimed = store.take_over_runs(&c, 10).await.unwrap();
+    let claimed = claimed.iter().find(|x| x.run.id == cancel.id).unwrap();
+    assert_eq!(claimed.run.status, RunStatus::Cancelling);
+    let done = store
+        .transition_run(Transition::cancelled(&claimed.run).by(&c))
+        .await
+        .unwrap();
+    assert_eq!(done.run.status, RunStatus::Cancelled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transitions_are_announced_to_other_processes() {
+    use crate::store::RunChange;
+    use std::sync::mpsc;
+
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let config = pg.database();
+    let (here, there) = (
+        PgStore::connect(&config).await.unwrap(),
+        PgStore::connect(&config).await.unwrap(),
+    );
+    let (tx, rx) = mpsc::channel::<RunChange>();
+    let tx = std::sync::Mutex::new(tx);
+    assert!(
+        there
+            .watch_runs(Box::new(move |c| tx.lock().unwrap().send(c).is_ok()))
+            .await
+            .unwrap()
+    );
+    let run = queued_run(&here).await;
+    here.transition_run(Transition::start(&run)).await.unwrap();
+    here.transition_run(Transition::request_cancel(&run))
+        .await
+        .unwrap();
+    // A refused transition announces nothing; the next one is heard after it.
+    assert!(here.transition_run(Transition::start(&run)).await.is_err());
+    here.transition_run(Transition::cancelled(&run))
+        .await
+        .unwrap();
+    let heard: Vec<RunStatus> = (0..3)
+        .map(|_| {
+            let change = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("announced");
+            assert_eq!(
+                (&*change.thread_id, &*change.run_id),
+                (&*run.thread_id, &*run.id)
+            );
+            change.status
+        })
+        .collect();
+    assert_eq!(
+        heard,
+        [
+            RunStatus::InProgress,
+            RunStatus::Cancelling,
+            RunStatus::Cancelled
+        ]
+    );
+}
