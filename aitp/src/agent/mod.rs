@@ -78,11 +78,15 @@
 mod context;
 mod extract;
 mod handler;
+#[cfg(feature = "signing")]
+pub mod payments;
 mod reply;
 mod router;
 
 pub use context::{ThreadCtx, Turn};
 pub use extract::{FromTurn, State};
 pub use handler::{BoxFuture, Handler};
+#[cfg(feature = "signing")]
+pub use payments::{Admitted, KnownChannels, PaymentChannels, PaymentDesk};
 pub use reply::{IntoReplies, Reply};
 pub use router::{Agent, Forward, ForwardError, Router, Unsupported};

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::capability::{
     payments::{Payment, PaymentConfirmation},
-    transactions::PaymentOutcome,
+    transactions::{PaymentDetail, PaymentOutcome},
 };
 
 /// The SHA-256 of a payment's canonical JSON *with* its signature: two payments are the same
@@ -160,6 +160,10 @@ pub enum GateError {
     /// A signature of the quote or of a wrapper does not check out.
     #[error("quote signatures: {0}")]
     Quote(VerifyError),
+    /// The payment's channel could not be looked up (unknown to the channel backend, or the
+    /// backend failed), so who it pays is unknown.
+    #[error("payment channel: {0}")]
+    Channel(String),
     /// The quote has expired.
     #[error(transparent)]
     Expired(#[from] ExpiryError),
@@ -181,6 +185,37 @@ pub enum GateError {
     /// The confirmation could not be signed.
     #[error(transparent)]
     Sign(#[from] SignError),
+}
+
+impl GateError {
+    /// The check that failed, as a stable code for machines (the `Check` detail of the
+    /// refusal a [`PaymentGate::refuse`] writes): `quote_not_found`, `payer_signature`,
+    /// `quote_signature`, `payment_channel`, `quote_expired`, `quote_id_mismatch`,
+    /// `currency_mismatch`, `method_mismatch`, `amount_missing`, `amount_mismatch`,
+    /// `recipient_mismatch`, `already_paid`, `in_progress`, `not_canonical`, `ledger`,
+    /// `signing`.
+    pub fn check(&self) -> &'static str {
+        match self {
+            Self::QuoteNotFound(_) => "quote_not_found",
+            Self::Payer(_) => "payer_signature",
+            Self::Quote(_) => "quote_signature",
+            Self::Channel(_) => "payment_channel",
+            Self::Expired(_) => "quote_expired",
+            Self::Mismatch(m) => match m {
+                MatchError::QuoteId { .. } => "quote_id_mismatch",
+                MatchError::Currency { .. } => "currency_mismatch",
+                MatchError::Method { .. } => "method_mismatch",
+                MatchError::AmountMissing { .. } => "amount_missing",
+                MatchError::Amount { .. } => "amount_mismatch",
+                MatchError::Recipient { .. } => "recipient_mismatch",
+            },
+            Self::AlreadyPaid(_) => "already_paid",
+            Self::InProgress(_) => "in_progress",
+            Self::Canonical => "not_canonical",
+            Self::Ledger(_) => "ledger",
+            Self::Sign(_) => "signing",
+        }
+    }
 }
 
 /// What [`PaymentGate::admit`] decided about a payment that passed.
@@ -357,7 +392,14 @@ impl<R: KeyResolver, L: Ledger, C: Clock> PaymentGate<R, L, C> {
         let quote_id = &ticket.payment.quote_id;
         let mut confirmation = confirmation;
         confirmation.quote_id = quote_id.clone();
-        let signed = sign(&self.merchant_key, confirmation)?;
+        let signed = match sign(&self.merchant_key, confirmation) {
+            Ok(signed) => signed,
+            Err(e) => {
+                // Not confirmed, so not paid: the payer may try again.
+                self.ledger.release(quote_id, ticket.fingerprint).await?;
+                return Err(e.into());
+            }
+        };
         if signed.result == PaymentOutcome::Failure {
             self.ledger.release(quote_id, ticket.fingerprint).await?;
         } else {
@@ -366,6 +408,39 @@ impl<R: KeyResolver, L: Ledger, C: Clock> PaymentGate<R, L, C> {
                 .await?;
         }
         Ok(signed)
+    }
+
+    /// The answer to a payment [`PaymentGate::admit`] refused: a `payment_confirmation` of
+    /// result `failure` (`pending` for [`GateError::InProgress`]: the same payment is being
+    /// processed, so its real answer is still to come), whose `message` is the error and
+    /// whose details name the failed check ([`GateError::check`]) and the reason, signed
+    /// with the merchant's key so the payer can tell it from a forgery. Its `payment_id` is
+    /// `refused_` and the start of the payment's [`Fingerprint`]: no payment was taken.
+    ///
+    /// AITP-01 defines no error message; *(reading)* a failed confirmation is how the
+    /// capability itself says that a payment did not go through, so every AITP-01 payer
+    /// understands it.
+    pub fn refuse(
+        &self,
+        payment: &Payment,
+        error: &GateError,
+    ) -> Result<PaymentConfirmation, SignError> {
+        let outcome = match error {
+            GateError::InProgress(_) => PaymentOutcome::Pending,
+            _ => PaymentOutcome::Failure,
+        };
+        let id = Fingerprint::of(payment).map_or_else(
+            || "refused".to_owned(),
+            |f| {
+                let hex: String = f.0[..8].iter().map(|b| format!("{b:02x}")).collect();
+                format!("refused_{hex}")
+            },
+        );
+        let refusal = PaymentConfirmation::for_payment(payment, id, outcome)
+            .message(format!("payment refused: {error}"))
+            .detail(PaymentDetail::new("Check", error.check()))
+            .detail(PaymentDetail::new("Reason", error.to_string()));
+        sign(&self.merchant_key, refusal)
     }
 
     /// Gives the ticket's quote up without a confirmation (the charge could not be
