@@ -68,7 +68,7 @@ use aitp::{
     money::{Amount, DecimalNumber},
     sign::{
         Clock, ConfiguredKeys, KeyResolver, Party, PaymentGate, PublicKey, ResolveError, SecretKey,
-        SystemClock, sign,
+        SystemClock, check_expiry, sign,
     },
     thread::{new_id, unix_now},
 };
@@ -404,7 +404,7 @@ impl Order {
 /// The shop's state, shared by every thread: the catalog, each thread's order (keyed by
 /// thread id), the order-number counter, the signing key and the payment desk (gate,
 /// channels, the quotes sent). Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ShopState {
     catalog: Arc<Catalog>,
     orders: Arc<Mutex<HashMap<String, Order>>>,
@@ -412,6 +412,7 @@ pub struct ShopState {
     charges: Arc<AtomicU64>,
     signing_key: SecretKey,
     desk: PaymentDesk,
+    clock: Arc<dyn Clock>,
 }
 
 /// The payers the demo shop accepts: the demo customer of `aitp_examples::script`
@@ -422,6 +423,16 @@ pub fn demo_payers() -> ConfiguredKeys {
         aitp_examples::script::CUSTOMER,
         aitp_examples::script::customer_key().public_key(),
     )
+}
+
+impl fmt::Debug for ShopState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShopState")
+            .field("catalog", &self.catalog)
+            .field("orders", &self.orders().len())
+            .field("public_key", &self.public_key())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Who may sign what the shop's gate checks: the shop's own key for its quotes, and the
@@ -479,14 +490,14 @@ impl ShopState {
         catalog: Catalog,
         payers: impl KeyResolver + 'static,
         channels: impl PaymentChannels,
-        clock: impl Clock + 'static,
+        clock: impl Clock + Clone + 'static,
     ) -> Self {
         let signing_key = SecretKey::from_seed(&DEMO_KEY_SEED);
         let keys = ShopKeys {
             shop: signing_key.public_key(),
             payers,
         };
-        let gate = PaymentGate::new(signing_key.clone(), keys).with_clock(clock);
+        let gate = PaymentGate::new(signing_key.clone(), keys).with_clock(clock.clone());
         Self {
             catalog: Arc::new(catalog),
             orders: Arc::default(),
@@ -494,7 +505,19 @@ impl ShopState {
             charges: Arc::default(),
             signing_key,
             desk: PaymentDesk::new(gate, channels),
+            clock: Arc::new(clock),
         }
+    }
+
+    /// Now, by the shop's clock (the gate's), in unix seconds.
+    fn now(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+
+    /// Whether `quote` has expired by the shop's clock (the gate honours it a little longer,
+    /// by its skew, for payments already on their way).
+    fn expired(&self, quote: &Quote) -> bool {
+        check_expiry(self.clock.now(), Duration::ZERO, quote).is_err()
     }
 
     /// How many payments the payment handler has taken (orders confirmed): the gate's
@@ -534,7 +557,7 @@ impl ShopState {
             None => order.summary(),
         };
         let quote = Quote::builder(new_id("quote_"), MERCHANT_ID, description)
-            .expires_after(QUOTE_TTL)
+            .expiration(rfc3339(self.now().saturating_add(ttl_seconds())))
             .option(PaymentOption::near_payment_channel(
                 total,
                 CURRENCY,
@@ -684,7 +707,7 @@ async fn on_text(State(shop): State<ShopState>, cx: ThreadCtx, said: String) -> 
                 message(request.clone()),
             ]
         }
-        Some(Stage::Payment { quote }) if !quote.is_expired() => {
+        Some(Stage::Payment { quote }) if !shop.expired(quote) => {
             tracing::info!(thread, quote = %quote.quote_id, "still waiting for the payment; sending the quote again");
             vec![
                 text(format!(
@@ -950,6 +973,11 @@ async fn on_payment(
         payment_id,
     };
     Ok(confirmation)
+}
+
+/// [`QUOTE_TTL`] in seconds.
+fn ttl_seconds() -> i64 {
+    i64::try_from(QUOTE_TTL.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// `unix` seconds as an RFC 3339 UTC date-time (`2030-01-01T00:00:00Z`), by the civil-from-days
