@@ -360,3 +360,160 @@ fn offer_of(reply: &Reply) -> Option<Offer> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+    use crate::{
+        agent::{Router, State},
+        capability::{
+            payments::{PaymentMethodUsed, PaymentOption},
+            transactions::PaymentOutcome,
+        },
+        sign::{ConfiguredKeys, SecretKey, sign},
+        thread::{Content, Message, Role, Thread},
+    };
+
+    fn shop_key() -> SecretKey {
+        SecretKey::from_seed(&[1; 32])
+    }
+
+    fn payer_key() -> SecretKey {
+        SecretKey::from_seed(&[2; 32])
+    }
+
+    fn desk() -> PaymentDesk {
+        let keys = ConfiguredKeys::new()
+            .allow("shop.near", shop_key().public_key())
+            .allow("payer.near", payer_key().public_key());
+        PaymentDesk::new(
+            PaymentGate::new(shop_key(), keys),
+            KnownChannels::new().channel("ch_1", "shop.near"),
+        )
+    }
+
+    fn quote(id: &str) -> Quote {
+        let q = Quote::builder(id, "shop.near", "A mug")
+            .expires_after(std::time::Duration::from_secs(600))
+            .option(PaymentOption::near_payment_channel(
+                "12.50".parse().unwrap(),
+                "USD",
+                "usdc.near",
+                "shop.near",
+            ))
+            .build_unsigned();
+        sign(&shop_key(), q).unwrap()
+    }
+
+    fn payment(q: &Quote) -> Payment {
+        let option = &q.payment_options[0];
+        let used = PaymentMethodUsed::for_option(option, &option.payment_methods[0], "ch_1");
+        sign(&payer_key(), Payment::new(q, "payer.near", used)).unwrap()
+    }
+
+    /// Quotes on any text (the text is the quote id); the payment handler fails while
+    /// `fail` is set, and counts its calls.
+    fn agent(desk: PaymentDesk, calls: Arc<AtomicU64>, fail: bool) -> Router<Arc<AtomicU64>> {
+        Router::with_state(calls)
+            .on_text(|id: String| async move { quote(&id) })
+            .handler(
+                move |State(calls): State<Arc<AtomicU64>>,
+                      admitted: Option<Admitted>,
+                      p: Payment| async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    assert_eq!(admitted.expect("admitted").option_index, 0);
+                    if fail {
+                        return Err("the channel is closed");
+                    }
+                    Ok(PaymentConfirmation::for_payment(
+                        &p,
+                        "pay_1",
+                        PaymentOutcome::Success,
+                    ))
+                },
+            )
+            .payment_gate(desk)
+    }
+
+    async fn say(router: &Router<Arc<AtomicU64>>, thread: &Thread, content: Content) -> Vec<Reply> {
+        let m = Message::new(&thread.id, Role::User, vec![content]);
+        router.dispatch_one(thread.clone(), m).await
+    }
+
+    fn confirmation(replies: &[Reply]) -> Option<PaymentConfirmation> {
+        replies.iter().find_map(|r| match r {
+            Reply::Message(m) => m.message::<PaymentConfirmation>().ok().flatten(),
+            Reply::Text(_) => None,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_failed_handler_releases_the_quote_and_offers_stay_in_their_thread() {
+        let desk = desk();
+        let calls = Arc::new(AtomicU64::new(0));
+        let failing = agent(desk.clone(), calls.clone(), true);
+        let working = agent(desk.clone(), calls.clone(), false);
+        let thread = Thread::new();
+
+        say(&failing, &thread, Content::text("q_1")).await;
+        assert_eq!(desk.offers(&thread.id).len(), 1);
+        // The same quote sent again is one offer.
+        say(&failing, &thread, Content::text("q_1")).await;
+        assert_eq!(desk.offers(&thread.id).len(), 1);
+        let q = desk.offers(&thread.id)[0].quote().clone();
+        let p = payment(&q);
+
+        // The handler fails: its error is the reply, no confirmation, the quote is open again.
+        let replies = say(&failing, &thread, Content::aitp(&Envelope::from(p.clone()))).await;
+        assert!(confirmation(&replies).is_none(), "{replies:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // So the same payment can be taken by a handler that works (a router sharing the desk).
+        let replies = say(&working, &thread, Content::aitp(&Envelope::from(p.clone()))).await;
+        let c = confirmation(&replies).expect("a confirmation");
+        assert_eq!(c.result, PaymentOutcome::Success);
+        crate::sign::verify(&shop_key().public_key(), &c).expect("signed by the gate");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+
+        // Another thread was never offered the quote.
+        let other = Thread::new();
+        let replies = say(&working, &other, Content::aitp(&Envelope::from(p))).await;
+        let refusal = confirmation(&replies).expect("a refusal");
+        assert_eq!(refusal.result, PaymentOutcome::Failure);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_router_without_the_gate_gives_no_admission() {
+        let router = Router::new().handler(|admitted: Option<Admitted>, _: Payment| async move {
+            format!("admitted: {}", admitted.is_some())
+        });
+        let thread = Thread::new();
+        let p = payment(&quote("q_1"));
+        let m = Message::new(
+            &thread.id,
+            Role::User,
+            vec![Content::aitp(&Envelope::from(p))],
+        );
+        let replies = router.dispatch_one(thread, m).await;
+        assert_eq!(replies, [Reply::Text("admitted: false".into())]);
+    }
+
+    #[test]
+    fn a_thread_remembers_a_bounded_number_of_offers() {
+        let desk = desk();
+        let replies: Vec<Reply> = (0..OFFERS_PER_THREAD + 5)
+            .map(|i| Reply::Message(Envelope::from(quote(&format!("q_{i}")))))
+            .collect();
+        desk.record("t_1", &replies);
+        let offers = desk.offers("t_1");
+        assert_eq!(offers.len(), OFFERS_PER_THREAD);
+        assert_eq!(
+            offers[0].quote().quote_id,
+            "q_5",
+            "the oldest are forgotten"
+        );
+        assert!(desk.offers("t_2").is_empty());
+    }
+}
