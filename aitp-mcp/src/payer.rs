@@ -217,6 +217,9 @@ mod tests {
         aitp::sign::verify(&key.public_key(), &payment).expect("a valid payer signature");
         let shown = format!("{:?}", KeySigner::new(key.clone()));
         assert!(shown.contains(&key.public_key().to_string()), "{shown}");
-        assert!(!shown.contains(&key.to_string()), "the secret is never shown");
+        assert!(
+            !shown.contains(&key.to_string()),
+            "the secret is never shown"
+        );
     }
 }

@@ -4,27 +4,30 @@
 //! Opt in once with [`Router::payment_gate`](super::Router::payment_gate) and a
 //! [`PaymentDesk`]. From then on, for every AITP-01 `payment` in a turn the router:
 //!
-//! 1. asks the [`PaymentChannels`] backend who the payment's channel pays (unknown channel:
-//!    refused with check `payment_channel`);
-//! 2. hands the payment, the offers this agent sent **in this thread** and that recipient to
-//!    [`PaymentGate::admit`], which checks, in order: the quote is among the thread's offers
-//!    (`quote_not_found`), the payer's signature under a key the resolver allows for
-//!    `payer_id` (`payer_signature`), whether this quote was paid already (the same payment:
-//!    its first confirmation is sent again and the handler is not called; another payment:
-//!    `already_paid`; the same payment still being processed: `in_progress`), every
-//!    signature of the quote and its wrappers (`quote_signature`), expiry by the gate's clock
-//!    (`quote_expired`), and the match of payment and quote (`quote_id_mismatch`,
-//!    `currency_mismatch`, `method_mismatch`, `amount_missing`, `amount_mismatch`,
-//!    `recipient_mismatch`);
-//! 3. on a refusal, answers in the thread with [`PaymentGate::refuse`]'s signed
+//! 1. hands the payment and the offers this agent sent **in this thread** to
+//!    [`PaymentGate::admit_with`], which checks, in order (the code in brackets is the
+//!    refusal's `Check` detail): the quote is among the thread's offers (`quote_not_found`);
+//!    the payer's signature verifies under a key the resolver allows for `payer_id`
+//!    (`payer_signature`); whether this quote was paid already (the same payment: its first
+//!    confirmation is sent again and the handler is not called; another payment:
+//!    `already_paid`; the same payment still being processed: `in_progress`); every
+//!    signature of the quote and its wrappers (`quote_signature`); expiry by the gate's clock
+//!    and skew (`quote_expired`); who the payment's channel pays, asked of the
+//!    [`PaymentChannels`] backend (`payment_channel` when it cannot say); and the match of
+//!    payment and quote (`quote_id_mismatch`, `currency_mismatch`, `method_mismatch`,
+//!    `amount_missing`, `amount_mismatch`, `recipient_mismatch`);
+//! 2. on a refusal, answers in the thread with [`PaymentGate::refuse`]'s signed
 //!    `payment_confirmation` (result `failure`, or `pending` for `in_progress`) naming the
 //!    check in its `Check` detail, and does not call the handler;
-//! 4. otherwise calls the payment handler, which can take the verified facts as an
+//! 3. otherwise calls the payment handler, which can take the verified facts as an
 //!    [`Admitted`] extractor instead of checking again;
-//! 5. signs the first `payment_confirmation` among the handler's replies with the gate
+//! 4. signs the first `payment_confirmation` among the handler's replies with the gate
 //!    ([`PaymentGate::confirm`]) and records it, so a replay gets exactly it back. A handler
 //!    that returns no confirmation (an error, say) releases the quote
-//!    ([`PaymentGate::abandon`]): the payer may pay it again.
+//!    ([`PaymentGate::abandon`]): the payer may pay it again. A handler that panics, or
+//!    whose run is cancelled while it runs, leaves the quote in progress (the payer gets
+//!    `pending`): whether it charged is unknown, so the gate does not guess; settle such a
+//!    quote through your [`Ledger`].
 //!
 //! **Which offers are "in the thread".** The router records each `quote` and
 //! `wrapped_quote` it sends, per thread, in the desk: an agent can only be paid for offers it
@@ -131,7 +134,7 @@ trait ErasedGate: Send + Sync {
     fn admit<'a>(
         &'a self,
         offers: &'a [Offer],
-        recipient: &'a str,
+        recipient: BoxFuture<'a, Result<String, String>>,
         payment: &'a Payment,
     ) -> BoxFuture<'a, Result<Admission, GateError>>;
     fn confirm(
@@ -156,10 +159,10 @@ where
     fn admit<'a>(
         &'a self,
         offers: &'a [Offer],
-        recipient: &'a str,
+        recipient: BoxFuture<'a, Result<String, String>>,
         payment: &'a Payment,
     ) -> BoxFuture<'a, Result<Admission, GateError>> {
-        Box::pin(PaymentGate::admit(self, offers, recipient, payment))
+        Box::pin(PaymentGate::admit_with(self, offers, recipient, payment))
     }
     fn confirm(
         &self,
@@ -267,13 +270,10 @@ impl PaymentDesk {
         Fut: Future<Output = Vec<Reply>>,
     {
         let gate = &*self.inner.gate;
-        let admission = match self.inner.channels.recipient(&payment).await {
-            Err(why) => Err(GateError::Channel(why)),
-            Ok(recipient) => {
-                let offers = self.offers(cx.thread_id());
-                gate.admit(&offers, &recipient, &payment).await
-            }
-        };
+        let offers = self.offers(cx.thread_id());
+        // Asked only once the other checks passed (see `PaymentGate::admit_with`).
+        let recipient = self.inner.channels.recipient(&payment);
+        let admission = gate.admit(&offers, recipient, &payment).await;
         let ticket = match admission {
             Ok(Admission::Fresh(ticket)) => *ticket,
             Ok(Admission::Repeat(confirmation)) => return vec![confirmed(confirmation)],

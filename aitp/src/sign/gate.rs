@@ -326,6 +326,21 @@ impl<R: KeyResolver, L: Ledger, C: Clock> PaymentGate<R, L, C> {
         channel_recipient: &str,
         payment: &Payment,
     ) -> Result<Admission, GateError> {
+        let recipient = std::future::ready(Ok(channel_recipient.to_owned()));
+        self.admit_with(offers, recipient, payment).await
+    }
+
+    /// [`PaymentGate::admit`], asking who the payment's channel pays only when it matters:
+    /// `channel_recipient` is awaited after the payer's signature, the ledger, the quote's
+    /// signatures and its expiry passed, so a forged payment costs no lookup, and a replay
+    /// gets its confirmation back even once the channel is closed. Its error (the channel
+    /// is unknown, the backend failed) is [`GateError::Channel`].
+    pub async fn admit_with<'o>(
+        &self,
+        offers: impl IntoIterator<Item = &'o Offer>,
+        channel_recipient: impl Future<Output = Result<String, String>>,
+        payment: &Payment,
+    ) -> Result<Admission, GateError> {
         let offer = offers
             .into_iter()
             .filter(|o| o.quote().quote_id == payment.quote_id)
@@ -346,7 +361,8 @@ impl<R: KeyResolver, L: Ledger, C: Clock> PaymentGate<R, L, C> {
             .await
             .map_err(GateError::Quote)?;
         check_expiry(self.clock.now(), self.skew, offer.quote())?;
-        let option_index = match_payment(offer.quote(), channel_recipient, payment)?.option_index;
+        let recipient = channel_recipient.await.map_err(GateError::Channel)?;
+        let option_index = match_payment(offer.quote(), &recipient, payment)?.option_index;
         let before = self.ledger.claim(quote_id, fingerprint).await?;
         if let Some(done) = self.settled(quote_id, fingerprint, before)? {
             return Ok(done);
@@ -499,6 +515,12 @@ mod tests {
                 Admission::Repeat(again) => assert_eq!(again, confirmation),
                 Admission::Fresh(_) => panic!("a replayed payment was admitted again"),
             }
+            // A replay is answered even when the channel can no longer be looked up.
+            let closed = std::future::ready(Err("channel closed".to_owned()));
+            match gate.admit_with(&offers, closed, &p).await.unwrap() {
+                Admission::Repeat(again) => assert_eq!(again, confirmation),
+                Admission::Fresh(_) => panic!("a replayed payment was admitted again"),
+            }
             // A different payment of the paid quote: refused.
             let mut other = p.clone();
             other.timestamp = "2029-06-01T01:00:05Z".into();
@@ -567,6 +589,11 @@ mod tests {
                 gate.admit(&offers, "thief.near", &p).await.unwrap_err(),
                 GateError::Mismatch(MatchError::Recipient { .. })
             ));
+            let unknown = std::future::ready(Err("no such channel".to_owned()));
+            assert_eq!(
+                gate.admit_with(&offers, unknown, &p).await.unwrap_err(),
+                GateError::Channel("no such channel".into())
+            );
             let late = gate.with_clock(FixedClock::new("2030-01-01T00:01:01Z".parse().unwrap()));
             assert!(matches!(
                 late.admit(&offers, "shop.near", &p).await.unwrap_err(),
