@@ -500,6 +500,29 @@ mod tests {
         assert_eq!(replies, [Reply::Text("admitted: false".into())]);
     }
 
+    #[tokio::test]
+    async fn payments_no_handler_takes_are_left_to_the_unsupported_policy() {
+        let router = Router::new().payment_gate(desk());
+        let thread = Thread::new();
+        let p = payment(&quote("q_1"));
+        let m = Message::new(
+            &thread.id,
+            Role::User,
+            vec![Content::aitp(&Envelope::from(p))],
+        );
+        let replies = router.dispatch_one(thread, m).await;
+        // Not refused by the gate (no confirmation): reported as unsupported, as without it.
+        assert!(confirmation(&replies).is_none(), "{replies:?}");
+        let report = replies.iter().find_map(|r| match r {
+            Reply::Message(m) => m.message::<ErrorReport>().ok().flatten(),
+            Reply::Text(_) => None,
+        });
+        assert_eq!(
+            report.map(|r| r.code),
+            Some(ErrorCode::UnsupportedCapability)
+        );
+    }
+
     #[test]
     fn a_thread_remembers_a_bounded_number_of_offers() {
         let desk = desk();

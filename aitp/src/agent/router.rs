@@ -250,7 +250,9 @@ impl<S: Send + Sync + 'static> Router<S> {
     /// verify and which the payment matches exactly; anything else is answered with a signed
     /// refusal naming the failed check. A payment seen before gets its confirmation again
     /// without a second call, and the confirmation the handler returns is signed by the gate.
-    /// See [`payments`](super::payments) for the checks, their order and their errors.
+    /// An agent with neither a `Payment` handler nor a fallback leaves payments to its
+    /// [`Unsupported`] policy, ungated (a forwarder passes them on to their merchant). See
+    /// [`payments`](super::payments) for the checks, their order and their errors.
     #[cfg(feature = "signing")]
     pub fn payment_gate(mut self, desk: super::PaymentDesk) -> Self {
         self.payments = Some(desk);
@@ -290,8 +292,14 @@ impl<S: Send + Sync + 'static> Router<S> {
     }
 
     async fn handle_message(&self, cx: ThreadCtx, m: Envelope) -> Vec<Reply> {
+        // Gated: payments a handler of this agent takes. Payments nobody here handles go to
+        // the `Unsupported` policy untouched (a forwarder passes them on to their merchant).
         #[cfg(feature = "signing")]
-        if let Some(desk) = &self.payments {
+        if let Some(desk) = self
+            .payments
+            .as_ref()
+            .filter(|_| self.fallback.is_some() || self.route_for(&m).is_some())
+        {
             use crate::capability::payments::Payment;
             if let Ok(Some(payment)) = m.message::<Payment>() {
                 return desk.take(cx, payment, |cx| self.route_message(cx, m)).await;
