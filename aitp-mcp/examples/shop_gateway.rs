@@ -4,7 +4,8 @@
 //! host's command). In the host, say "I need hiking gear": the product cards, the address
 //! form and the quote appear as the host's own forms.
 
-use aitp_mcp::{Backend, Gateway, Payer};
+use aitp_examples::script;
+use aitp_mcp::{Backend, Gateway, KeySigner, Payer};
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
@@ -15,8 +16,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let shop = example_shop::shop_agent();
     let backend = Backend::in_process(shop).await?;
-    // Payments are left unsigned here; `Payer::signer` takes a real signer.
-    let gateway = Gateway::new(backend, Payer::new("you.near", "demo-channel")).await?;
+    // Payments are made as the demo customer, signed with its published key: the one the
+    // shop's payment gate allows (unsigned payments it refuses). Use your own account,
+    // channel and `Payer::signer` against a real shop.
+    let payer = Payer::new(script::CUSTOMER, script::CHANNEL_ID)
+        .signer(KeySigner::new(script::customer_key()));
+    let gateway = Gateway::new(backend, payer).await?;
     if std::env::args().any(|a| a == "--stdio") {
         aitp_mcp::serve::stdio(gateway).await?;
         return Ok(());

@@ -54,5 +54,5 @@ pub mod serve;
 pub use aitp_client;
 pub use backend::{Backend, BackendError};
 pub use gateway::{Gateway, TOOL};
-pub use payer::{CommandSigner, Payer, SignError, Signer, Unsigned};
+pub use payer::{CommandSigner, KeySigner, Payer, SignError, Signer, Unsigned};
 pub use profile::AgentProfile;

@@ -2,14 +2,17 @@
 //!
 //! The gateway never decides to pay: the user accepts a quote (in an elicitation, or by the
 //! host calling the tool with `accept: true`), then the [`Payer`] builds the AITP-01
-//! `payment` for exactly the accepted option and signs it with its [`Signer`]. The signer is
-//! the hook where a real key slots in: an external command today ([`CommandSigner`], the
-//! same contract as `aitp chat --sign-with`), the SDK's own ed25519 signing once it lands.
+//! `payment` for exactly the accepted option and signs it with its [`Signer`]: an ed25519 key
+//! in process ([`KeySigner`]) or an external command holding the key ([`CommandSigner`], the
+//! same contract as `aitp chat --sign-with`). What is signed is what `aitp::sign` specifies
+//! and a payee's payment gate checks: the RFC 8785 canonical JSON of the `payment` body
+//! without `payer_signature` ([`aitp::sign::signing_bytes`]).
 
 use std::{fmt, io::Write as _, sync::Arc};
 
-use aitp::capability::payments::{
-    Payment, PaymentMethod, PaymentMethodUsed, PaymentOption, Quote, Signed as _,
+use aitp::{
+    capability::payments::{Payment, PaymentMethod, PaymentMethodUsed, PaymentOption, Quote},
+    sign::SecretKey,
 };
 
 /// Why a payment could not be signed.
@@ -17,18 +20,19 @@ use aitp::capability::payments::{
 #[error("signing the payment failed: {0}")]
 pub struct SignError(pub String);
 
-/// Signs the canonical bytes of a payment ([`Signed::signing_payload`](aitp::capability::payments::Signed::signing_payload)).
+/// Signs the canonical bytes of a payment ([`aitp::sign::signing_bytes`]).
 ///
-/// Implement it to pay with a real key; the returned string goes into `payer_signature`
-/// as is (by AITP-01's convention `ed25519:<base64>`).
+/// Implement it to pay with your own key store; the returned string goes into
+/// `payer_signature` as is (by AITP-01's convention `ed25519:<base64>`).
 pub trait Signer: Send + Sync + 'static {
     /// The signature of `payload`. Called on a blocking thread, so it may run a process or
     /// talk to a hardware wallet.
     fn sign(&self, payload: &[u8]) -> Result<String, SignError>;
 }
 
-/// Leaves payments unsigned (the signature reads `unsigned`), as `aitp chat` does without
-/// `--sign-with`: enough for demo agents that do not verify payers, refused by real ones.
+/// Leaves payments unsigned (the signature reads `unsigned`): only agents that do not check
+/// payers take them; an agent behind the SDK's payment gate refuses them
+/// (`payer_signature`).
 #[derive(Debug, Clone, Copy, Default)]
 #[non_exhaustive]
 pub struct Unsigned;
@@ -36,6 +40,35 @@ pub struct Unsigned;
 impl Signer for Unsigned {
     fn sign(&self, _payload: &[u8]) -> Result<String, SignError> {
         Ok("unsigned".to_owned())
+    }
+}
+
+/// Signs with an ed25519 key in this process: `ed25519:<base64>` over the payload, as
+/// `aitp::sign` writes signatures.
+#[derive(Clone)]
+pub struct KeySigner {
+    key: SecretKey,
+}
+
+impl KeySigner {
+    /// Signs with `key`.
+    pub fn new(key: SecretKey) -> Self {
+        Self { key }
+    }
+}
+
+impl fmt::Debug for KeySigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The public half only: a secret never reaches a log.
+        f.debug_tuple("KeySigner")
+            .field(&self.key.public_key())
+            .finish()
+    }
+}
+
+impl Signer for KeySigner {
+    fn sign(&self, payload: &[u8]) -> Result<String, SignError> {
+        Ok(self.key.sign(payload).to_string())
     }
 }
 
@@ -138,13 +171,15 @@ impl Payer {
         method: &PaymentMethod,
     ) -> Result<Payment, SignError> {
         let used = PaymentMethodUsed::for_option(option, method, self.channel.clone());
-        let payment = Payment::new(quote, self.account.clone(), used);
-        let payload = payment.signing_payload().into_bytes();
+        let mut payment = Payment::new(quote, self.account.clone(), used);
+        let payload = aitp::sign::signing_bytes(&payment)
+            .map_err(|e| SignError(format!("the payment has no canonical form: {e}")))?;
         let signer = Arc::clone(&self.signer);
         let signature = tokio::task::spawn_blocking(move || signer.sign(&payload))
             .await
             .map_err(|e| SignError(format!("the signer stopped: {e}")))??;
-        Ok(payment.sign_with(|_| signature))
+        payment.payer_signature = Some(signature);
+        Ok(payment)
     }
 }
 
@@ -160,5 +195,31 @@ mod tests {
         let e = failing.sign(b"abc").unwrap_err();
         assert!(e.0.contains("no key"), "{e}");
         assert!(CommandSigner::new("true").sign(b"x").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_key_signer_signs_what_aitp_sign_verifies() {
+        let key = SecretKey::from_seed(&[3; 32]);
+        let quote = Quote::builder("q_1", "shop.near", "A mug")
+            .option(PaymentOption::near_payment_channel(
+                "12.50".parse().unwrap(),
+                "USD",
+                "usdc.near",
+                "shop.near",
+            ))
+            .build_unsigned();
+        let option = &quote.payment_options[0];
+        let payer = Payer::new("ada.near", "channel_1").signer(KeySigner::new(key.clone()));
+        let payment = payer
+            .pay(&quote, option, &option.payment_methods[0])
+            .await
+            .unwrap();
+        aitp::sign::verify(&key.public_key(), &payment).expect("a valid payer signature");
+        let shown = format!("{:?}", KeySigner::new(key.clone()));
+        assert!(shown.contains(&key.public_key().to_string()), "{shown}");
+        assert!(
+            !shown.contains(&key.to_string()),
+            "the secret is never shown"
+        );
     }
 }

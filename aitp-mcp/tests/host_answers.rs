@@ -3,7 +3,8 @@
 //! agent, and a declined quote pays nothing until the user accepts it. (The MCP wire is
 //! covered by `mcp_python.rs`; this drives the same calls a host makes, with their errors.)
 
-use aitp_mcp::{Backend, Gateway, Payer};
+use aitp_examples::script;
+use aitp_mcp::{Backend, Gateway, KeySigner, Payer};
 use example_shop::{ShopState, Stage, shop_agent_with};
 use serde_json::{Map, Value, json};
 
@@ -24,9 +25,10 @@ async fn answers_are_checked_and_a_declined_quote_can_be_accepted_later() {
     let backend = Backend::in_process(shop_agent_with(state.clone()))
         .await
         .unwrap();
-    let gateway = Gateway::new(backend, Payer::new("ada.near", "channel_ada"))
-        .await
-        .unwrap();
+    // The demo customer, whose key the shop's payment gate allows for `ada.near`.
+    let payer = Payer::new(script::CUSTOMER, script::CHANNEL_ID)
+        .signer(KeySigner::new(script::customer_key()));
+    let gateway = Gateway::new(backend, payer).await.unwrap();
 
     let first = call(&gateway, json!({"text": "hello"})).await;
     assert_eq!(first["status"], "asks");
@@ -116,7 +118,7 @@ async fn answers_are_checked_and_a_declined_quote_can_be_accepted_later() {
         .iter()
         .find_map(|r| r["aitp"].get("payment_confirmation"))
         .expect("a confirmation");
-    assert_eq!(confirmation["result"], "success");
+    assert_eq!(confirmation["result"], "success", "{confirmation:#}");
     assert!(matches!(
         state.order(&thread).unwrap().stage,
         Stage::Paid { .. }

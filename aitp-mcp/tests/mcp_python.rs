@@ -7,14 +7,12 @@ use std::{path::Path, time::Duration};
 
 use aitp::{
     agent::Router,
-    capability::{
-        data_request::RequestData,
-        payments::{Payment, Signed as _},
-    },
+    capability::{data_request::RequestData, payments::Payment},
     server::Server,
     store::MemoryStore,
 };
-use aitp_mcp::{Backend, Gateway, Payer};
+use aitp_examples::script;
+use aitp_mcp::{Backend, Gateway, KeySigner, Payer};
 use aitp_tests::{ServerGuard, python_venv, serve_in_background};
 use example_shop::{ShopState, Stage, shop_agent_with};
 use futures_util::TryStreamExt as _;
@@ -75,7 +73,10 @@ async fn http_gateway(state: &ShopState) -> (String, CancellationToken) {
     let backend = Backend::in_process(shop_agent_with(state.clone()))
         .await
         .expect("serve the shop in process");
-    let gateway = Gateway::new(backend, Payer::new("ada.near", "channel_ada"))
+    // The demo customer, whose key the shop's payment gate allows for `ada.near`.
+    let payer = Payer::new(script::CUSTOMER, script::CHANNEL_ID)
+        .signer(KeySigner::new(script::customer_key()));
+    let gateway = Gateway::new(backend, payer)
         .await
         .expect("the gateway learns who the shop is");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -170,23 +171,24 @@ fn assert_elicited_purchase(summary: &Value, state: &ShopState) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stdio_host_with_elicitation_buys_from_a_remote_shop() {
     let (base, state, guard) = shop().await;
+    let secret = script::customer_key().to_string();
     let summary = host(&[
         "--stdio",
         env!("CARGO_BIN_EXE_aitp-mcp"),
         &base,
         "--payer",
-        "ada.near",
+        script::CUSTOMER,
         "--channel",
-        "channel_ada",
-        // A stand-in wallet: the signature is the length of what it was asked to sign.
+        script::CHANNEL_ID,
+        // The demo customer's published key, signing in the gateway's process.
         "--sign-with",
-        "printf ed25519:; wc -c | tr -d ' '",
+        &secret,
     ])
     .await;
     assert_elicited_purchase(&summary, &state);
 
-    // The payment in the thread: the configured payer and channel, signed by the command
-    // over exactly the payment's signing payload.
+    // The payment in the thread: the configured payer and channel, signed with the key over
+    // exactly the payment's signing bytes (the shop's gate checked it; so does this test).
     let thread = summary["calls"][0]["structured"]["thread_id"]
         .as_str()
         .unwrap();
@@ -201,16 +203,14 @@ async fn a_stdio_host_with_elicitation_buys_from_a_remote_shop() {
         .iter()
         .find_map(|m| m.capability::<Payment>().expect("a well-formed payment"))
         .expect("a payment in the thread");
-    assert_eq!(payment.payer_id, "ada.near");
-    assert_eq!(payment.payment_method.channel_id, "channel_ada");
+    assert_eq!(payment.payer_id, script::CUSTOMER);
+    assert_eq!(payment.payment_method.channel_id, script::CHANNEL_ID);
     assert_eq!(
         payment.payment_method.amount.as_ref().unwrap().as_str(),
         "37.00"
     );
-    assert_eq!(
-        payment.payer_signature.as_deref(),
-        Some(format!("ed25519:{}", payment.signing_payload().len()).as_str())
-    );
+    aitp::sign::verify(&script::customer_key().public_key(), &payment)
+        .expect("signed by the customer's key");
     guard.stop().await;
 }
 
@@ -226,12 +226,19 @@ async fn a_streamable_http_host_with_elicitation_buys_from_an_in_process_shop() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_without_elicitation_gets_the_questions_and_answers_them() {
     let (base, state, guard) = shop().await;
+    let secret = script::customer_key().to_string();
     // `--stdio` takes the rest of the line: the host's own options come first.
     let summary = host(&[
         "--no-elicitation",
         "--stdio",
         env!("CARGO_BIN_EXE_aitp-mcp"),
         &base,
+        "--payer",
+        script::CUSTOMER,
+        "--channel",
+        script::CHANNEL_ID,
+        "--sign-with",
+        &secret,
     ])
     .await;
     assert!(summary["elicitations"].as_array().unwrap().is_empty());

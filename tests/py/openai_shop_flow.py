@@ -1,23 +1,36 @@
 #!/usr/bin/env python3
 """A whole shop conversation through the official `openai` Python client (client.beta.threads).
 
-    python openai_shop_flow.py BASE_URL
+    python openai_shop_flow.py BASE_URL PAYER_ID CHANNEL_ID PAYER_SEED_HEX
 
 Answers whatever capability message the agent sends (request_decision -> decision,
 request_data -> data, quote -> payment) until a payment_confirmation arrives, using each way
 the client can run an agent in turn: runs.create + runs.retrieve polling, runs.create_and_poll,
-and runs.stream. Prints one JSON summary line; exits non-zero on any failure.
+and runs.stream. The payment is signed as aitp::sign specifies (ed25519 over the RFC 8785
+canonical JSON of the body without `payer_signature`, via `rfc8785` and `pynacl`) with the
+payer's key, which the shop's payment gate checks. Prints one JSON summary line; exits non-zero
+on any failure.
 """
+import base64
 import json
 import sys
 import time
 import warnings
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
+import nacl.signing  # noqa: E402
 import openai  # noqa: E402
+import rfc8785  # noqa: E402
 from openai import OpenAI  # noqa: E402
 
-BASE = sys.argv[1]
+BASE, PAYER, CHANNEL, SEED_HEX = sys.argv[1:5]
+
+
+def signed_payment(body):
+    """`body` with its payer_signature: ed25519 over the JCS of the rest, `ed25519:<base64>`."""
+    key = nacl.signing.SigningKey(bytes.fromhex(SEED_HEX))
+    signature = key.sign(rfc8785.dumps(body)).signature
+    return dict(body, payer_signature="ed25519:" + base64.b64encode(signature).decode())
 CAPS = [
     "https://aitp.dev/capabilities/aitp-01-payments/v1.0.0/schema.json",
     "https://aitp.dev/capabilities/aitp-02-decisions/v1.0.0/schema.json",
@@ -82,14 +95,13 @@ def answer(message):
         q = message["quote"]
         option = q["payment_options"][0]
         method = option["payment_methods"][0]
-        used = {"type": method["type"], "token": method["token"], "channel_id": "ch_test_1",
+        used = {"type": method["type"], "token": method["token"], "channel_id": CHANNEL,
                 "currency": option["currency"]}
         if "amount" in option:
             used["amount"] = option["amount"]
-        return {"$schema": schema, "payment": {
-            "quote_id": q["quote_id"], "payment_method": used, "payer_id": "alice.test",
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "payer_signature": "ed25519:dGVzdC1zaWduYXR1cmU="}}
+        return {"$schema": schema, "payment": signed_payment({
+            "quote_id": q["quote_id"], "payment_method": used, "payer_id": PAYER,
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})}
     return None
 
 

@@ -1,7 +1,8 @@
 //! The official `openai` Python client (3.54.0, `client.beta.threads`) against the shop agent
 //! over loopback: a whole conversation to a payment confirmation, using runs.create + polling,
 //! runs.create_and_poll and runs.stream. `cargo test` sets the client up itself, in a venv
-//! under `target/`.
+//! under `target/`. The client signs its payment with the demo customer's key (`rfc8785` and
+//! `pynacl`), as the shop's payment gate requires.
 
 use std::{path::Path, time::Duration};
 
@@ -14,7 +15,7 @@ async fn openai_python_client_completes_a_shop_conversation() {
     let python = tokio::task::spawn_blocking(|| {
         python_venv(
             &Path::new(env!("CARGO_TARGET_TMPDIR")).join("peer-venvs"),
-            &["openai==3.54.0"],
+            &["openai==3.54.0", "rfc8785==0.1.4", "pynacl==1.6.2"],
         )
     })
     .await
@@ -27,6 +28,9 @@ async fn openai_python_client_completes_a_shop_conversation() {
         tokio::process::Command::new(&python)
             .arg(&script)
             .arg(&base)
+            .arg(aitp_examples::script::CUSTOMER)
+            .arg(aitp_examples::script::CHANNEL_ID)
+            .arg(hex(&aitp_examples::script::CUSTOMER_KEY_SEED))
             .output(),
     )
     .await
@@ -76,4 +80,8 @@ async fn openai_python_client_completes_a_shop_conversation() {
         assert!(events.contains(&e), "the stream lacked {e}: {events:?}");
     }
     guard.stop().await;
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

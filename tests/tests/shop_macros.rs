@@ -4,7 +4,7 @@
 
 use example_shop_macros as shop_macros;
 
-use aitp::capability::payments::Signed as _;
+use aitp_examples::script;
 use std::sync::Arc;
 
 use aitp::{
@@ -13,6 +13,7 @@ use aitp::{
         CapabilityId, CapabilityMessage, Envelope,
         decisions::RequestDecision,
         payments::{Payment, PaymentConfirmation, PaymentMethodUsed, Quote},
+        transactions::{DetailValue, PaymentOutcome},
     },
     thread::{Content, Message, Role, Thread},
 };
@@ -93,22 +94,44 @@ async fn the_macro_shop_sells() {
     );
 
     let option = &quote.payment_options[0];
-    let payment = Payment::new(
+    let unsigned = Payment::new(
         &quote,
-        "customer.near",
-        PaymentMethodUsed::for_option(option, &option.payment_methods[0], "channel-1"),
-    )
-    .sign_with(|_| "ed25519:demo".to_owned());
+        script::CUSTOMER,
+        PaymentMethodUsed::for_option(option, &option.payment_methods[0], script::CHANNEL_ID),
+    );
+    // Unsigned: the gate refuses it, signed, naming the check; `paid` never runs.
+    let mut placeholder = unsigned.clone();
+    placeholder.payer_signature = Some("ed25519:demo".into());
+    let replies = customer
+        .post(Content::aitp(&Envelope::from(placeholder)))
+        .await;
+    let refusal: PaymentConfirmation = find(&replies).expect("a refusal");
+    assert_eq!(refusal.result, PaymentOutcome::Failure);
+    aitp::sign::verify(&shop_macros::public_key(), &refusal).expect("signed by the shop");
+    let check = refusal
+        .details
+        .iter()
+        .flatten()
+        .find(|d| d.label == "Check");
+    assert_eq!(
+        check.map(|d| &d.value),
+        Some(&DetailValue::String("payer_signature".into()))
+    );
+
+    let payment = aitp::sign::sign(&script::customer_key(), unsigned).unwrap();
     let replies = customer
         .post(Content::aitp(&Envelope::from(payment.clone())))
         .await;
     let confirmation: PaymentConfirmation = find(&replies).expect("a confirmation");
     assert_eq!(confirmation.quote_id, quote.quote_id);
+    assert_eq!(confirmation.result, PaymentOutcome::Success);
+    aitp::sign::verify(&shop_macros::public_key(), &confirmation).expect("signed by the gate");
     assert!(texts(&replies).contains("ORD-1001"));
 
-    // Paying again: the quote is closed.
+    // Paying again: the same confirmation, no second order.
     let replies = customer.post(Content::aitp(&Envelope::from(payment))).await;
-    assert!(texts(&replies).contains("is not open in this thread"));
+    let again: PaymentConfirmation = find(&replies).expect("the confirmation again");
+    assert_eq!(again, confirmation);
 
     // Anything else goes to the fallback.
     let other = r#"{"$schema": "https://aitp.dev/capabilities/aitp-03-data-request/v1.0.0/schema.json", "data": {"fields": []}}"#;

@@ -5,7 +5,7 @@
 //! aitp-mcp URL --http 127.0.0.1:8931     MCP over streamable HTTP at http://ADDR/mcp
 //!
 //! options: --actor ID  --bearer TOKEN  --assistant ID  --timeout SECS  --description TEXT
-//!          --payer ACCOUNT  --channel ID  --sign-with COMMAND      (paying accepted quotes)
+//!          --payer ACCOUNT  --channel ID  --sign-with COMMAND|KEY  (paying accepted quotes)
 //!          --allow-host HOST                                        (HTTP: more Host names)
 //! ```
 //!
@@ -13,11 +13,11 @@
 
 use std::{process::ExitCode, time::Duration};
 
-use aitp_mcp::{AgentProfile, Backend, CommandSigner, Gateway, Payer};
+use aitp_mcp::{AgentProfile, Backend, CommandSigner, Gateway, KeySigner, Payer};
 use tokio_util::sync::CancellationToken;
 
 const USAGE: &str = "usage: aitp-mcp URL [--http ADDR] [--actor ID] [--bearer TOKEN] [--assistant ID] \
-[--timeout SECS] [--description TEXT] [--payer ACCOUNT] [--channel ID] [--sign-with COMMAND] [--allow-host HOST]";
+[--timeout SECS] [--description TEXT] [--payer ACCOUNT] [--channel ID] [--sign-with COMMAND|ed25519:SECRET] [--allow-host HOST]";
 
 struct Args {
     url: Option<String>,
@@ -118,8 +118,18 @@ async fn run(args: &Args, url: &str) -> Result<(), Box<dyn std::error::Error>> {
         args.get("payer").unwrap_or(actor),
         args.get("channel").unwrap_or("default"),
     );
-    if let Some(cmd) = args.get("sign-with") {
-        payer = payer.signer(CommandSigner::new(cmd));
+    // `ed25519:<base58>` is a secret key to sign with in process (fine for test keys; it is
+    // visible to other local users in the process list, so a real key is better behind a
+    // command); anything else is a command that signs stdin.
+    if let Some(with) = args.get("sign-with") {
+        payer = if with.starts_with("ed25519:") {
+            let key: aitp::sign::SecretKey = with
+                .parse()
+                .map_err(|e| format!("--sign-with: not an ed25519 secret key: {e}"))?;
+            payer.signer(KeySigner::new(key))
+        } else {
+            payer.signer(CommandSigner::new(with))
+        };
     }
     // Learn who the agent is, for the host's instructions. An agent that cannot be reached
     // now is not fatal: the host still gets the server, and each call says what is wrong.

@@ -57,6 +57,9 @@ struct Inner {
     // Read from the metadata on first use: most handlers never ask.
     actors: OnceLock<Vec<Actor>>,
     negotiated: OnceLock<Negotiated>,
+    /// What the payment gate verified about the payment being handled.
+    #[cfg(feature = "signing")]
+    admitted: Option<super::Admitted>,
 }
 
 impl ThreadCtx {
@@ -76,8 +79,34 @@ impl ThreadCtx {
                 run_id,
                 actors: OnceLock::new(),
                 negotiated: OnceLock::new(),
+                #[cfg(feature = "signing")]
+                admitted: None,
             }),
         }
+    }
+
+    /// The same context, for a payment the gate admitted.
+    #[cfg(feature = "signing")]
+    pub(super) fn with_admitted(&self, admitted: super::Admitted) -> Self {
+        let i = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                thread: i.thread.clone(),
+                message: i.message.clone(),
+                principal: i.principal.clone(),
+                run_id: i.run_id.clone(),
+                actors: i.actors.clone(),
+                negotiated: i.negotiated.clone(),
+                admitted: Some(admitted),
+            }),
+        }
+    }
+
+    /// What the router's [`PaymentDesk`](super::PaymentDesk) verified about the payment
+    /// being handled; `None` outside a gated payment handler.
+    #[cfg(feature = "signing")]
+    pub fn admitted(&self) -> Option<&super::Admitted> {
+        self.inner.admitted.as_ref()
     }
 
     /// The thread id.

@@ -71,6 +71,19 @@
 //! assert_eq!(by_hand.capabilities(), router.capabilities());
 //! ```
 //!
+//! # Payments
+//!
+//! An agent that takes AITP-01 payments opts in once to the SDK's payment gate:
+//! `Router::payment_gate(PaymentDesk::new(gate, channels))` (feature `signing`). Then its
+//! `Payment` handler (or its fallback) is called **only** for a payment of a quote the agent
+//! sent in that thread, unexpired, whose every signature (payer, merchant, each wrapper)
+//! verifies under the keys its `KeyResolver` allows, that matches the quote exactly and that
+//! has not been paid by another payment; anything else is answered in the thread with a
+//! signed `payment_confirmation` of result `failure` naming the failed check, and the
+//! handler never runs. The same payment again gets the first confirmation back. The handler
+//! takes `Option<Admitted>` to see what the gate verified; the confirmation it returns is
+//! signed by the gate. The `payments` module lists the checks, their order and their codes.
+//!
 //! [`Envelope`]: crate::capability::Envelope
 //! [`Negotiated`]: crate::capability::Negotiated
 //! [`Principal`]: crate::thread::Principal
@@ -78,11 +91,15 @@
 mod context;
 mod extract;
 mod handler;
+#[cfg(feature = "signing")]
+pub mod payments;
 mod reply;
 mod router;
 
 pub use context::{ThreadCtx, Turn};
 pub use extract::{FromTurn, State};
 pub use handler::{BoxFuture, Handler};
+#[cfg(feature = "signing")]
+pub use payments::{Admitted, KnownChannels, PaymentChannels, PaymentDesk};
 pub use reply::{IntoReplies, Reply};
 pub use router::{Agent, Forward, ForwardError, Router, Unsupported};

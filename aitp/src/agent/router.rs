@@ -100,6 +100,8 @@ pub struct Router<S = ()> {
     unsupported: Unsupported,
     declared: Vec<CapabilityId>,
     validate: bool,
+    #[cfg(feature = "signing")]
+    payments: Option<super::PaymentDesk>,
 }
 
 impl Router<()> {
@@ -145,6 +147,8 @@ impl<S: Send + Sync + 'static> Router<S> {
             unsupported: Unsupported::Reply,
             declared: Vec::new(),
             validate: true,
+            #[cfg(feature = "signing")]
+            payments: None,
         }
     }
 
@@ -240,6 +244,21 @@ impl<S: Send + Sync + 'static> Router<S> {
         self
     }
 
+    /// Puts every AITP-01 `payment` through `desk`'s [`PaymentGate`](crate::sign::PaymentGate)
+    /// before any handler sees it: the payment handler (or the fallback) is called only for
+    /// a payment of a quote this agent sent in the thread, unexpired, whose signatures all
+    /// verify and which the payment matches exactly; anything else is answered with a signed
+    /// refusal naming the failed check. A payment seen before gets its confirmation again
+    /// without a second call, and the confirmation the handler returns is signed by the gate.
+    /// An agent with neither a `Payment` handler nor a fallback leaves payments to its
+    /// [`Unsupported`] policy, ungated (a forwarder passes them on to their merchant). See
+    /// [`payments`](super::payments) for the checks, their order and their errors.
+    #[cfg(feature = "signing")]
+    pub fn payment_gate(mut self, desk: super::PaymentDesk) -> Self {
+        self.payments = Some(desk);
+        self
+    }
+
     /// The capabilities the agent declares: those of its handlers and its declarations.
     pub fn capabilities(&self) -> Vec<CapabilityId> {
         let mut out: Vec<CapabilityId> = Vec::new();
@@ -273,6 +292,23 @@ impl<S: Send + Sync + 'static> Router<S> {
     }
 
     async fn handle_message(&self, cx: ThreadCtx, m: Envelope) -> Vec<Reply> {
+        // Gated: payments a handler of this agent takes. Payments nobody here handles go to
+        // the `Unsupported` policy untouched (a forwarder passes them on to their merchant).
+        #[cfg(feature = "signing")]
+        if let Some(desk) = self
+            .payments
+            .as_ref()
+            .filter(|_| self.fallback.is_some() || self.route_for(&m).is_some())
+        {
+            use crate::capability::payments::Payment;
+            if let Ok(Some(payment)) = m.message::<Payment>() {
+                return desk.take(cx, payment, |cx| self.route_message(cx, m)).await;
+            }
+        }
+        self.route_message(cx, m).await
+    }
+
+    async fn route_message(&self, cx: ThreadCtx, m: Envelope) -> Vec<Reply> {
         if let Some(route) = self.route_for(&m) {
             return (route.call)(cx, &self.state, m).await;
         }
@@ -305,6 +341,8 @@ impl<S: Send + Sync + 'static> Router<S> {
             principal,
             run_id,
         } = turn;
+        #[cfg(feature = "signing")]
+        let thread_id = thread.id.clone();
         let mut replies = Vec::new();
         for message in messages {
             let parts: Vec<String> = message.text_parts().map(str::to_owned).collect();
@@ -324,6 +362,10 @@ impl<S: Send + Sync + 'static> Router<S> {
                     }
                 }
             }
+        }
+        #[cfg(feature = "signing")]
+        if let Some(desk) = &self.payments {
+            desk.record(&thread_id, &replies);
         }
         replies
     }

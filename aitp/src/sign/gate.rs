@@ -12,7 +12,7 @@ use super::{
 };
 use crate::capability::{
     payments::{Payment, PaymentConfirmation},
-    transactions::PaymentOutcome,
+    transactions::{PaymentDetail, PaymentOutcome},
 };
 
 /// The SHA-256 of a payment's canonical JSON *with* its signature: two payments are the same
@@ -160,6 +160,10 @@ pub enum GateError {
     /// A signature of the quote or of a wrapper does not check out.
     #[error("quote signatures: {0}")]
     Quote(VerifyError),
+    /// The payment's channel could not be looked up (unknown to the channel backend, or the
+    /// backend failed), so who it pays is unknown.
+    #[error("payment channel: {0}")]
+    Channel(String),
     /// The quote has expired.
     #[error(transparent)]
     Expired(#[from] ExpiryError),
@@ -181,6 +185,37 @@ pub enum GateError {
     /// The confirmation could not be signed.
     #[error(transparent)]
     Sign(#[from] SignError),
+}
+
+impl GateError {
+    /// The check that failed, as a stable code for machines (the `Check` detail of the
+    /// refusal a [`PaymentGate::refuse`] writes): `quote_not_found`, `payer_signature`,
+    /// `quote_signature`, `payment_channel`, `quote_expired`, `quote_id_mismatch`,
+    /// `currency_mismatch`, `method_mismatch`, `amount_missing`, `amount_mismatch`,
+    /// `recipient_mismatch`, `already_paid`, `in_progress`, `not_canonical`, `ledger`,
+    /// `signing`.
+    pub fn check(&self) -> &'static str {
+        match self {
+            Self::QuoteNotFound(_) => "quote_not_found",
+            Self::Payer(_) => "payer_signature",
+            Self::Quote(_) => "quote_signature",
+            Self::Channel(_) => "payment_channel",
+            Self::Expired(_) => "quote_expired",
+            Self::Mismatch(m) => match m {
+                MatchError::QuoteId { .. } => "quote_id_mismatch",
+                MatchError::Currency { .. } => "currency_mismatch",
+                MatchError::Method { .. } => "method_mismatch",
+                MatchError::AmountMissing { .. } => "amount_missing",
+                MatchError::Amount { .. } => "amount_mismatch",
+                MatchError::Recipient { .. } => "recipient_mismatch",
+            },
+            Self::AlreadyPaid(_) => "already_paid",
+            Self::InProgress(_) => "in_progress",
+            Self::Canonical => "not_canonical",
+            Self::Ledger(_) => "ledger",
+            Self::Sign(_) => "signing",
+        }
+    }
 }
 
 /// What [`PaymentGate::admit`] decided about a payment that passed.
@@ -291,6 +326,21 @@ impl<R: KeyResolver, L: Ledger, C: Clock> PaymentGate<R, L, C> {
         channel_recipient: &str,
         payment: &Payment,
     ) -> Result<Admission, GateError> {
+        let recipient = std::future::ready(Ok(channel_recipient.to_owned()));
+        self.admit_with(offers, recipient, payment).await
+    }
+
+    /// [`PaymentGate::admit`], asking who the payment's channel pays only when it matters:
+    /// `channel_recipient` is awaited after the payer's signature, the ledger, the quote's
+    /// signatures and its expiry passed, so a forged payment costs no lookup, and a replay
+    /// gets its confirmation back even once the channel is closed. Its error (the channel
+    /// is unknown, the backend failed) is [`GateError::Channel`].
+    pub async fn admit_with<'o>(
+        &self,
+        offers: impl IntoIterator<Item = &'o Offer>,
+        channel_recipient: impl Future<Output = Result<String, String>>,
+        payment: &Payment,
+    ) -> Result<Admission, GateError> {
         let offer = offers
             .into_iter()
             .filter(|o| o.quote().quote_id == payment.quote_id)
@@ -311,7 +361,8 @@ impl<R: KeyResolver, L: Ledger, C: Clock> PaymentGate<R, L, C> {
             .await
             .map_err(GateError::Quote)?;
         check_expiry(self.clock.now(), self.skew, offer.quote())?;
-        let option_index = match_payment(offer.quote(), channel_recipient, payment)?.option_index;
+        let recipient = channel_recipient.await.map_err(GateError::Channel)?;
+        let option_index = match_payment(offer.quote(), &recipient, payment)?.option_index;
         let before = self.ledger.claim(quote_id, fingerprint).await?;
         if let Some(done) = self.settled(quote_id, fingerprint, before)? {
             return Ok(done);
@@ -357,7 +408,14 @@ impl<R: KeyResolver, L: Ledger, C: Clock> PaymentGate<R, L, C> {
         let quote_id = &ticket.payment.quote_id;
         let mut confirmation = confirmation;
         confirmation.quote_id = quote_id.clone();
-        let signed = sign(&self.merchant_key, confirmation)?;
+        let signed = match sign(&self.merchant_key, confirmation) {
+            Ok(signed) => signed,
+            Err(e) => {
+                // Not confirmed, so not paid: the payer may try again.
+                self.ledger.release(quote_id, ticket.fingerprint).await?;
+                return Err(e.into());
+            }
+        };
         if signed.result == PaymentOutcome::Failure {
             self.ledger.release(quote_id, ticket.fingerprint).await?;
         } else {
@@ -366,6 +424,39 @@ impl<R: KeyResolver, L: Ledger, C: Clock> PaymentGate<R, L, C> {
                 .await?;
         }
         Ok(signed)
+    }
+
+    /// The answer to a payment [`PaymentGate::admit`] refused: a `payment_confirmation` of
+    /// result `failure` (`pending` for [`GateError::InProgress`]: the same payment is being
+    /// processed, so its real answer is still to come), whose `message` is the error and
+    /// whose details name the failed check ([`GateError::check`]) and the reason, signed
+    /// with the merchant's key so the payer can tell it from a forgery. Its `payment_id` is
+    /// `refused_` and the start of the payment's [`Fingerprint`]: no payment was taken.
+    ///
+    /// AITP-01 defines no error message; *(reading)* a failed confirmation is how the
+    /// capability itself says that a payment did not go through, so every AITP-01 payer
+    /// understands it.
+    pub fn refuse(
+        &self,
+        payment: &Payment,
+        error: &GateError,
+    ) -> Result<PaymentConfirmation, SignError> {
+        let outcome = match error {
+            GateError::InProgress(_) => PaymentOutcome::Pending,
+            _ => PaymentOutcome::Failure,
+        };
+        let id = Fingerprint::of(payment).map_or_else(
+            || "refused".to_owned(),
+            |f| {
+                let hex: String = f.0[..8].iter().map(|b| format!("{b:02x}")).collect();
+                format!("refused_{hex}")
+            },
+        );
+        let refusal = PaymentConfirmation::for_payment(payment, id, outcome)
+            .message(format!("payment refused: {error}"))
+            .detail(PaymentDetail::new("Check", error.check()))
+            .detail(PaymentDetail::new("Reason", error.to_string()));
+        sign(&self.merchant_key, refusal)
     }
 
     /// Gives the ticket's quote up without a confirmation (the charge could not be
@@ -421,6 +512,12 @@ mod tests {
 
             // The same payment again: the same confirmation, no second charge.
             match gate.admit(&offers, "shop.near", &p).await.unwrap() {
+                Admission::Repeat(again) => assert_eq!(again, confirmation),
+                Admission::Fresh(_) => panic!("a replayed payment was admitted again"),
+            }
+            // A replay is answered even when the channel can no longer be looked up.
+            let closed = std::future::ready(Err("channel closed".to_owned()));
+            match gate.admit_with(&offers, closed, &p).await.unwrap() {
                 Admission::Repeat(again) => assert_eq!(again, confirmation),
                 Admission::Fresh(_) => panic!("a replayed payment was admitted again"),
             }
@@ -492,6 +589,11 @@ mod tests {
                 gate.admit(&offers, "thief.near", &p).await.unwrap_err(),
                 GateError::Mismatch(MatchError::Recipient { .. })
             ));
+            let unknown = std::future::ready(Err("no such channel".to_owned()));
+            assert_eq!(
+                gate.admit_with(&offers, unknown, &p).await.unwrap_err(),
+                GateError::Channel("no such channel".into())
+            );
             let late = gate.with_clock(FixedClock::new("2030-01-01T00:01:01Z".parse().unwrap()));
             assert!(matches!(
                 late.admit(&offers, "shop.near", &p).await.unwrap_err(),

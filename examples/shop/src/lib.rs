@@ -16,18 +16,32 @@
 //! ```
 //!
 //! Each thread has its own order, kept in [`ShopState`] under the thread id, so one shop serves
-//! many customers at once. Anything out of order (an unknown product, a payment for a quote
-//! this thread was never given, an amount that differs from the quote) makes the handler
-//! return `Err`, which the SDK turns into an `error` message in the thread; the order stays
-//! where it was, so the customer can try again. Text in the middle of the flow is answered
-//! with a reminder of what the shop is waiting for, and `cancel` drops the order.
+//! many customers at once. Anything out of order (an unknown product, a decision for another
+//! catalog) makes the handler return `Err`, which the SDK turns into an `error` message in the
+//! thread; the order stays where it was, so the customer can try again. Text in the middle of
+//! the flow is answered with a reminder of what the shop is waiting for, and `cancel` drops
+//! the order.
 //!
 //! Signatures are real ed25519 signatures over the RFC 8785 canonical JSON of each message
 //! (`aitp::sign`): the shop signs its quotes and confirmations with [`ShopState::public_key`]'s
-//! secret half. Demo shortcuts, said plainly: that key is made from the fixed, published seed
+//! secret half.
+//!
+//! **Payments go through the SDK's payment gate** ([`Router::payment_gate`]): the shop's
+//! `payment` handler runs only for a payment of a quote the shop sent in that thread, not
+//! expired, signed by a key allowed for its `payer_id`, matching the quote exactly (amount,
+//! currency, token, and a channel that pays the shop), and not paid before. Anything else is
+//! answered, without the handler, by a signed `payment_confirmation` of result `failure`
+//! naming the failed check; the same payment sent twice gets the same confirmation and is
+//! charged once. The handler only builds the order's confirmation, which the gate signs.
+//!
+//! Demo shortcuts, said plainly: the shop's key is made from the fixed, published seed
 //! [`DEMO_KEY_SEED`], so anyone can sign as this shop — a real shop loads its secret key from
-//! somewhere safe. The payment is trusted as reported: a real shop checks the payment channel
-//! before confirming.
+//! somewhere safe. The payers it accepts are configured keys ([`demo_payers`]: the demo
+//! customer `ada.near` and its published key); a real shop would implement
+//! [`KeyResolver`] over the access keys of the payer's NEAR account, read through an RPC
+//! endpoint its operator configures (never one named in a message), or over its own customer
+//! accounts. Likewise its channels are a configured table ([`demo_channels`]), where a real
+//! shop asks the chain, or its payment provider, who a channel pays.
 
 use std::{
     collections::HashMap,
@@ -40,7 +54,9 @@ use std::{
 };
 
 use aitp::{
-    agent::{Reply, Router, State, ThreadCtx},
+    agent::{
+        Admitted, KnownChannels, PaymentChannels, PaymentDesk, Reply, Router, State, ThreadCtx,
+    },
     capability::{
         CapabilityMessage, Envelope,
         data_request::{Data, FormField, RequestData},
@@ -50,7 +66,10 @@ use aitp::{
         transactions::{self, PaymentDetail, PaymentOutcome},
     },
     money::{Amount, DecimalNumber},
-    sign::{PublicKey, SecretKey, sign},
+    sign::{
+        Clock, ConfiguredKeys, KeyResolver, Party, PaymentGate, PublicKey, ResolveError, SecretKey,
+        SystemClock, check_expiry, sign,
+    },
     thread::{new_id, unix_now},
 };
 
@@ -383,13 +402,73 @@ impl Order {
 }
 
 /// The shop's state, shared by every thread: the catalog, each thread's order (keyed by
-/// thread id), the order-number counter and the signing key. Cheap to clone.
-#[derive(Debug, Clone)]
+/// thread id), the order-number counter, the signing key and the payment desk (gate,
+/// channels, the quotes sent). Cheap to clone.
+#[derive(Clone)]
 pub struct ShopState {
     catalog: Arc<Catalog>,
     orders: Arc<Mutex<HashMap<String, Order>>>,
     next_order_number: Arc<AtomicU64>,
+    charges: Arc<AtomicU64>,
     signing_key: SecretKey,
+    desk: PaymentDesk,
+    clock: Arc<dyn Clock>,
+}
+
+/// The payers the demo shop accepts: the demo customer of `aitp_examples::script`
+/// (`ada.near`), with its published key. A real shop resolves payer keys from the NEAR
+/// account (see the [crate documentation](crate)).
+pub fn demo_payers() -> ConfiguredKeys {
+    ConfiguredKeys::new().allow(
+        aitp_examples::script::CUSTOMER,
+        aitp_examples::script::customer_key().public_key(),
+    )
+}
+
+impl fmt::Debug for ShopState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ShopState")
+            .field("catalog", &self.catalog)
+            .field("orders", &self.orders().len())
+            .field("public_key", &self.public_key())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who may sign what the shop's gate checks: the shop's own key for its quotes, and the
+/// payers' keys as the shop's payer resolver says.
+struct ShopKeys<R> {
+    shop: PublicKey,
+    payers: R,
+}
+
+impl<R: KeyResolver> KeyResolver for ShopKeys<R> {
+    async fn keys(&self, party: &Party) -> Result<Vec<PublicKey>, ResolveError> {
+        match party {
+            Party::Merchant(id) if id == MERCHANT_ID => Ok(vec![self.shop]),
+            // The shop sends its quotes unwrapped, so no affiliate signs anything it checks.
+            Party::Merchant(_) | Party::Affiliate(_) => Ok(Vec::new()),
+            _ => self.payers.keys(party).await,
+        }
+    }
+
+    async fn owner_of(&self, key: &PublicKey) -> Option<String> {
+        if *key == self.shop {
+            return Some(MERCHANT_ID.to_owned());
+        }
+        self.payers.owner_of(key).await
+    }
+
+    async fn known_keys(&self) -> Vec<PublicKey> {
+        let mut keys = self.payers.known_keys().await;
+        keys.push(self.shop);
+        keys
+    }
+}
+
+/// The payment channels the demo shop knows: the demo customer's channel, paying the shop.
+pub fn demo_channels() -> KnownChannels {
+    KnownChannels::new().channel(aitp_examples::script::CHANNEL_ID, MERCHANT_ID)
 }
 
 impl Default for ShopState {
@@ -399,14 +478,52 @@ impl Default for ShopState {
 }
 
 impl ShopState {
-    /// A shop selling `catalog`, signing with the key of [`DEMO_KEY_SEED`].
+    /// A shop selling `catalog`, signing with the key of [`DEMO_KEY_SEED`], taking payments
+    /// from [`demo_payers`] through [`demo_channels`], by the system clock.
     pub fn new(catalog: Catalog) -> Self {
+        Self::with_payments(catalog, demo_payers(), demo_channels(), SystemClock)
+    }
+
+    /// A shop selling `catalog`, signing with the key of [`DEMO_KEY_SEED`], taking payments
+    /// from the payers `payers` allows, through `channels`, with quote expiry by `clock`.
+    pub fn with_payments(
+        catalog: Catalog,
+        payers: impl KeyResolver + 'static,
+        channels: impl PaymentChannels,
+        clock: impl Clock + Clone + 'static,
+    ) -> Self {
+        let signing_key = SecretKey::from_seed(&DEMO_KEY_SEED);
+        let keys = ShopKeys {
+            shop: signing_key.public_key(),
+            payers,
+        };
+        let gate = PaymentGate::new(signing_key.clone(), keys).with_clock(clock.clone());
         Self {
             catalog: Arc::new(catalog),
             orders: Arc::default(),
             next_order_number: Arc::new(AtomicU64::new(1001)),
-            signing_key: SecretKey::from_seed(&DEMO_KEY_SEED),
+            charges: Arc::default(),
+            signing_key,
+            desk: PaymentDesk::new(gate, channels),
+            clock: Arc::new(clock),
         }
+    }
+
+    /// Now, by the shop's clock (the gate's), in unix seconds.
+    fn now(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+
+    /// Whether `quote` has expired by the shop's clock (the gate honours it a little longer,
+    /// by its skew, for payments already on their way).
+    fn expired(&self, quote: &Quote) -> bool {
+        check_expiry(self.clock.now(), Duration::ZERO, quote).is_err()
+    }
+
+    /// How many payments the payment handler has taken (orders confirmed): the gate's
+    /// refusals and replays never reach it.
+    pub fn charges(&self) -> u64 {
+        self.charges.load(Ordering::Relaxed)
     }
 
     /// The catalog.
@@ -440,7 +557,7 @@ impl ShopState {
             None => order.summary(),
         };
         let quote = Quote::builder(new_id("quote_"), MERCHANT_ID, description)
-            .expires_after(QUOTE_TTL)
+            .expiration(rfc3339(self.now().saturating_add(ttl_seconds())))
             .option(PaymentOption::near_payment_channel(
                 total,
                 CURRENCY,
@@ -485,21 +602,11 @@ pub enum ShopError {
         /// The quantity, as written.
         quantity: String,
     },
-    /// A payment names a quote this thread was not given.
+    /// A payment pays a quote of this thread that is not the order's open quote.
     UnknownQuote(String),
-    /// The quote paid has expired.
-    QuoteExpired(String),
-    /// The payment does not match the quote (amount, currency, method or token).
-    PaymentMismatch {
-        /// The quote.
-        quote_id: String,
-        /// What the quote asks, for people.
-        expected: String,
-        /// What was paid, for people.
-        got: String,
-    },
-    /// The order was already paid.
-    AlreadyPaid(String),
+    /// A payment reached the handler without the payment gate (a router built without
+    /// [`Router::payment_gate`]): it was not checked, so it is not taken.
+    Unchecked,
     /// The total does not fit the arithmetic (absurd quantities).
     TooLarge,
     /// A quote or confirmation could not be signed (it has no canonical form).
@@ -529,19 +636,9 @@ impl fmt::Display for ShopError {
             Self::UnknownQuote(id) => {
                 write!(f, "quote {id:?} is not the quote open in this thread")
             }
-            Self::QuoteExpired(id) => write!(
-                f,
-                "quote {id:?} has expired; send any text for a fresh quote"
+            Self::Unchecked => f.write_str(
+                "this shop takes payments only through its payment gate, which is not set up",
             ),
-            Self::PaymentMismatch {
-                quote_id,
-                expected,
-                got,
-            } => write!(
-                f,
-                "the payment does not match quote {quote_id:?}: it asks {expected}, the payment is {got}"
-            ),
-            Self::AlreadyPaid(order) => write!(f, "order {order} is already paid"),
             Self::TooLarge => f.write_str("the order total is too large"),
             Self::Signing(why) => write!(f, "the shop could not sign its answer: {why}"),
         }
@@ -561,12 +658,14 @@ pub fn shop_agent() -> Router<ShopState> {
 
 /// The shop agent on `state` (keep a clone to look at the orders, as the tests do).
 pub fn shop_agent_with(state: ShopState) -> Router<ShopState> {
+    let state_desk = state.desk.clone();
     Router::with_state(state)
         .actor_id("aitp-rs-demo-shop")
         .on_text(on_text)
         .handler(on_decision)
         .handler(on_data)
         .handler(on_payment)
+        .payment_gate(state_desk)
 }
 
 fn text(t: impl Into<String>) -> Reply {
@@ -608,7 +707,7 @@ async fn on_text(State(shop): State<ShopState>, cx: ThreadCtx, said: String) -> 
                 message(request.clone()),
             ]
         }
-        Some(Stage::Payment { quote }) if !quote.is_expired() => {
+        Some(Stage::Payment { quote }) if !shop.expired(quote) => {
             tracing::info!(thread, quote = %quote.quote_id, "still waiting for the payment; sending the quote again");
             vec![
                 text(format!(
@@ -809,70 +908,36 @@ async fn on_data(
     ])
 }
 
-/// `payment`: checked against the open quote. Next: the confirmation.
+/// `payment`: already checked by the payment gate (quote sent in this thread, unexpired,
+/// signatures, exact match, not paid before), so all that is left is the order. Next: the
+/// confirmation, which the gate signs.
 async fn on_payment(
     State(shop): State<ShopState>,
     cx: ThreadCtx,
+    admitted: Option<Admitted>,
     payment: Payment,
 ) -> Result<PaymentConfirmation, ShopError> {
     let thread = cx.thread_id();
+    // The router has the gate (see `shop_agent_with`): a payment reaching this handler was
+    // admitted. Without it, nothing was checked, so nothing is taken.
+    let admitted = admitted.ok_or(ShopError::Unchecked)?;
+    let quote = admitted.quote();
     tracing::info!(
         thread,
-        quote = %payment.quote_id,
+        quote = %quote.quote_id,
         payer = %payment.payer_id,
         amount = payment.payment_method.amount.as_ref().map_or("none", Amount::as_str),
         currency = %payment.payment_method.currency,
-        "customer pays (payment)"
+        "customer pays (payment, admitted by the gate)"
     );
     let mut orders = shop.orders();
-    let unknown = || ShopError::UnknownQuote(payment.quote_id.clone());
-    let order = orders.get_mut(thread).ok_or_else(unknown)?;
-    let quote = match &order.stage {
-        Stage::Payment { quote } if quote.quote_id == payment.quote_id => quote,
-        Stage::Paid { order_number, .. } => {
-            return Err(ShopError::AlreadyPaid(order_number.clone()));
-        }
-        _ => {
-            tracing::warn!(thread, quote = %payment.quote_id, "payment for a quote this thread does not have open");
-            return Err(unknown());
-        }
-    };
-    if quote.is_expired() {
-        tracing::warn!(thread, quote = %quote.quote_id, "payment for an expired quote");
-        return Err(ShopError::QuoteExpired(quote.quote_id.clone()));
-    }
-    // Exact: same method and token, same currency, and an amount equal to the quote's as a
-    // decimal ("37.0" pays "37.00"; "36.99" does not).
-    if !quote.accepts(&payment.payment_method) {
-        let paid = &payment.payment_method;
-        let expected = quote
-            .payment_options
-            .iter()
-            .map(|o| {
-                let amount = o
-                    .amount
-                    .as_ref()
-                    .map_or("any amount".into(), Amount::to_string);
-                let tokens: Vec<&str> =
-                    o.payment_methods.iter().map(|m| m.token.as_str()).collect();
-                format!("{amount} {} in {}", o.currency, tokens.join(" or "))
-            })
-            .collect::<Vec<_>>()
-            .join(", or ");
-        let got = format!(
-            "{} {} in {}",
-            paid.amount
-                .as_ref()
-                .map_or("no amount".into(), Amount::to_string),
-            paid.currency,
-            paid.token
-        );
-        tracing::warn!(thread, quote = %quote.quote_id, %expected, %got, "payment does not match the quote");
-        return Err(ShopError::PaymentMismatch {
-            quote_id: quote.quote_id.clone(),
-            expected,
-            got,
-        });
+    let order = orders
+        .get_mut(thread)
+        .ok_or(ShopError::NoOrder { got: "payment" })?;
+    // The gate found the quote among those sent in this thread; it must be the order's
+    // current one (a thread's earlier quote for items since cancelled is not this order).
+    if !matches!(&order.stage, Stage::Payment { quote: open } if open.quote_id == quote.quote_id) {
+        return Err(ShopError::UnknownQuote(quote.quote_id.clone()));
     }
 
     let order_number = format!(
@@ -892,6 +957,7 @@ async fn on_payment(
         .as_ref()
         .map(ToString::to_string)
         .unwrap_or_default();
+    shop.charges.fetch_add(1, Ordering::Relaxed);
     let confirmation =
         PaymentConfirmation::for_payment(&payment, &payment_id, PaymentOutcome::Success)
             .message(format!(
@@ -901,14 +967,17 @@ async fn on_payment(
             .detail(PaymentDetail::new("Items", order.summary()))
             .detail(PaymentDetail::new("Total", total))
             .detail(PaymentDetail::new("Ship to", ship_to));
-    let confirmation =
-        sign(&shop.signing_key, confirmation).map_err(|e| ShopError::Signing(e.to_string()))?;
-    tracing::info!(thread, quote = %payment.quote_id, payer = %payment.payer_id, order = %order_number, payment = %payment_id, "payment accepted; order confirmed (payment_confirmation)");
+    tracing::info!(thread, quote = %payment.quote_id, payer = %payment.payer_id, order = %order_number, payment = %payment_id, "payment accepted; order confirmed (payment_confirmation, signed by the gate)");
     order.stage = Stage::Paid {
         order_number,
         payment_id,
     };
     Ok(confirmation)
+}
+
+/// [`QUOTE_TTL`] in seconds.
+fn ttl_seconds() -> i64 {
+    i64::try_from(QUOTE_TTL.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// `unix` seconds as an RFC 3339 UTC date-time (`2030-01-01T00:00:00Z`), by the civil-from-days

@@ -8,7 +8,8 @@
 //! Open a thread, say anything, and follow the conversation: product cards (AITP-02), a
 //! shipping-address form (AITP-03), a signed quote and a payment (AITP-01). The logs narrate
 //! each step; the whole shop is in `src/lib.rs`, and `aitp_examples::script` is a
-//! customer that answers every step.
+//! customer that answers every step. Payments must be signed by a payer the shop knows: the
+//! demo customer, whose account, channel and (published) key it prints at start.
 
 use tracing_subscriber::EnvFilter;
 
@@ -19,5 +20,16 @@ async fn main() -> std::io::Result<()> {
         .init();
     let addr = std::env::var("AITP_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
     println!("demo shop: base URL http://{addr}/v1 (Ctrl-C to stop)");
+    // The shop takes only signed payments from payers it knows: say who that is.
+    println!(
+        "it takes payments from {} through channel {}, signed with the published demo key {}",
+        aitp_examples::script::CUSTOMER,
+        aitp_examples::script::CHANNEL_ID,
+        aitp_examples::script::customer_key(),
+    );
+    println!(
+        "its quotes and confirmations verify with {}",
+        example_shop::ShopState::default().public_key()
+    );
     aitp::serve(example_shop::shop_agent(), addr).await
 }

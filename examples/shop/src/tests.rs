@@ -12,6 +12,7 @@ use aitp::{
 };
 
 use super::*;
+use aitp::sign::FixedClock;
 use aitp_examples::script;
 
 /// One customer in one thread of a shop whose state the test can look at.
@@ -82,6 +83,19 @@ fn find<T: CapabilityMessage>(replies: &[Reply]) -> Option<T> {
 
 fn error(replies: &[Reply]) -> ErrorReport {
     find(replies).unwrap_or_else(|| panic!("an error reply expected: {replies:?}"))
+}
+
+/// The gate's refusal among the replies, checked: a `failure` confirmation signed by the
+/// shop. Returns its check code and reason.
+fn refused(shop: &ShopState, replies: &[Reply]) -> (String, String) {
+    let c: PaymentConfirmation =
+        find(replies).unwrap_or_else(|| panic!("a refusal expected: {replies:?}"));
+    assert_eq!(c.result, PaymentOutcome::Failure, "{c:?}");
+    aitp::sign::verify(&shop.public_key(), &c).expect("the refusal is signed by the shop");
+    (
+        detail(&c, "Check").to_owned(),
+        detail(&c, "Reason").to_owned(),
+    )
 }
 
 fn texts(replies: &[Reply]) -> Vec<&str> {
@@ -180,9 +194,18 @@ async fn a_whole_purchase() {
     );
     assert!(matches!(c.stage(), Stage::Paid { order_number, .. } if order_number == "ORD-1001"));
 
-    // Paying twice is refused; text afterwards starts a new order.
-    let again = error(&c.send(payment).await);
-    assert!(again.message.contains("already paid"), "{}", again.message);
+    // The same payment again: the same confirmation, and no second charge.
+    let again: PaymentConfirmation = find(&c.send(payment.clone()).await).expect("confirmation");
+    assert_eq!(again, confirmation);
+    assert_eq!(c.shop.charges(), 1);
+    // Another payment of the paid quote: refused.
+    let mut other = payment;
+    other.timestamp = "2030-01-01T00:00:00Z".into();
+    let other = aitp::sign::sign(&script::customer_key(), other).unwrap();
+    let (check, _) = refused(&c.shop, &c.send(other).await);
+    assert_eq!(check, "already_paid");
+    assert_eq!(c.shop.charges(), 1);
+    // Text afterwards starts a new order.
     let replies = c.say("thanks!").await;
     assert!(texts(&replies)[0].contains("ORD-1001"));
     assert!(find::<RequestDecision>(&replies).is_some());
@@ -210,9 +233,10 @@ async fn threads_have_their_own_orders() {
     let bob = Customer::at(ada.shop.clone());
     let quote = ada.quoted().await;
     bob.say("hello").await;
-    // Bob cannot pay Ada's quote in his thread.
-    let e = error(&bob.send(script::pay(&quote).unwrap()).await);
-    assert!(e.message.contains(&quote.quote_id), "{}", e.message);
+    // Bob cannot pay Ada's quote in his thread: it was not offered there.
+    let (check, reason) = refused(&bob.shop, &bob.send(script::pay(&quote).unwrap()).await);
+    assert_eq!(check, "quote_not_found");
+    assert!(reason.contains(&quote.quote_id), "{reason}");
     assert!(matches!(bob.stage(), Stage::Choosing { .. }));
     assert!(matches!(ada.stage(), Stage::Payment { .. }));
 }
@@ -254,14 +278,14 @@ async fn a_tampered_amount_is_refused_and_the_exact_amount_accepted() {
     let mut cheap = script::pay(&quote).unwrap();
     cheap.payment_method.amount = Some("36.99".parse().unwrap());
     let cheap = aitp::sign::sign(&script::customer_key(), cheap).unwrap();
-    let e = error(&c.send(cheap).await);
-    assert_eq!(e.code, ErrorCode::HandlerError);
+    let (check, reason) = refused(&c.shop, &c.send(cheap).await);
+    assert_eq!(check, "amount_mismatch");
     assert!(
-        e.message.contains("37.00 USD") && e.message.contains("36.99 USD"),
-        "{}",
-        e.message
+        reason.contains("37.00") && reason.contains("36.99"),
+        "{reason}"
     );
     assert!(matches!(c.stage(), Stage::Payment { .. }));
+    assert_eq!(c.shop.charges(), 0);
 
     // The same value written differently is the same amount.
     let mut exact = script::pay(&quote).unwrap();
@@ -279,35 +303,66 @@ async fn payments_for_other_quotes_or_without_signature_are_refused() {
     let mut forged = script::pay(&quote).unwrap();
     forged.quote_id = "quote_forged".into();
     let forged = aitp::sign::sign(&script::customer_key(), forged).unwrap();
-    let e = error(&c.send(forged).await);
-    assert!(e.message.contains("quote_forged"), "{}", e.message);
+    let (check, reason) = refused(&c.shop, &c.send(forged).await);
+    assert_eq!(check, "quote_not_found");
+    assert!(reason.contains("quote_forged"), "{reason}");
 
-    // The schema requires the payer's signature: the router answers before the handler runs.
+    // Unsigned, or signed "unsigned" as clients used to: the gate answers before any handler.
     let mut unsigned = script::pay(&quote).unwrap();
     unsigned.payer_signature = None;
-    let e = error(&c.send(unsigned).await);
-    assert_eq!(e.code, ErrorCode::InvalidMessage);
+    assert_eq!(
+        refused(&c.shop, &c.send(unsigned).await).0,
+        "payer_signature"
+    );
+    let mut unsigned = script::pay(&quote).unwrap();
+    unsigned.payer_signature = Some("unsigned".into());
+    assert_eq!(
+        refused(&c.shop, &c.send(unsigned).await).0,
+        "payer_signature"
+    );
+    // Signed with a key that is not ada.near's (here: the shop's own).
+    let mut wrong_key = script::pay(&quote).unwrap();
+    wrong_key.payer_signature = None;
+    let wrong_key = aitp::sign::sign(&SecretKey::from_seed(&DEMO_KEY_SEED), wrong_key).unwrap();
+    let (check, reason) = refused(&c.shop, &c.send(wrong_key).await);
+    assert_eq!(check, "payer_signature");
+    assert!(reason.contains(MERCHANT_ID), "{reason}");
+    // Through a channel the shop does not know.
+    let mut elsewhere = script::pay(&quote).unwrap();
+    elsewhere.payment_method.channel_id = "channel_unknown".into();
+    let elsewhere = aitp::sign::sign(&script::customer_key(), elsewhere).unwrap();
+    assert_eq!(
+        refused(&c.shop, &c.send(elsewhere).await).0,
+        "payment_channel"
+    );
     assert!(matches!(c.stage(), Stage::Payment { .. }));
+    assert_eq!(c.shop.charges(), 0);
 
     // A payment in a thread the shop never quoted.
     let stranger = Customer::at(c.shop.clone());
-    let e = error(&stranger.send(script::pay(&quote).unwrap()).await);
-    assert!(e.message.contains(&quote.quote_id), "{}", e.message);
+    let (check, _) = refused(&c.shop, &stranger.send(script::pay(&quote).unwrap()).await);
+    assert_eq!(check, "quote_not_found");
+    // The genuine payment still goes through.
+    let ok: PaymentConfirmation = find(&c.send(script::pay(&quote).unwrap()).await).unwrap();
+    assert_eq!(ok.result, PaymentOutcome::Success);
 }
 
 #[tokio::test]
 async fn an_expired_quote_is_refused_and_text_brings_a_fresh_one() {
-    let c = Customer::new();
+    let now = SystemClock.now();
+    let clock = FixedClock::new(now);
+    let c = Customer::at(ShopState::with_payments(
+        Catalog::demo(),
+        demo_payers(),
+        demo_channels(),
+        clock.clone(),
+    ));
     let quote = c.quoted().await;
-    if let Some(Order {
-        stage: Stage::Payment { quote },
-        ..
-    }) = c.shop.orders().get_mut(&c.thread.id)
-    {
-        quote.expiration = Some("2000-01-01T00:00:00Z".into());
-    }
-    let e = error(&c.send(script::pay(&quote).unwrap()).await);
-    assert!(e.message.contains("expired"), "{}", e.message);
+    // Past the quote's 15 minutes and the gate's skew.
+    clock.set(now + QUOTE_TTL + aitp::sign::DEFAULT_SKEW + Duration::from_secs(1));
+    let (check, _) = refused(&c.shop, &c.send(script::pay(&quote).unwrap()).await);
+    assert_eq!(check, "quote_expired");
+    assert_eq!(c.shop.charges(), 0);
 
     let replies = c.say("still there?").await;
     let fresh: Quote = find(&replies).expect("a fresh quote");
@@ -350,8 +405,11 @@ async fn text_mid_flow_repeats_what_the_shop_waits_for() {
         ["Order cancelled. Say anything to see the catalog again."]
     );
     assert!(c.shop.order(&c.thread.id).is_none());
+    // The quote passes the gate (it was sent here), but its order is gone: the handler
+    // refuses, and the quote is released rather than taken.
     let e = error(&c.send(script::pay(&quote).unwrap()).await);
-    assert!(e.message.contains(&quote.quote_id), "{}", e.message);
+    assert!(e.message.contains("no order"), "{}", e.message);
+    assert_eq!(c.shop.charges(), 0);
 }
 
 #[tokio::test]

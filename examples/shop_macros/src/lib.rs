@@ -13,19 +13,25 @@
 //! names (`Decision`, `Payment`), `#[aitp::on_text]` answers text, `#[aitp::fallback]` every
 //! other capability message, and the capabilities the shop declares are those of its handlers.
 //! `src/main.rs` serves it.
+//!
+//! Payments go through the SDK's payment gate: the impl block's own `router` adds
+//! [`Router::payment_gate`] to what the macro generates, so `paid` runs only for a payment of
+//! a quote the shop sent in that thread, unexpired, signed by a key allowed for the payer
+//! ([`payers`]: the demo customer of `aitp_examples::script`), through a known channel
+//! ([`channels`]), for the exact amount, and never twice; everything else gets a signed
+//! refusal naming the failed check. The gate signs the confirmation `paid` returns.
 
 use std::{
-    collections::HashMap,
     fmt,
     sync::{
-        Mutex,
+        Arc,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
 };
 
 use aitp::{
-    agent::ThreadCtx,
+    agent::{Admitted, KnownChannels, PaymentDesk, Router},
     capability::{
         Envelope,
         decisions::{Decision, DecisionOption, RequestDecision},
@@ -33,7 +39,7 @@ use aitp::{
         transactions::PaymentOutcome,
     },
     money::Amount,
-    sign::{PublicKey, SecretKey, sign},
+    sign::{ConfiguredKeys, PaymentGate, PublicKey, SecretKey, sign},
     thread::new_id,
 };
 
@@ -53,6 +59,21 @@ pub fn public_key() -> PublicKey {
     key().public_key()
 }
 
+/// Who may sign what the shop checks: the shop for its quotes, and the payers it knows
+/// (the demo customer `ada.near`, with its published key). A real shop would resolve a
+/// payer's keys from its NEAR account, through an RPC endpoint its operator configures.
+pub fn payers() -> ConfiguredKeys {
+    ConfiguredKeys::new().allow(MERCHANT, public_key()).allow(
+        aitp_examples::script::CUSTOMER,
+        aitp_examples::script::customer_key().public_key(),
+    )
+}
+
+/// The payment channels the shop knows: the demo customer's, paying the shop.
+pub fn channels() -> KnownChannels {
+    KnownChannels::new().channel(aitp_examples::script::CHANNEL_ID, MERCHANT)
+}
+
 /// What the shop sells: id, name, price in cents.
 const PRODUCTS: [(&str, &str, u128); 3] = [
     ("tent", "Two-person tent", 18900),
@@ -65,10 +86,8 @@ const PRODUCTS: [(&str, &str, u128); 3] = [
 pub enum ShopError {
     /// A product the shop does not sell.
     UnknownProduct(String),
-    /// A payment for a quote this thread does not have open.
-    UnknownQuote(String),
-    /// A payment that does not match its quote.
-    WrongAmount(String),
+    /// A payment that reached the handler unchecked (a router without the payment gate).
+    Unchecked,
     /// A quote or confirmation could not be signed (it has no canonical form).
     Signing(String),
 }
@@ -77,22 +96,44 @@ impl fmt::Display for ShopError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::UnknownProduct(id) => write!(f, "we do not sell {id:?}"),
-            Self::UnknownQuote(id) => write!(f, "quote {id:?} is not open in this thread"),
-            Self::WrongAmount(id) => write!(f, "the payment does not match quote {id:?}"),
+            Self::Unchecked => f.write_str("payments are taken only through the payment gate"),
             Self::Signing(why) => write!(f, "the shop could not sign its answer: {why}"),
         }
     }
 }
 
-/// The shop: the open quote of each thread, and the order counter.
-#[derive(Debug, Default)]
+/// The shop: its payment desk (gate, channels, the quotes it sent) and the order counter.
+#[derive(Debug)]
 pub struct MacroShop {
-    quotes: Mutex<HashMap<String, Quote>>,
+    desk: PaymentDesk,
     orders: AtomicU64,
+}
+
+impl Default for MacroShop {
+    fn default() -> Self {
+        let gate = PaymentGate::new(key(), payers());
+        Self {
+            desk: PaymentDesk::new(gate, channels()),
+            orders: AtomicU64::new(0),
+        }
+    }
+}
+
+impl MacroShop {
+    /// How many orders were paid: the gate's refusals and replays never reach `paid`.
+    pub fn orders(&self) -> u64 {
+        self.orders.load(Ordering::Relaxed)
+    }
 }
 
 #[aitp::agent(actor_id = "aitp-rs-macro-shop")]
 impl MacroShop {
+    /// The router the macro builds, with the payment gate in front of `paid`.
+    pub fn router(self) -> Router<Arc<Self>> {
+        let desk = self.desk.clone();
+        Router::from(self).payment_gate(desk)
+    }
+
     /// Any text: the catalogue, as product cards.
     #[aitp::on_text]
     fn browse(&self, said: String) -> (String, RequestDecision) {
@@ -106,13 +147,9 @@ impl MacroShop {
         (format!("You said {said:?}. Here is what we sell:"), request)
     }
 
-    /// `decision`: the products chosen become a signed quote.
+    /// `decision`: the products chosen become a signed quote (which the gate remembers).
     #[aitp::handler]
-    async fn chosen(
-        &self,
-        cx: ThreadCtx,
-        decision: Decision,
-    ) -> Result<(String, Quote), ShopError> {
+    async fn chosen(&self, decision: Decision) -> Result<(String, Quote), ShopError> {
         let mut cents = 0u128;
         let mut names = Vec::new();
         for option in &decision.options {
@@ -140,34 +177,23 @@ impl MacroShop {
             ))
             .build_unsigned();
         let quote = sign(&key(), quote).map_err(|e| ShopError::Signing(e.to_string()))?;
-        self.quotes
-            .lock()
-            .unwrap()
-            .insert(cx.thread_id().to_owned(), quote.clone());
         Ok((format!("{} comes to {total} USD.", names.join(", ")), quote))
     }
 
-    /// `payment`: checked against the thread's open quote, then confirmed.
+    /// `payment`: the gate checked it (see the crate docs); confirm the order. The gate
+    /// signs the confirmation.
     #[aitp::handler]
     async fn paid(
         &self,
-        cx: ThreadCtx,
+        admitted: Option<Admitted>,
         payment: Payment,
     ) -> Result<PaymentConfirmation, ShopError> {
-        let mut quotes = self.quotes.lock().unwrap();
-        let quote = quotes
-            .get(cx.thread_id())
-            .filter(|q| q.quote_id == payment.quote_id)
-            .ok_or_else(|| ShopError::UnknownQuote(payment.quote_id.clone()))?;
-        if !quote.accepts(&payment.payment_method) {
-            return Err(ShopError::WrongAmount(payment.quote_id.clone()));
-        }
-        quotes.remove(cx.thread_id());
+        admitted.ok_or(ShopError::Unchecked)?;
         let order = 1001 + self.orders.fetch_add(1, Ordering::Relaxed);
-        let confirmation =
+        Ok(
             PaymentConfirmation::for_payment(&payment, new_id("pay_"), PaymentOutcome::Success)
-                .message(format!("Thank you! Order ORD-{order} ships tomorrow."));
-        sign(&key(), confirmation).map_err(|e| ShopError::Signing(e.to_string()))
+                .message(format!("Thank you! Order ORD-{order} ships tomorrow.")),
+        )
     }
 
     /// Any other capability message: say what it was (a function without `self` works too).

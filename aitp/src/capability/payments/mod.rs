@@ -17,45 +17,43 @@
 //!
 //! # Signatures
 //!
-//! Quotes, payments, confirmations and top-ups carry a signature string (`ed25519:<base64>` in
-//! the spec). This module does no cryptography: the [`Signed`] trait gives each of them
-//! `signing_payload()` (the bytes to sign), `sign_with(|bytes| signature)` and
-//! `verify_with(|bytes, signature| ok)`, so any signer (a key in memory, an HSM, a wallet)
-//! plugs in without a dependency.
-//!
-//! What is signed is the message body **without its signature field**, in the canonical form
-//! of [`canonical_json`]: object keys sorted recursively, no whitespace. The spec's prose asks
-//! for exactly that ("sort all object keys alphabetically, remove all whitespace"), but its
-//! pseudocode (`JSON.stringify(obj, Object.keys(obj).sort())`) passes the key list as an
-//! allow-list that drops every nested key not also present at the top level, so it would not
-//! sign the amounts. We follow the prose, with RFC 8785 (JCS) rules for key order and string
-//! escaping. A wrapper signs `{"new_wrapper": <wrapper without signature>, "original_quote":
-//! <quote>, "previous_wrappers": [<wrappers>]}` in the same form (the spec's pseudocode payload).
+//! Quotes, payments, confirmations, top-ups and each wrapper of a wrapped quote carry a
+//! signature string (`ed25519:<base64>` in the spec). The types here only hold it: an
+//! unsigned message is a normal state while building one (validation reports the missing
+//! signature). Making and checking signatures — ed25519 over the RFC 8785 canonical JSON of
+//! the body without its signature field, who may sign for whom, wrapper chains — is
+//! `aitp::sign` (feature `signing`, on by default), which documents the scheme byte for byte;
+//! an agent takes payments through its payment gate (`Router::payment_gate`).
 //!
 //! ```
-//! use aitp::capability::payments::{PaymentConfirmation, PaymentMethodUsed, PaymentOption, Payment, Quote, Signed};
+//! use aitp::capability::payments::{PaymentConfirmation, PaymentMethodUsed, PaymentOption, Payment, Quote};
 //! use aitp::capability::transactions::PaymentOutcome;
+//! # #[cfg(feature = "signing")] {
+//! use aitp::sign::{SecretKey, sign, verify};
 //!
-//! let merchant_key = |bytes: &[u8]| format!("ed25519:{}", bytes.len()); // a real signer here
+//! let merchant = SecretKey::from_seed(&[1; 32]);
+//! let payer = SecretKey::from_seed(&[2; 32]);
 //! let quote = Quote::builder("q_1", "store.near", "Annual plan")
 //!     .expiration("2030-01-01T00:00:00Z")
 //!     .option(PaymentOption::near_payment_channel(
 //!         "99.99".parse().unwrap(), "USD", "usdc.near", "store.near",
 //!     ))
-//!     .sign_with(merchant_key);
+//!     .build_unsigned();
+//! let quote = sign(&merchant, quote).unwrap();
 //! assert!(quote.validate().is_ok());
 //!
 //! let option = &quote.payment_options[0];
 //! let method = PaymentMethodUsed::for_option(option, &option.payment_methods[0], "ch_1");
 //! assert!(quote.accepts(&method));
-//! let payment = Payment::new(&quote, "user.near", method).sign_with(|b| format!("ed25519:{}", b.len()));
+//! let payment = sign(&payer, Payment::new(&quote, "user.near", method)).unwrap();
 //! assert!(payment.validate().is_ok());
 //!
 //! let confirmation = PaymentConfirmation::for_payment(&payment, "pay_1", PaymentOutcome::Success)
-//!     .message("Thanks!")
-//!     .sign_with(merchant_key);
+//!     .message("Thanks!");
+//! let confirmation = sign(&merchant, confirmation).unwrap();
 //! assert!(confirmation.validate().is_ok());
-//! assert!(confirmation.verify_with(|bytes, sig| merchant_key(bytes) == sig));
+//! verify(&merchant.public_key(), &confirmation).unwrap();
+//! # }
 //! ```
 
 use schemars::JsonSchema;
@@ -73,8 +71,6 @@ const ROLES: &[&str] = &["personal_assistant", "discovery", "service", "other"];
 const METHOD_TYPES: &[&str] = &["near_payment_channel"];
 const RESULTS: &[&str] = &["success", "failure", "pending"];
 
-#[macro_use]
-mod signing;
 mod payment;
 mod quote;
 mod top_up;
@@ -82,12 +78,10 @@ mod wrapped_quote;
 
 pub use payment::*;
 pub use quote::*;
-pub use signing::*;
 pub use top_up::*;
 pub use wrapped_quote::*;
 
 use quote::ConfirmationResultSchema;
-use signing::check_signature;
 
 #[cfg(test)]
 mod tests;

@@ -23,7 +23,7 @@ pub struct Payment {
     /// When (RFC 3339).
     #[schemars(extend("format" = "date-time"))]
     pub timestamp: String,
-    /// The payer's signature over the rest ([`Payment::signing_payload`]). Required by the
+    /// The payer's signature over the rest (see `aitp::sign`). Required by the
     /// schema; `None` until signed.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required, with = "String")]
@@ -36,7 +36,7 @@ pub struct Payment {
 
 impl Payment {
     /// A payment of `quote` by `payer_id` with `payment_method`, stamped now; unsigned until
-    /// [`Payment::sign_with`].
+    /// `aitp::sign::sign`.
     pub fn new(
         quote: &Quote,
         payer_id: impl Into<String>,
@@ -158,7 +158,7 @@ pub struct PaymentConfirmation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Vec<PaymentDetail>")]
     pub details: Option<Vec<PaymentDetail>>,
-    /// The merchant's signature over the rest ([`PaymentConfirmation::signing_payload`]).
+    /// The merchant's signature over the rest (see `aitp::sign`).
     /// Required by the schema; `None` until signed.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required, with = "String")]
@@ -171,7 +171,7 @@ pub struct PaymentConfirmation {
 
 impl PaymentConfirmation {
     /// The confirmation of `payment` (its quote) under the merchant's `payment_id`, with
-    /// `outcome`, stamped now; unsigned until [`PaymentConfirmation::sign_with`].
+    /// `outcome`, stamped now; unsigned until `aitp::sign::sign`.
     pub fn for_payment(
         payment: &Payment,
         payment_id: impl Into<String>,

@@ -75,7 +75,7 @@ pub struct Quote {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(with = "RevenueShare")]
     pub revenue_share: Option<RevenueShare>,
-    /// The merchant's signature over the rest of the quote ([`Quote::signing_payload`]).
+    /// The merchant's signature over the rest of the quote (see `aitp::sign`).
     /// Required by the schema; `None` until signed.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required, with = "String")]
@@ -87,7 +87,8 @@ pub struct Quote {
 }
 
 impl Quote {
-    /// Starts a quote; add options, then finish with [`QuoteBuilder::sign_with`].
+    /// Starts a quote; add options, then finish with [`QuoteBuilder::build_unsigned`] and sign
+    /// it (`aitp::sign::sign`).
     pub fn builder(
         quote_id: impl Into<String>,
         merchant_id: impl Into<String>,
@@ -147,7 +148,7 @@ impl Validate for Quote {
 
 /// Builds a [`Quote`]; start from [`Quote::builder`].
 #[derive(Debug, Clone)]
-#[must_use = "finish with .sign_with(..) (or .build_unsigned())"]
+#[must_use = "finish with .build_unsigned(), then sign it (aitp::sign::sign)"]
 pub struct QuoteBuilder {
     inner: Quote,
 }
@@ -187,13 +188,8 @@ impl QuoteBuilder {
         self
     }
 
-    /// Signs and returns the quote (see [`Signed::sign_with`]).
-    pub fn sign_with(self, sign: impl FnOnce(&[u8]) -> String) -> Quote {
-        self.inner.sign_with(sign)
-    }
-
-    /// The quote without a signature: not yet valid, for signing elsewhere
-    /// ([`Quote::signing_payload`], then set `merchant_signature`).
+    /// The quote without a signature: not yet valid until signed (`aitp::sign::sign` with the
+    /// merchant's key, or your own signer over `aitp::sign::signing_bytes`).
     pub fn build_unsigned(self) -> Quote {
         self.inner
     }

@@ -31,7 +31,7 @@ pub struct TopUpRequest {
     /// When (RFC 3339).
     #[schemars(extend("format" = "date-time"))]
     pub timestamp: String,
-    /// The merchant's signature over the rest ([`TopUpRequest::signing_payload`]). Required
+    /// The merchant's signature over the rest (see `aitp::sign`). Required
     /// by the schema; `None` until signed.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required, with = "String")]
@@ -44,7 +44,7 @@ pub struct TopUpRequest {
 
 impl TopUpRequest {
     /// A request by `merchant_id` to add `amount` in `currency` to `channel_id`, stamped now;
-    /// unsigned until [`TopUpRequest::sign_with`].
+    /// unsigned until `aitp::sign::sign`.
     pub fn new(
         channel_id: impl Into<String>,
         amount: Amount,
@@ -104,7 +104,7 @@ pub struct TopUpResponse {
     /// When (RFC 3339).
     #[schemars(extend("format" = "date-time"))]
     pub timestamp: String,
-    /// The payer's signature over the rest ([`TopUpResponse::signing_payload`]). Required by
+    /// The payer's signature over the rest (see `aitp::sign`). Required by
     /// the schema; `None` until signed.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required, with = "String")]
@@ -117,7 +117,7 @@ pub struct TopUpResponse {
 
 impl TopUpResponse {
     /// `payer_id` added `amount` in `currency` to `channel_id`, stamped now; unsigned until
-    /// [`TopUpResponse::sign_with`].
+    /// `aitp::sign::sign`.
     pub fn new(
         channel_id: impl Into<String>,
         amount: Amount,

@@ -6,19 +6,24 @@ use super::*;
 /// `wrapped_quote`: a [`Quote`] passed along a chain of agents, each adding itself (and maybe
 /// others) as affiliates, and signing the chain so far.
 ///
+/// Wrap and sign with `aitp::sign::wrap` (feature `signing`), check a chain with
+/// `aitp::sign::verify_chain`:
+///
 /// ```
 /// use aitp::capability::payments::{AffiliateRole, PaymentOption, Quote, WrappedQuote, Wrapper};
+/// # #[cfg(feature = "signing")] {
+/// use aitp::sign::{SecretKey, sign, wrap};
 ///
-/// let sign = |who: &'static str| move |b: &[u8]| format!("ed25519:{who}:{}", b.len());
+/// let store = SecretKey::from_seed(&[1; 32]);
+/// let service = SecretKey::from_seed(&[2; 32]);
 /// let quote = Quote::builder("q_1", "store.near", "Plan")
 ///     .option(PaymentOption::near_payment_channel("5".parse().unwrap(), "USD", "usdc.near", "store.near"))
-///     .sign_with(sign("store.near"));
-/// let wrapped = WrappedQuote::wrap(quote, Wrapper::new("service.near", AffiliateRole::Service, "assistant.near"))
-///     .sign_with(sign("service.near"));
+///     .build_unsigned();
+/// let quote = sign(&store, quote).unwrap();
+/// let wrapper = Wrapper::new("service.near", AffiliateRole::Service, "assistant.near");
+/// let wrapped: WrappedQuote = wrap(&service, wrapper, quote).unwrap();
 /// assert!(wrapped.validate().is_ok());
-/// wrapped
-///     .verify_chain_with(|signer, bytes, sig| sig == format!("ed25519:{signer}:{}", bytes.len()))
-///     .unwrap();
+/// # }
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, OpenDeserialize, JsonSchema, CapabilityMessage)]
 #[aitp(
@@ -41,7 +46,7 @@ pub struct WrappedQuote {
 }
 
 impl WrappedQuote {
-    /// `quote` wrapped once, by `wrapper`. Sign the wrapper with [`WrappedQuote::sign_with`].
+    /// `quote` wrapped once, by `wrapper`, unsigned (`aitp::sign::wrap` wraps and signs).
     pub fn wrap(quote: Quote, wrapper: Wrapper) -> Self {
         Self {
             original_quote: quote,
@@ -50,64 +55,10 @@ impl WrappedQuote {
         }
     }
 
-    /// Adds the next wrapper to the chain. Sign it with [`WrappedQuote::sign_with`].
+    /// Adds the next wrapper to the chain, unsigned (`aitp::sign::sign_last_wrapper` signs it).
     pub fn add_wrapper(mut self, wrapper: Wrapper) -> Self {
         self.wrappers.push(wrapper);
         self
-    }
-
-    /// The bytes the wrapper at `index` signs: the canonical JSON of `{"new_wrapper": <the
-    /// wrapper without signature>, "original_quote": <the quote>, "previous_wrappers":
-    /// [<the wrappers before it>]}`. `None` when there is no such wrapper.
-    pub fn signing_payload(&self, index: usize) -> Option<String> {
-        let wrapper = self.wrappers.get(index)?;
-        let mut new_wrapper = serde_json::to_value(wrapper).unwrap_or(Value::Null);
-        if let Value::Object(map) = &mut new_wrapper {
-            map.remove("signature");
-        }
-        let payload = serde_json::json!({
-            "original_quote": self.original_quote,
-            "previous_wrappers": &self.wrappers[..index],
-            "new_wrapper": new_wrapper,
-        });
-        Some(canonical_json(&payload))
-    }
-
-    /// Signs the last wrapper (the one just added) over the quote and the wrappers before it.
-    pub fn sign_with(mut self, sign: impl FnOnce(&[u8]) -> String) -> Self {
-        if let Some(last) = self.wrappers.len().checked_sub(1) {
-            let payload = self.signing_payload(last).unwrap_or_default();
-            self.wrappers[last].signature = Some(sign(payload.as_bytes()));
-        }
-        self
-    }
-
-    /// Checks the whole signature chain, as the spec asks of every receiver: the merchant's
-    /// signature on the original quote, then each wrapper's. `verify(signer, payload,
-    /// signature)` gets the claimed signer (`merchant_id`, then each `affiliate_id`), the bytes
-    /// signed and the signature; it should check the signature against that signer's key.
-    pub fn verify_chain_with(
-        &self,
-        mut verify: impl FnMut(&str, &[u8], &str) -> bool,
-    ) -> Result<(), SignatureError> {
-        let q = &self.original_quote;
-        check_signature(
-            "wrapped_quote.original_quote.merchant_signature".into(),
-            &q.merchant_id,
-            &q.signing_payload(),
-            q.merchant_signature.as_deref(),
-            &mut verify,
-        )?;
-        for (i, w) in self.wrappers.iter().enumerate() {
-            check_signature(
-                format!("wrapped_quote.wrappers[{i}].signature"),
-                &w.affiliate_id,
-                &self.signing_payload(i).unwrap_or_default(),
-                w.signature.as_deref(),
-                &mut verify,
-            )?;
-        }
-        Ok(())
     }
 
     /// Every affiliate of the chain: the quote's own, then each wrapper (as an affiliate in
@@ -158,7 +109,7 @@ pub struct Wrapper {
     /// When it wrapped (RFC 3339).
     #[schemars(extend("format" = "date-time"))]
     pub timestamp: String,
-    /// Its signature over the chain ([`WrappedQuote::signing_payload`]). Required by the
+    /// Its signature over the quote and the wrappers before it (`aitp::sign::wrapper_signing_bytes`). Required by the
     /// schema; `None` until signed.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(required, with = "String")]
