@@ -194,6 +194,12 @@ async fn a_backlog_is_answered_in_bounded_runs() {
     }
     assert_eq!(answered, backlog);
     assert_eq!(runs, backlog.div_ceil(bound));
-    assert!(store.unanswered(&thread).await.unwrap().is_empty());
+    assert!(
+        store
+            .unanswered(&thread, usize::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     guard.stop().await;
 }

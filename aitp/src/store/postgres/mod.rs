@@ -549,14 +549,15 @@ impl ThreadStore for PgStore {
         self.list(Table::Runs, thread_id, query).await
     }
 
-    async fn unanswered(&self, thread_id: &str) -> StoreResult<Vec<Message>> {
+    async fn unanswered(&self, thread_id: &str, limit: usize) -> StoreResult<Vec<Message>> {
         let client = self.client().await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let messages: Vec<Message> = Self::json_rows(
             &client,
             "SELECT m.json FROM aitp_messages m JOIN aitp_threads t ON t.id = m.thread_id
              WHERE m.thread_id = $1 AND m.seq > t.answered_seq AND m.run_id IS NULL
-             ORDER BY m.seq",
-            &[&thread_id],
+             ORDER BY m.seq LIMIT $2",
+            &[&thread_id, &limit],
         )
         .await?;
         if messages.is_empty() && !Self::exists(&client, thread_id).await? {

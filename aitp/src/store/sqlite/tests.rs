@@ -162,7 +162,10 @@ async fn check_conversation(s: &SqliteStore, (thread, run, all): &(Thread, Run, 
         Some(run)
     );
     // The cursor survived: only the last message is unanswered.
-    assert_eq!(s.unanswered(&thread.id).await.unwrap(), all[3..]);
+    assert_eq!(
+        s.unanswered(&thread.id, usize::MAX).await.unwrap(),
+        all[3..]
+    );
 }
 
 #[test]
@@ -354,7 +357,7 @@ async fn bad_rows_are_errors_not_panics() {
             .map(drop),
     );
     backend_error(store.message(&thread.id, "msg_bad").await.map(drop));
-    backend_error(store.unanswered(&thread.id).await.map(drop));
+    backend_error(store.unanswered(&thread.id, usize::MAX).await.map(drop));
     backend_error(store.run(&thread.id, &run.id).await.map(drop));
     backend_error(store.thread(&me(), &thread.id).await.map(drop));
     // A run whose status says active but whose JSON is unreadable fails the recovery loudly.
@@ -532,7 +535,10 @@ fn acknowledged_writes_survive_sigkill() {
             .unwrap();
         let texts: Vec<String> = page.data.iter().map(Message::text).collect();
         assert_eq!(texts, ["a", "b", "c", "d"]);
-        assert_eq!(store.unanswered(thread_id).await.unwrap().len(), 1);
+        assert_eq!(
+            store.unanswered(thread_id, usize::MAX).await.unwrap().len(),
+            1
+        );
     });
 }
 
@@ -585,8 +591,8 @@ async fn recent_messages_answer_as_the_database_does() {
         }
         for s in [&cached, &pending] {
             assert_eq!(
-                s.unanswered(&thread.id).await.unwrap(),
-                plain.unanswered(&thread.id).await.unwrap()
+                s.unanswered(&thread.id, usize::MAX).await.unwrap(),
+                plain.unanswered(&thread.id, usize::MAX).await.unwrap()
             );
         }
         for s in stores {
@@ -613,8 +619,8 @@ async fn recent_messages_answer_as_the_database_does() {
         runs.push(run.id.clone());
         for s in [&cached, &pending] {
             assert_eq!(
-                s.unanswered(&thread.id).await.unwrap(),
-                plain.unanswered(&thread.id).await.unwrap()
+                s.unanswered(&thread.id, usize::MAX).await.unwrap(),
+                plain.unanswered(&thread.id, usize::MAX).await.unwrap()
             );
             assert_eq!(
                 s.list_runs(&thread.id, &ListQuery::new(3, Order::Desc))
