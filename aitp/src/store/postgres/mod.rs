@@ -554,9 +554,12 @@ impl ThreadStore for PgStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let messages: Vec<Message> = Self::json_rows(
             &client,
-            "SELECT m.json FROM aitp_messages m JOIN aitp_threads t ON t.id = m.thread_id
-             WHERE m.thread_id = $1 AND m.seq > t.answered_seq AND m.run_id IS NULL
-             ORDER BY m.seq LIMIT $2",
+            // The cursor as a scalar subquery, not a join: PostgreSQL then starts the index
+            // range at the cursor instead of walking the thread from its first message.
+            "SELECT json FROM aitp_messages
+             WHERE thread_id = $1 AND run_id IS NULL
+               AND seq > (SELECT answered_seq FROM aitp_threads WHERE id = $1)
+             ORDER BY seq LIMIT $2",
             &[&thread_id, &limit],
         )
         .await?;
