@@ -21,6 +21,9 @@
 # Per level it prints roundload's JSON plus: server_cpu_pct (aitp server processes + PostgreSQL,
 # 100 = one core), of which pg_cpu_pct; balancer_cpu_pct apart; cpu_ms_per_round (server +
 # PostgreSQL CPU ÷ rounds) and balancer_cpu_ms_per_round. A table of all of it comes last.
+# PG_STATEMENTS=1 also loads pg_stat_statements and reports, per postgres level, the statements the
+# replicas sent (each a round trip; BEGIN and COMMIT included) and the transactions committed, per
+# round (a round creates one run: the count of run inserts).
 #   scripts/load.sh [DURATION=20] [WARMUP=3] [LEVELS="1 16 64"] [MODES="empty balancer ..."]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -101,18 +104,35 @@ print(total)
 PY
 }
 
-# measure NAME PORT "SERVER PIDS" "POSTGRES PID or empty" "BALANCER PID or empty"
+# With PG_STATEMENTS: statements and commits in database $1 since the last call, and the
+# number of runs created, as "statements commits runs" (then resets the counts).
+pg_counts() {
+  [ -n "${PG_STATEMENTS:-}" ] && [ -n "${1:-}" ] || { echo "0 0 0"; return; }
+  psql -h 127.0.0.1 -p "$pgport" -U aitp -d "$1" -Atq -F ' ' -c "
+    SELECT (SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s
+              JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database()
+              AND query NOT LIKE '%pg_stat%'),
+           (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()),
+           (SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s
+              JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database()
+              AND query LIKE 'INSERT INTO aitp_runs%')" \
+    -c "SELECT pg_stat_statements_reset()" -c "SELECT pg_stat_reset()" | sed -n 1p
+}
+
+# measure NAME PORT "SERVER PIDS" "POSTGRES PID or empty" "BALANCER PID or empty" [DATABASE]
 measure() {
-  local name=$1 port=$2 servers=$3 pg=$4 bal=$5 c out
+  local name=$1 port=$2 servers=$3 pg=$4 bal=$5 db=${6:-} c out counts
   echo "== $name" >&2
   for c in ${LEVELS:-1 16 64}; do
     local s0 p0 b0 w0 s1 p1 b1 w1
+    pg_counts "$db" >/dev/null
     s0=$(ticks $servers); p0=$(ticks $pg); b0=$(ticks $bal); w0=$(date +%s.%N)
     out=$(ROUNDLOAD="$pinned" LEVELS=$c DURATION=${DURATION:-20} WARMUP=${WARMUP:-3} \
       bash "$tool/bench.sh" "http://127.0.0.1:$port/v1" "$servers $pg" --threads 1) || {
       echo "roundload failed for $name at $c" >&2; continue; }
     s1=$(ticks $servers); p1=$(ticks $pg); b1=$(ticks $bal); w1=$(date +%s.%N)
-    python3 - "$name" "$out" "$tck" "$w0" "$w1" "$s0" "$s1" "$p0" "$p1" "$b0" "$b1" <<'PY' | tee -a "$results"
+    counts=$(pg_counts "$db")
+    python3 - "$name" "$out" "$tck" "$w0" "$w1" "$s0" "$s1" "$p0" "$p1" "$b0" "$b1" $counts <<'PY' | tee -a "$results"
 import json, sys
 name, out, tck = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3])
 wall = float(sys.argv[5]) - float(sys.argv[4])
@@ -127,6 +147,10 @@ out["balancer_cpu_pct"] = round(pct(b1 - b0), 1)
 # CPU ms per round: the CPU rate over the rounds' rate.
 out["cpu_ms_per_round"] = round(10 * out["server_cpu_pct"] / rps, 3)
 out["balancer_cpu_ms_per_round"] = round(10 * out["balancer_cpu_pct"] / rps, 3)
+statements, commits, runs = (int(x) for x in sys.argv[12:15])
+if runs:
+    out["pg_statements_per_round"] = round(statements / runs, 2)
+    out["pg_commits_per_round"] = round(commits / runs, 2)
 print(json.dumps(out), flush=True)
 PY
   done
@@ -165,19 +189,24 @@ start_postgres() {
   if [ "$(id -u)" = 0 ]; then chmod 755 "$work"; chown postgres: "$dir"; as=(runuser -u postgres --); fi
   "${as[@]}" "$bin/initdb" -D "$dir/data" -A trust -U aitp -E UTF8 --locale=C >"$dir/initdb.log"
   pgport=$(free_port)
+  local extra=()
+  [ -z "${PG_STATEMENTS:-}" ] || extra=(-c shared_preload_libraries=pg_stat_statements)
   taskset -c "$server_cpus" "${as[@]}" "$bin/postgres" -D "$dir/data" -p "$pgport" -k "$dir" \
-    -c listen_addresses=127.0.0.1 >"$dir/server.log" 2>&1 &
+    -c listen_addresses=127.0.0.1 "${extra[@]}" >"$dir/server.log" 2>&1 &
   local deadline=$((SECONDS + 60))
   until "$bin/pg_isready" -q -h 127.0.0.1 -p "$pgport" -U aitp -d postgres; do
     if [ $SECONDS -gt $deadline ]; then cat "$dir/server.log" >&2; return 1; fi
     sleep 0.1
   done
   postmaster=$(head -1 "$dir/data/postmaster.pid")
-  "$bin/createdb" -h 127.0.0.1 -p "$pgport" -U aitp load1
-  "$bin/createdb" -h 127.0.0.1 -p "$pgport" -U aitp load2
+  for db in load1 load2; do
+    "$bin/createdb" -h 127.0.0.1 -p "$pgport" -U aitp "$db"
+    [ -z "${PG_STATEMENTS:-}" ] ||
+      psql -q -h 127.0.0.1 -p "$pgport" -U aitp -d "$db" -c "CREATE EXTENSION pg_stat_statements"
+  done
   echo "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') on port $pgport:" \
     "$(psql -h 127.0.0.1 -p "$pgport" -U aitp -d postgres -Atc \
-      "select string_agg(name || '=' || setting, ' ') from pg_settings where name in
+      "select string_agg(name || '=' || current_setting(name), ' ') from pg_settings where name in
        ('fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers', 'max_connections')")" >&2
 }
 
@@ -204,7 +233,7 @@ for mode in $modes; do
       [ -n "$pg_ok" ] || continue
       start_server "$port" postgres "$(pg_config load1)"
       wait_http "$port"
-      measure "postgres-1" "$port" "$pid" "$postmaster" ""
+      measure "postgres-1" "$port" "$pid" "$postmaster" "" load1
       stop "$pid" ;;
     postgres-2)
       [ -n "$pg_ok" ] || continue
@@ -215,7 +244,7 @@ for mode in $modes; do
       wait_http "$b"
       start_balancer "$port" "127.0.0.1:$a" "127.0.0.1:$b"
       wait_http "$port"
-      measure "postgres-2" "$port" "$pa $pb" "$postmaster" "$bal"
+      measure "postgres-2" "$port" "$pa $pb" "$postmaster" "$bal" load2
       stop "$bal" "$pa" "$pb" ;;
     *) echo "unknown mode $mode" >&2; exit 2 ;;
   esac
@@ -231,5 +260,7 @@ for r in rows:
     print(f"{r['server']:<16}{r['concurrency']:>4}{r['rounds_per_s']:>10.0f}{l['p50']:>8.2f}"
           f"{l['p99']:>8.2f}{r['error_total']:>7}{r['server_cpu_pct']:>9.1f}{r['pg_cpu_pct']:>7.1f}"
           f"{r['cpu_ms_per_round']:>11.3f}{r['balancer_cpu_pct']:>7.1f}"
-          f"{r['balancer_cpu_ms_per_round']:>11.3f}")
+          f"{r['balancer_cpu_ms_per_round']:>11.3f}"
+          + (f"  {r['pg_statements_per_round']} statements, {r['pg_commits_per_round']} commits/round"
+             if "pg_statements_per_round" in r else ""))
 PY
