@@ -747,6 +747,35 @@ async fn thread_listings_use_the_thread_index() {
     }
 }
 
+/// The unanswered messages after the cursor are found as a page is, through the thread index
+/// and the end of the table, never by a scan of the table: a run's read of a 100,000-message
+/// backlog costs its batch.
+#[tokio::test]
+async fn the_unanswered_query_uses_the_thread_index() {
+    let store = SqliteStore::in_memory().unwrap();
+    let sql = format!("EXPLAIN QUERY PLAN {}", thread_index::UNANSWERED);
+    let plan = store
+        .read(move |conn| {
+            let mut stmt = conn.prepare(&sql).map_err(backend)?;
+            let rows = stmt
+                .query_map(params!["t", 0, 5], |r| r.get::<_, String>(3))
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+        .unwrap();
+    let text = plan.join("\n");
+    assert!(text.contains("USING PRIMARY KEY"), "{text}");
+    assert!(text.contains("INTEGER PRIMARY KEY (rowid>?)"), "{text}");
+    assert!(
+        !plan.iter().any(|p| p.starts_with("SCAN ")
+            && !p.contains("PRIMARY KEY")
+            && !p.contains("SUBQUERY")
+            && !p.contains("(subquery")),
+        "{text}"
+    );
+}
+
 /// Checkpoints run beside the writer and the log starts over: the `-wal` file stays small while
 /// many times its size is written, and everything lands in the database file.
 /// The largest the `-wal` file may get with `checkpoint_pages(64)`: the writer copies the log

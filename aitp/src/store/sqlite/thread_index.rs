@@ -108,7 +108,7 @@ pub(super) fn rows<T: DeserializeOwned>(
 
 /// The SQL of [`unanswered`]: [`thread_rows!`] for messages in ascending order, skipping
 /// replies in each part before it is limited.
-const UNANSWERED: &str = "SELECT json FROM (\
+pub(super) const UNANSWERED: &str = "SELECT json FROM (\
      SELECT seq, json FROM (SELECT t.seq AS seq, t.json AS json FROM thread_messages i \
        JOIN messages t ON t.seq = i.seq \
        WHERE i.thread_id = ?1 AND i.seq > ?2 AND t.run_id IS NULL ORDER BY i.seq ASC LIMIT ?3) \
