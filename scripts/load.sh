@@ -23,7 +23,8 @@
 # PostgreSQL CPU ÷ rounds) and balancer_cpu_ms_per_round. A table of all of it comes last.
 # PG_STATEMENTS=1 also loads pg_stat_statements and reports, per postgres level, the statements the
 # replicas sent (each a round trip; BEGIN and COMMIT included) and the transactions committed, per
-# round (a round creates one run: the count of run inserts).
+# round (a round creates one run: the count of run inserts). PG_OPTIONS adds server settings
+# ("-c name=value ..."), for experiments; the settings in force are printed at the start.
 #   scripts/load.sh [DURATION=20] [WARMUP=3] [LEVELS="1 16 64"] [MODES="empty balancer ..."]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -191,6 +192,9 @@ start_postgres() {
   pgport=$(free_port)
   local extra=()
   [ -z "${PG_STATEMENTS:-}" ] || extra=(-c shared_preload_libraries=pg_stat_statements)
+  # PG_OPTIONS: more server settings, for experiments (e.g. "-c synchronous_commit=off").
+  read -r -a more <<<"${PG_OPTIONS:-}"
+  extra+=("${more[@]}")
   taskset -c "$server_cpus" "${as[@]}" "$bin/postgres" -D "$dir/data" -p "$pgport" -k "$dir" \
     -c listen_addresses=127.0.0.1 "${extra[@]}" >"$dir/server.log" 2>&1 &
   local deadline=$((SECONDS + 60))
