@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use aitp::{
     agent::Router,
     server::{Limits, Server},
-    store::{MemoryStore, ThreadStore},
+    store::{MemoryStore, PgStore, SqliteStore, ThreadStore, testing::TempPostgres},
     thread::{Content, Message, Role},
 };
 use aitp_tests::serve_in_background;
@@ -98,9 +98,11 @@ async fn idle_connections_and_a_slow_header_client_do_not_stop_a_normal_one() {
     guard.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backlog_is_answered_in_bounded_runs() {
-    let store = MemoryStore::new();
+/// A backlog of `backlog` messages, written straight to the store in batches (faster than a
+/// request may carry), then answered over HTTP by one run after another: each run answers at
+/// most [`Limits::run_messages`] messages, the oldest unanswered first, so no run's transaction
+/// carries more than the bound (its replies are committed with it, one per message).
+async fn backlog_in_bounded_runs<S: ThreadStore + Clone>(store: S, backlog: usize) {
     let limits = Limits::default();
     let bound = limits.run_messages;
     let server = Server::new(agent(), store.clone()).limits(limits);
@@ -116,18 +118,21 @@ async fn a_backlog_is_answered_in_bounded_runs() {
         .await
         .unwrap();
     let thread = thread["id"].as_str().unwrap().to_owned();
-    // A backlog beyond what one request may carry, written straight to the store.
-    let backlog = 1_000;
-    let messages: Vec<Message> = (0..backlog)
-        .map(|i| {
-            Message::new(
-                thread.clone(),
-                Role::User,
-                vec![Content::text(format!("m{i}"))],
-            )
-        })
-        .collect();
-    store.append_messages(&thread, messages).await.unwrap();
+    let mut written = 0;
+    while written < backlog {
+        let batch = (backlog - written).min(10_000);
+        let messages: Vec<Message> = (written..written + batch)
+            .map(|i| {
+                Message::new(
+                    thread.clone(),
+                    Role::User,
+                    vec![Content::text(format!("m{i}"))],
+                )
+            })
+            .collect();
+        store.append_messages(&thread, messages).await.unwrap();
+        written += batch;
+    }
 
     let mut answered = 0;
     let mut runs = 0;
@@ -144,6 +149,7 @@ async fn a_backlog_is_answered_in_bounded_runs() {
         let run_id = run["id"].as_str().unwrap().to_owned();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
+            // The poll is held until the run ends (or the hold passes).
             let r: Value = http
                 .get(format!("{base}/threads/{thread}/runs/{run_id}"))
                 .send()
@@ -159,24 +165,13 @@ async fn a_backlog_is_answered_in_bounded_runs() {
             assert!(Instant::now() < deadline, "run stuck: {r}");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let replies: Value = http
-            .get(format!(
-                "{base}/threads/{thread}/messages?run_id={run_id}&limit=100&order=asc"
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        // Pages of 100: count them all.
-        let mut count = replies["data"].as_array().unwrap().len();
-        let mut page = replies;
-        while page["has_more"] == true {
-            let last = page["last_id"].as_str().unwrap().to_owned();
-            page = http
+        // The run's replies, oldest first, in pages of 100.
+        let mut replies = Vec::new();
+        let mut after = String::new();
+        loop {
+            let page: Value = http
                 .get(format!(
-                    "{base}/threads/{thread}/messages?run_id={run_id}&limit=100&order=asc&after={last}"
+                    "{base}/threads/{thread}/messages?run_id={run_id}&limit=100&order=asc{after}"
                 ))
                 .send()
                 .await
@@ -184,16 +179,62 @@ async fn a_backlog_is_answered_in_bounded_runs() {
                 .json()
                 .await
                 .unwrap();
-            count += page["data"].as_array().unwrap().len();
+            for m in page["data"].as_array().unwrap() {
+                replies.push(
+                    m["content"][0]["text"]["value"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                );
+            }
+            if page["has_more"] != true {
+                break;
+            }
+            after = format!("&after={}", page["last_id"].as_str().unwrap());
         }
-        assert!(count >= 1, "a run with a backlog answered nothing");
-        assert!(count <= bound, "one run answered {count} > {bound}");
-        // The oldest first: this run answered the next messages in order.
+        let count = replies.len();
+        assert!(count >= 1, "run {runs} answered nothing with a backlog");
+        assert!(count <= bound, "run {runs} answered {count} > {bound}");
+        // The oldest first: this run answered exactly the next messages, in order.
+        let expected: Vec<String> = (answered..answered + count)
+            .map(|i| format!("echo: m{i}"))
+            .collect();
+        assert_eq!(replies, expected, "run {runs}");
         answered += count;
         runs += 1;
     }
     assert_eq!(answered, backlog);
+    // Every run but the last answered a full batch.
     assert_eq!(runs, backlog.div_ceil(bound));
-    assert!(store.unanswered(&thread).await.unwrap().is_empty());
+    assert!(
+        store
+            .unanswered(&thread, usize::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     guard.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_is_answered_in_bounded_runs() {
+    backlog_in_bounded_runs(MemoryStore::new(), 1_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_backlog_of_100_000_is_answered_in_bounded_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("aitp.db")).unwrap();
+    backlog_in_bounded_runs(store, 100_000).await;
+}
+
+/// On a throwaway cluster; skipped (with a notice) when PostgreSQL is not installed, unless
+/// `AITP_REQUIRE_POSTGRES` is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_backlog_of_100_000_is_answered_in_bounded_runs() {
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let store = PgStore::connect(&pg.database()).await.unwrap();
+    backlog_in_bounded_runs(store, 100_000).await;
 }

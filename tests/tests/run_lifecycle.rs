@@ -16,7 +16,7 @@ use std::{
 use aitp::{
     agent::Router,
     server::{Limits, Server},
-    store::{MemoryStore, SqliteStore, ThreadStore},
+    store::{MemoryStore, PgStore, SqliteStore, ThreadStore, testing::TempPostgres},
 };
 use aitp_tests::serve_in_background;
 use reqwest::{Client, StatusCode};
@@ -325,5 +325,16 @@ async fn memory_store_cancel_races_never_wedge() {
 async fn sqlite_store_cancel_races_never_wedge() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("aitp.db")).unwrap();
+    races_never_wedge(store).await;
+}
+
+/// On a throwaway cluster; skipped (with a notice) when PostgreSQL is not installed, unless
+/// `AITP_REQUIRE_POSTGRES` is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_cancel_races_never_wedge() {
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let store = PgStore::connect(&pg.database()).await.unwrap();
     races_never_wedge(store).await;
 }

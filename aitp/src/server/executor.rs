@@ -538,7 +538,11 @@ async fn drive<S: ThreadStore>(
     emit(events, Event::new(EventName::RunInProgress, &started)).await;
 
     let respond = async {
-        let messages = match app.store.unanswered(&thread_id).await {
+        let messages = match app
+            .store
+            .unanswered(&thread_id, app.limits.run_messages.max(1))
+            .await
+        {
             Ok(messages) => messages,
             Err(e) => {
                 return Outcome::Failed(RunError::server_error(format!(

@@ -251,12 +251,13 @@ impl ThreadStore for MemoryStore {
         Ok(page(&e.runs, |id| e.run_index.get(id).copied(), query))
     }
 
-    async fn unanswered(&self, thread_id: &str) -> StoreResult<Vec<Message>> {
+    async fn unanswered(&self, thread_id: &str, limit: usize) -> StoreResult<Vec<Message>> {
         let map = self.lock();
         let e = map.get(thread_id).ok_or(StoreError::NotFound)?;
         Ok(e.messages[e.cursor.min(e.messages.len())..]
             .iter()
             .filter(|m| m.run_id.is_none())
+            .take(limit)
             .cloned()
             .collect())
     }

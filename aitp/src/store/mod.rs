@@ -184,9 +184,16 @@ pub trait ThreadStore: Send + Sync + 'static {
         query: &ListQuery,
     ) -> impl Future<Output = StoreResult<Page<Run>>> + Send;
 
-    /// The messages after the agent's cursor (oldest first): what the next run answers.
-    fn unanswered(&self, thread_id: &str)
-    -> impl Future<Output = StoreResult<Vec<Message>>> + Send;
+    /// The oldest `limit` messages after the agent's cursor that are not replies (oldest
+    /// first): what the next run answers. Bounded in the query itself, so a thread with a
+    /// backlog of 100,000 messages costs a run what it answers, not the whole backlog (the
+    /// server passes [`Limits::run_messages`](crate::server::Limits::run_messages)).
+    /// `NotFound` if there is no such thread.
+    fn unanswered(
+        &self,
+        thread_id: &str,
+        limit: usize,
+    ) -> impl Future<Output = StoreResult<Vec<Message>>> + Send;
 
     /// Changes a run's status if it is in one of the states the transition starts from, in
     /// one atomic step with what the transition carries (a completion's replies and cursor

@@ -1,9 +1,13 @@
 //! The server measured by the load runs (`shared/tools/roundload`).
 //!
-//! `aitp-load-server memory|sqlite|empty ADDR [DB]`
+//! `aitp-load-server memory|sqlite|postgres|empty ADDR [DB]`
 //!
 //! - `memory`, `sqlite`: the aitp-rs Threads API server with an echo agent on `MemoryStore` or
 //!   `SqliteStore` (file `DB`, default `./load.db`, removed first).
+//! - `postgres`: the same on `PgStore`, `DB` being the connection settings (libpq's
+//!   `key=value` form or a URL). Several of these on one database are replicas: the load
+//!   script puts two behind `aitp-balancer`. `AITP_PG_POOL` sets the connection pool's size
+//!   (the store's default otherwise).
 //! - `empty`: the baseline: a bare in-memory axum server answering the same four requests of a
 //!   round with fixed objects, doing no work. It is the ceiling of machine and tool.
 
@@ -40,8 +44,25 @@ async fn main() -> std::io::Result<()> {
             let store = aitp::store::SqliteStore::open(&db).map_err(std::io::Error::other)?;
             Server::new(agent(), store).serve(addr).await
         }
+        "postgres" => {
+            let config = args
+                .next()
+                .ok_or_else(|| std::io::Error::other("postgres needs connection settings"))?;
+            let mut options = aitp::store::PgStore::options();
+            if let Some(n) = std::env::var("AITP_PG_POOL")
+                .ok()
+                .and_then(|n| n.parse().ok())
+            {
+                options = options.pool_size(n);
+            }
+            let store = options
+                .connect(&config)
+                .await
+                .map_err(std::io::Error::other)?;
+            Server::new(agent(), store).serve(addr).await
+        }
         "empty" => empty(addr).await,
-        other => panic!("unknown mode {other}: memory, sqlite or empty"),
+        other => panic!("unknown mode {other}: memory, sqlite, postgres or empty"),
     }
 }
 

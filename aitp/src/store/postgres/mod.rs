@@ -388,6 +388,50 @@ fn list_sql(table: Table, by_run: bool, order: Order) -> String {
     )
 }
 
+/// The writes of a message or run creation that check for an active run in the statement
+/// that inserts: one round trip fewer than [`PgStore::lock_thread`] then an insert.
+impl PgStore {
+    /// Locks the thread's row until `tx` ends, as [`PgStore::lock_thread`] does, without
+    /// looking for an active run: the statement that follows does, in its own snapshot, taken
+    /// after the lock was granted (so it sees the run the previous holder committed).
+    async fn lock_thread_row(tx: &Transaction<'_>, thread_id: &str) -> StoreResult<()> {
+        let lock = tx
+            .prepare_cached("SELECT 1 FROM aitp_threads WHERE id = $1 FOR NO KEY UPDATE")
+            .await
+            .map_err(backend)?;
+        tx.query_opt(&lock, &[&thread_id])
+            .await
+            .map_err(backend)?
+            .map(drop)
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// The thread's active run, for the message of a refused insert (the refusal itself was
+    /// decided by the insert); `"?"` if it ended since.
+    async fn active_run_id(tx: &Transaction<'_>, thread_id: &str) -> StoreResult<String> {
+        let row = Self::query_row(
+            tx,
+            concat!(
+                "SELECT id FROM aitp_runs WHERE thread_id = $1 AND ",
+                active_runs!(),
+                " LIMIT 1"
+            ),
+            &[&thread_id],
+        )
+        .await?;
+        Ok(row.map_or_else(|| "?".to_owned(), |r| r.get(0)))
+    }
+
+    async fn query_row(
+        tx: &Transaction<'_>,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> StoreResult<Option<Row>> {
+        let stmt = tx.prepare_cached(sql).await.map_err(backend)?;
+        tx.query_opt(&stmt, params).await.map_err(backend)
+    }
+}
+
 impl ThreadStore for PgStore {
     async fn create_thread(
         &self,
@@ -465,12 +509,46 @@ impl ThreadStore for PgStore {
     async fn append_messages(&self, thread_id: &str, messages: Vec<Message>) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        if let Some(active) = Self::lock_thread(&tx, thread_id).await? {
-            return Err(StoreError::Conflict(format!(
+        let refused = |active: String| {
+            StoreError::Conflict(format!(
                 "Can't add messages to {thread_id} while a run {active} is active."
-            )));
+            ))
+        };
+        if messages.is_empty() {
+            // Nothing to insert: only the check.
+            if let Some(active) = Self::lock_thread(&tx, thread_id).await? {
+                return Err(refused(active));
+            }
+            return tx.commit().await.map_err(backend);
         }
-        Self::insert_messages(&tx, thread_id, &messages).await?;
+        Self::lock_thread_row(&tx, thread_id).await?;
+        // The active-run check and the insert in one statement (as in `insert_messages`,
+        // unless the thread has an active run): one round trip.
+        let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
+        let runs: Vec<Option<&str>> = messages.iter().map(|m| m.run_id.as_deref()).collect();
+        let json = messages
+            .iter()
+            .map(to_json)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let stmt = tx
+            .prepare_cached(concat!(
+                "INSERT INTO aitp_messages (thread_id, id, run_id, json)
+                 SELECT $1, m.id, m.run_id, m.json
+                 FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+                     AS m (id, run_id, json, n)
+                 WHERE NOT EXISTS (SELECT 1 FROM aitp_runs WHERE thread_id = $1 AND ",
+                active_runs!(),
+                ") ORDER BY m.n"
+            ))
+            .await
+            .map_err(backend)?;
+        let inserted = tx
+            .execute(&stmt, &[&thread_id, &ids, &runs, &json])
+            .await
+            .map_err(|e| insert_error(e, "a message of thread", thread_id))?;
+        if inserted == 0 {
+            return Err(refused(Self::active_run_id(&tx, thread_id).await?));
+        }
         tx.commit().await.map_err(backend)
     }
 
@@ -538,24 +616,31 @@ impl ThreadStore for PgStore {
         let json = to_json(&run)?;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        if let Some(active) = Self::lock_thread(&tx, &run.thread_id).await? {
+        Self::lock_thread_row(&tx, &run.thread_id).await?;
+        // The active-run check and the insert in one statement: one round trip.
+        let stmt = tx
+            .prepare_cached(concat!(
+                "INSERT INTO aitp_runs (thread_id, id, status, json) SELECT $1, $2, $3, $4
+                 WHERE NOT EXISTS (SELECT 1 FROM aitp_runs WHERE thread_id = $1 AND ",
+                active_runs!(),
+                ")"
+            ))
+            .await
+            .map_err(backend)?;
+        let inserted = tx
+            .execute(
+                &stmt,
+                &[&run.thread_id, &run.id, &run.status.as_str(), &json],
+            )
+            .await
+            .map_err(|e| insert_error(e, "run", &run.id))?;
+        if inserted == 0 {
+            let active = Self::active_run_id(&tx, &run.thread_id).await?;
             return Err(StoreError::Conflict(format!(
                 "thread {} already has an active run {active}",
                 run.thread_id
             )));
         }
-        let stmt = tx
-            .prepare_cached(
-                "INSERT INTO aitp_runs (thread_id, id, status, json) VALUES ($1, $2, $3, $4)",
-            )
-            .await
-            .map_err(backend)?;
-        tx.execute(
-            &stmt,
-            &[&run.thread_id, &run.id, &run.status.as_str(), &json],
-        )
-        .await
-        .map_err(|e| insert_error(e, "run", &run.id))?;
         tx.commit().await.map_err(backend)
     }
 
@@ -598,14 +683,18 @@ impl ThreadStore for PgStore {
         self.list(Table::Runs, thread_id, query).await
     }
 
-    async fn unanswered(&self, thread_id: &str) -> StoreResult<Vec<Message>> {
+    async fn unanswered(&self, thread_id: &str, limit: usize) -> StoreResult<Vec<Message>> {
         let client = self.client().await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let messages: Vec<Message> = Self::json_rows(
             &client,
-            "SELECT m.json FROM aitp_messages m JOIN aitp_threads t ON t.id = m.thread_id
-             WHERE m.thread_id = $1 AND m.seq > t.answered_seq AND m.run_id IS NULL
-             ORDER BY m.seq",
-            &[&thread_id],
+            // The cursor as a scalar subquery, not a join: PostgreSQL then starts the index
+            // range at the cursor instead of walking the thread from its first message.
+            "SELECT json FROM aitp_messages
+             WHERE thread_id = $1 AND run_id IS NULL
+               AND seq > (SELECT answered_seq FROM aitp_threads WHERE id = $1)
+             ORDER BY seq LIMIT $2",
+            &[&thread_id, &limit],
         )
         .await?;
         if messages.is_empty() && !Self::exists(&client, thread_id).await? {

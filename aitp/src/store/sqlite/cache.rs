@@ -304,7 +304,7 @@ impl Cache {
     }
 
     /// The messages after the agent's cursor, if all of them are held.
-    pub(super) fn unanswered(&mut self, thread_id: &str) -> Option<Vec<Message>> {
+    pub(super) fn unanswered(&mut self, thread_id: &str, limit: usize) -> Option<Vec<Message>> {
         let recent = self.recent(thread_id)?;
         let cursor = recent.cursor.filter(|c| *c >= recent.floor)?;
         Some(
@@ -312,6 +312,7 @@ impl Cache {
                 .messages
                 .iter()
                 .filter(|m| m.seq > cursor && m.message.run_id.is_none())
+                .take(limit)
                 .map(|m| m.message.clone())
                 .collect(),
         )
@@ -520,7 +521,7 @@ mod tests {
         let q = ListQuery::new(2, crate::store::Order::Desc);
         // Nothing is known of its messages yet.
         assert!(cache.list_messages(&thread.id, &q).is_none());
-        assert!(cache.unanswered(&thread.id).is_none());
+        assert!(cache.unanswered(&thread.id, usize::MAX).is_none());
         cache.apply(vec![Change::Messages(
             thread.id.clone(),
             (10..13).map(|seq| stored(&thread, seq)).collect(),
@@ -535,12 +536,12 @@ mod tests {
                 .is_none()
         );
         // The cursor is unknown until a run moves it.
-        assert!(cache.unanswered(&thread.id).is_none());
+        assert!(cache.unanswered(&thread.id, usize::MAX).is_none());
         cache.apply(vec![Change::Cursor(thread.id.clone(), 11)]);
-        assert_eq!(cache.unanswered(&thread.id).unwrap().len(), 1);
+        assert_eq!(cache.unanswered(&thread.id, usize::MAX).unwrap().len(), 1);
         // A cursor below the messages held cannot be answered from them.
         cache.apply(vec![Change::Cursor(thread.id.clone(), 5)]);
-        assert!(cache.unanswered(&thread.id).is_none());
+        assert!(cache.unanswered(&thread.id, usize::MAX).is_none());
     }
 
     #[test]

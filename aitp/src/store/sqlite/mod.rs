@@ -928,8 +928,8 @@ impl ThreadStore for SqliteStore {
         Ok(page)
     }
 
-    async fn unanswered(&self, thread_id: &str) -> StoreResult<Vec<Message>> {
-        if let Some(messages) = self.cache().unanswered(thread_id) {
+    async fn unanswered(&self, thread_id: &str, limit: usize) -> StoreResult<Vec<Message>> {
+        if let Some(messages) = self.cache().unanswered(thread_id, limit) {
             return Ok(messages);
         }
         let thread_id = thread_id.to_owned();
@@ -943,18 +943,10 @@ impl ThreadStore for SqliteStore {
                     .and_then(|mut s| s.query_row([&thread_id], |r| r.get(0)).optional())
                     .map_err(backend)?
                     .ok_or(StoreError::NotFound)?;
-                thread_index::rows::<Message>(
-                    conn,
-                    Table::Messages,
-                    &thread_id,
-                    (cursor, i64::MAX),
-                    Order::Asc,
-                    -1,
-                )
+                thread_index::unanswered(conn, &thread_id, cursor, limit)
             })();
             exec(conn, "RELEASE unanswered").map_err(backend)?;
-            let after = after?;
-            Ok(after.into_iter().filter(|m| m.run_id.is_none()).collect())
+            after
         })
         .await
     }

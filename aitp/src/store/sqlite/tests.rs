@@ -162,7 +162,10 @@ async fn check_conversation(s: &SqliteStore, (thread, run, all): &(Thread, Run, 
         Some(run)
     );
     // The cursor survived: only the last message is unanswered.
-    assert_eq!(s.unanswered(&thread.id).await.unwrap(), all[3..]);
+    assert_eq!(
+        s.unanswered(&thread.id, usize::MAX).await.unwrap(),
+        all[3..]
+    );
 }
 
 #[test]
@@ -354,7 +357,7 @@ async fn bad_rows_are_errors_not_panics() {
             .map(drop),
     );
     backend_error(store.message(&thread.id, "msg_bad").await.map(drop));
-    backend_error(store.unanswered(&thread.id).await.map(drop));
+    backend_error(store.unanswered(&thread.id, usize::MAX).await.map(drop));
     backend_error(store.run(&thread.id, &run.id).await.map(drop));
     backend_error(store.thread(&me(), &thread.id).await.map(drop));
     // A run whose status says active but whose JSON is unreadable fails the recovery loudly.
@@ -532,7 +535,10 @@ fn acknowledged_writes_survive_sigkill() {
             .unwrap();
         let texts: Vec<String> = page.data.iter().map(Message::text).collect();
         assert_eq!(texts, ["a", "b", "c", "d"]);
-        assert_eq!(store.unanswered(thread_id).await.unwrap().len(), 1);
+        assert_eq!(
+            store.unanswered(thread_id, usize::MAX).await.unwrap().len(),
+            1
+        );
     });
 }
 
@@ -585,8 +591,8 @@ async fn recent_messages_answer_as_the_database_does() {
         }
         for s in [&cached, &pending] {
             assert_eq!(
-                s.unanswered(&thread.id).await.unwrap(),
-                plain.unanswered(&thread.id).await.unwrap()
+                s.unanswered(&thread.id, usize::MAX).await.unwrap(),
+                plain.unanswered(&thread.id, usize::MAX).await.unwrap()
             );
         }
         for s in stores {
@@ -613,8 +619,8 @@ async fn recent_messages_answer_as_the_database_does() {
         runs.push(run.id.clone());
         for s in [&cached, &pending] {
             assert_eq!(
-                s.unanswered(&thread.id).await.unwrap(),
-                plain.unanswered(&thread.id).await.unwrap()
+                s.unanswered(&thread.id, usize::MAX).await.unwrap(),
+                plain.unanswered(&thread.id, usize::MAX).await.unwrap()
             );
             assert_eq!(
                 s.list_runs(&thread.id, &ListQuery::new(3, Order::Desc))
@@ -739,6 +745,35 @@ async fn thread_listings_use_the_thread_index() {
             );
         }
     }
+}
+
+/// The unanswered messages after the cursor are found as a page is, through the thread index
+/// and the end of the table, never by a scan of the table: a run's read of a 100,000-message
+/// backlog costs its batch.
+#[tokio::test]
+async fn the_unanswered_query_uses_the_thread_index() {
+    let store = SqliteStore::in_memory().unwrap();
+    let sql = format!("EXPLAIN QUERY PLAN {}", thread_index::UNANSWERED);
+    let plan = store
+        .read(move |conn| {
+            let mut stmt = conn.prepare(&sql).map_err(backend)?;
+            let rows = stmt
+                .query_map(params!["t", 0, 5], |r| r.get::<_, String>(3))
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+        .unwrap();
+    let text = plan.join("\n");
+    assert!(text.contains("USING PRIMARY KEY"), "{text}");
+    assert!(text.contains("INTEGER PRIMARY KEY (rowid>?)"), "{text}");
+    assert!(
+        !plan.iter().any(|p| p.starts_with("SCAN ")
+            && !p.contains("PRIMARY KEY")
+            && !p.contains("SUBQUERY")
+            && !p.contains("(subquery")),
+        "{text}"
+    );
 }
 
 /// Checkpoints run beside the writer and the log starts over: the `-wal` file stays small while

@@ -106,6 +106,31 @@ pub(super) fn rows<T: DeserializeOwned>(
     )
 }
 
+/// The SQL of [`unanswered`]: [`thread_rows!`] for messages in ascending order, skipping
+/// replies in each part before it is limited.
+pub(super) const UNANSWERED: &str = "SELECT json FROM (\
+     SELECT seq, json FROM (SELECT t.seq AS seq, t.json AS json FROM thread_messages i \
+       JOIN messages t ON t.seq = i.seq \
+       WHERE i.thread_id = ?1 AND i.seq > ?2 AND t.run_id IS NULL ORDER BY i.seq ASC LIMIT ?3) \
+     UNION ALL \
+     SELECT seq, json FROM (SELECT seq, json FROM messages \
+       WHERE seq > max(?2, (SELECT seq FROM indexed WHERE name = 'messages')) \
+       AND thread_id = ?1 AND run_id IS NULL ORDER BY seq ASC LIMIT ?3)\
+     ) ORDER BY seq ASC LIMIT ?3";
+
+/// The oldest `limit` messages of thread `thread_id` after `seq` `cursor` that are not replies.
+/// Replies are skipped in the query, not after it: a limit applied before they are dropped
+/// could return nothing while user messages wait behind a run's replies.
+pub(super) fn unanswered<T: DeserializeOwned>(
+    conn: &Connection,
+    thread_id: &str,
+    cursor: i64,
+    limit: usize,
+) -> StoreResult<Vec<T>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    json_rows(conn, UNANSWERED, params![thread_id, cursor, limit])
+}
+
 /// Deletes the thread's messages and runs, indexed or not.
 pub(super) fn delete_thread(conn: &Connection, thread_id: &str) -> StoreResult<()> {
     for sql in [

@@ -9,6 +9,9 @@ use crate::thread::{
     Content, ListQuery, Message, Order, Principal, Role, Run, RunError, RunStatus, Thread,
 };
 
+/// No bound on [`ThreadStore::unanswered`]: every unanswered message.
+const ALL: usize = usize::MAX;
+
 fn me() -> Principal {
     Principal::new("me")
 }
@@ -116,7 +119,7 @@ pub async fn thread_crud<S: ThreadStore>(s: S) {
         .await
         .unwrap();
     assert!(runs.data.is_empty());
-    assert!(s.unanswered(&thread.id).await.unwrap().is_empty());
+    assert!(s.unanswered(&thread.id, ALL).await.unwrap().is_empty());
 }
 
 /// Another principal neither sees, changes nor deletes a thread, before or after its owner read it.
@@ -158,7 +161,10 @@ pub async fn missing_thread<S: ThreadStore>(s: S) {
         s.list_runs(id, &q).await,
         Err(StoreError::NotFound)
     ));
-    assert!(matches!(s.unanswered(id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        s.unanswered(id, ALL).await,
+        Err(StoreError::NotFound)
+    ));
     let run = Run::new(id, "agent");
     assert!(matches!(
         s.create_run(run.clone()).await,
@@ -418,7 +424,7 @@ pub async fn started_runs<S: ThreadStore>(s: S) {
 /// replies; a refused one (a late cancel, a completion after a cancel) changes nothing.
 pub async fn run_transitions<S: ThreadStore>(s: S) {
     let (thread, messages) = thread_with(&s, 1).await;
-    let unanswered = s.unanswered(&thread.id).await.unwrap();
+    let unanswered = s.unanswered(&thread.id, ALL).await.unwrap();
 
     // queued: cannot complete or be cancelled-without-cancelling; a second start is refused.
     let run = Run::new(thread.id.clone(), "agent");
@@ -471,7 +477,7 @@ pub async fn run_transitions<S: ThreadStore>(s: S) {
             .data
             .is_empty()
     );
-    assert_eq!(s.unanswered(&thread.id).await.unwrap(), unanswered);
+    assert_eq!(s.unanswered(&thread.id, ALL).await.unwrap(), unanswered);
 
     // Terminal is final: a late cancel, a fail, an expiry or a restart change nothing.
     for t in [
@@ -500,7 +506,7 @@ pub async fn run_transitions<S: ThreadStore>(s: S) {
         s.list_messages(&thread.id, &of_run).await.unwrap().data,
         replies
     );
-    assert!(s.unanswered(&thread.id).await.unwrap().is_empty());
+    assert!(s.unanswered(&thread.id, ALL).await.unwrap().is_empty());
 
     // A cancel of a queued run; failing from cancelling keeps the error; expiring.
     let run = Run::new(thread.id.clone(), "agent");
@@ -574,7 +580,7 @@ pub async fn cancel_races_completion<S: ThreadStore>(s: S) {
         let stored = s.run(&thread.id, &run.id).await.unwrap().unwrap();
         let of_run = ListQuery::new(10, Order::Asc).run_id(run.id.clone());
         let replies = s.list_messages(&thread.id, &of_run).await.unwrap().data;
-        let unanswered = s.unanswered(&thread.id).await.unwrap();
+        let unanswered = s.unanswered(&thread.id, ALL).await.unwrap();
         match stored.status {
             RunStatus::Completed => {
                 completed += 1;
@@ -697,7 +703,7 @@ pub async fn run_conflicts<S: ThreadStore>(s: S) {
 /// The agent's cursor: what is unanswered, moved atomically by a run's completion, never backwards, never by failed runs or unknown ids, per thread.
 pub async fn unanswered_and_cursor<S: ThreadStore>(s: S) {
     let (thread, messages) = thread_with(&s, 2).await;
-    assert_eq!(s.unanswered(&thread.id).await.unwrap(), messages);
+    assert_eq!(s.unanswered(&thread.id, ALL).await.unwrap(), messages);
 
     let run = Run::new(thread.id.clone(), "agent");
     s.create_run(run.clone()).await.unwrap();
@@ -714,7 +720,7 @@ pub async fn unanswered_and_cursor<S: ThreadStore>(s: S) {
     let done = done.run;
     // One atomic step: run state, replies, cursor.
     assert_eq!(s.run(&thread.id, &run.id).await.unwrap(), Some(done));
-    assert!(s.unanswered(&thread.id).await.unwrap().is_empty());
+    assert!(s.unanswered(&thread.id, ALL).await.unwrap().is_empty());
 
     // Replies are never unanswered, even when after the cursor.
     let m2 = user(&thread, "2");
@@ -723,7 +729,7 @@ pub async fn unanswered_and_cursor<S: ThreadStore>(s: S) {
         .await
         .unwrap();
     assert_eq!(
-        s.unanswered(&thread.id).await.unwrap(),
+        s.unanswered(&thread.id, ALL).await.unwrap(),
         vec![m2.clone(), m3.clone()]
     );
 
@@ -737,7 +743,7 @@ pub async fn unanswered_and_cursor<S: ThreadStore>(s: S) {
     )
     .await;
     assert_eq!(
-        s.unanswered(&thread.id).await.unwrap(),
+        s.unanswered(&thread.id, ALL).await.unwrap(),
         vec![m2.clone(), m3.clone()]
     );
 
@@ -745,27 +751,77 @@ pub async fn unanswered_and_cursor<S: ThreadStore>(s: S) {
     let run = Run::new(thread.id.clone(), "agent");
     s.create_run(run.clone()).await.unwrap();
     complete(&s, run, Vec::new(), "msg_unknown").await;
-    assert_eq!(s.unanswered(&thread.id).await.unwrap().len(), 2);
+    assert_eq!(s.unanswered(&thread.id, ALL).await.unwrap().len(), 2);
 
     // Answering only the first leaves the second.
     let run = Run::new(thread.id.clone(), "agent");
     s.create_run(run.clone()).await.unwrap();
     complete(&s, run.clone(), vec![reply(&run, "re 2")], &m2.id).await;
-    assert_eq!(s.unanswered(&thread.id).await.unwrap(), vec![m3.clone()]);
+    assert_eq!(
+        s.unanswered(&thread.id, ALL).await.unwrap(),
+        vec![m3.clone()]
+    );
 
     // The cursor never moves back.
     let run = Run::new(thread.id.clone(), "agent");
     s.create_run(run.clone()).await.unwrap();
     complete(&s, run, Vec::new(), &messages[0].id).await;
-    assert_eq!(s.unanswered(&thread.id).await.unwrap(), vec![m3.clone()]);
+    assert_eq!(
+        s.unanswered(&thread.id, ALL).await.unwrap(),
+        vec![m3.clone()]
+    );
     let run = Run::new(thread.id.clone(), "agent");
     s.create_run(run.clone()).await.unwrap();
     complete(&s, run, Vec::new(), &m3.id).await;
-    assert!(s.unanswered(&thread.id).await.unwrap().is_empty());
+    assert!(s.unanswered(&thread.id, ALL).await.unwrap().is_empty());
 
     // Cursors are per thread.
     let (other, other_messages) = thread_with(&s, 1).await;
-    assert_eq!(s.unanswered(&other.id).await.unwrap(), other_messages);
+    assert_eq!(s.unanswered(&other.id, ALL).await.unwrap(), other_messages);
+}
+
+/// `unanswered` returns at most its limit, the oldest first, bounded in the store: replies
+/// piled up after the cursor (more of them than the limit) never hide the messages behind them,
+/// and answering a bounded batch leaves the rest for the next run, in order.
+pub async fn unanswered_is_bounded<S: ThreadStore>(s: S) {
+    let (thread, messages) = thread_with(&s, 5).await;
+    assert_eq!(s.unanswered(&thread.id, 2).await.unwrap(), messages[..2]);
+    assert_eq!(s.unanswered(&thread.id, 5).await.unwrap(), messages);
+    assert_eq!(s.unanswered(&thread.id, 6).await.unwrap(), messages);
+    assert!(s.unanswered(&thread.id, 0).await.unwrap().is_empty());
+    assert!(matches!(
+        s.unanswered("thread_missing", 1).await,
+        Err(StoreError::NotFound)
+    ));
+
+    // A run answers the first two, with three replies each (six after the backlog).
+    let run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    let replies: Vec<Message> = (0..6).map(|i| reply(&run, &format!("re {i}"))).collect();
+    complete(&s, run, replies, &messages[1].id).await;
+    assert_eq!(s.unanswered(&thread.id, 2).await.unwrap(), messages[2..4]);
+    assert_eq!(s.unanswered(&thread.id, ALL).await.unwrap(), messages[2..]);
+
+    // The rest answered: only replies follow the cursor, then one new message.
+    let run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    let replies: Vec<Message> = (0..6).map(|i| reply(&run, &format!("re {i}"))).collect();
+    complete(&s, run, replies, &messages[4].id).await;
+    assert!(s.unanswered(&thread.id, 2).await.unwrap().is_empty());
+    let late = user(&thread, "late");
+    let later = user(&thread, "later");
+    s.append_messages(&thread.id, vec![late.clone(), later.clone()])
+        .await
+        .unwrap();
+    // Six replies between the cursor and the new messages, a limit of one.
+    assert_eq!(
+        s.unanswered(&thread.id, 1).await.unwrap(),
+        vec![late.clone()]
+    );
+    assert_eq!(
+        s.unanswered(&thread.id, 2).await.unwrap(),
+        vec![late, later]
+    );
 }
 
 /// `fail_interrupted_runs` fails exactly the queued and in-progress runs, with a `last_error`, once.
@@ -945,12 +1001,15 @@ pub async fn modify_and_delete<S: ThreadStore>(s: S) {
         .unwrap();
     assert_eq!(texts(&after.data), ["2"]);
     assert!(after.has_more);
-    assert_eq!(texts(&s.unanswered(&thread.id).await.unwrap()), ["2", "3"]);
+    assert_eq!(
+        texts(&s.unanswered(&thread.id, ALL).await.unwrap()),
+        ["2", "3"]
+    );
     s.append_messages(&thread.id, vec![user(&thread, "4")])
         .await
         .unwrap();
     assert_eq!(
-        texts(&s.unanswered(&thread.id).await.unwrap()),
+        texts(&s.unanswered(&thread.id, ALL).await.unwrap()),
         ["2", "3", "4"]
     );
 

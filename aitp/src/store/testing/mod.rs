@@ -125,7 +125,7 @@ macro_rules! __store_contract {
         $crate::__store_contract!(@cases $make;
             thread_crud, owner_isolation, missing_thread, messages_pagination,
             message_lookup_and_run_filter, started_runs, run_transitions,
-            cancel_races_completion, run_conflicts, unanswered_and_cursor,
+            cancel_races_completion, run_conflicts, unanswered_and_cursor, unanswered_is_bounded,
             fail_interrupted_runs, unknown_fields_survive, concurrent_use, modify_and_delete);
     };
     (@cases $make:expr; $($name:ident),*) => {
