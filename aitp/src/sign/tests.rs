@@ -254,7 +254,7 @@ fn every_tail_of_wrappers_stripped_is_noticed() {
     let keys = resolver();
     let w = chain();
     let hops = ["assistant.near", "concierge.near", "router.near"];
-    for kept in 0..3 {
+    for (kept, addressed_to) in hops.into_iter().enumerate() {
         let offer = if kept == 0 {
             Offer::from(w.original_quote.clone())
         } else {
@@ -265,7 +265,7 @@ fn every_tail_of_wrappers_stripped_is_noticed() {
         assert_eq!(
             block_on(verify_chain(&keys, Some("buyer.near"), &offer)),
             Err(VerifyError::WrongRecipient {
-                addressed_to: hops[kept].into(),
+                addressed_to: addressed_to.into(),
                 recipient: "buyer.near".into()
             }),
             "{kept} wrappers kept"
