@@ -11,9 +11,9 @@
 //!
 //! The second argument is the shop's merchant id and public key (default: the demo shop's).
 //! The assistant listens on `127.0.0.1:8082` (`PORT` overrides) and prints its affiliate id
-//! and public key; talk to it with
-//! `aitp chat http://127.0.0.1:8082/v1 --key customer.json --merchant-key <shop>=<key>
-//! --merchant-key <assistant>=<key>` to see every signature verified.
+//! and public key; talk to it with `aitp chat http://127.0.0.1:8082/v1 --key customer.json
+//! --channel channel_ada_demo_shop --merchant-key <shop>=<key> --merchant-key <assistant>=<key>`
+//! to see every signature verified and the assistant's part of the shop's revenue share.
 //!
 //! Demo shortcut, said plainly: the assistant's key comes from the published seed
 //! [`DEMO_ASSISTANT_SEED`], so anyone can sign as it; a real assistant loads its key from

@@ -55,6 +55,11 @@ impl Forwarder {
     /// [`Forwarder::forward_text`], every `quote` or `wrapped_quote` is verified and wrapped
     /// (one that does not verify becomes an `error` message). [`Forwarder::relay`] and
     /// [`Forwarder::relay_text`] still relay unchanged.
+    ///
+    /// Build the client with the affiliate id as its actor (`Client::builder(..).actor(id)`):
+    /// a merchant addresses its quote (`next_recipient`) to the agent that asked for it, and
+    /// the affiliation wraps only quotes addressed to it, so that a quote stripped of our
+    /// wrapper further on is refused by the payer (see `aitp::sign::verify_chain`).
     #[cfg(feature = "signing")]
     pub fn affiliate(mut self, affiliation: crate::Affiliation) -> Self {
         self.affiliation = Some(Arc::new(affiliation));

@@ -266,6 +266,8 @@ async fn a_signer_command_signs_and_is_checked() {
             "chat",
             "--actor",
             script::CUSTOMER,
+            "--channel",
+            script::CHANNEL_ID,
             "--signer",
             &signer,
             "--payer-key",
@@ -289,6 +291,8 @@ async fn a_signer_command_signs_and_is_checked() {
             "chat",
             "--actor",
             script::CUSTOMER,
+            "--channel",
+            script::CHANNEL_ID,
             "--signer",
             &signer,
             "--payer-key",
@@ -306,10 +310,12 @@ async fn a_signer_command_signs_and_is_checked() {
 }
 
 /// Without a key nothing is paid, and the person is told how to sign; `--unsigned` pays
-/// with `"unsigned"` only because it was asked for.
+/// with `"unsigned"` only because it was asked for, and the shop's payment gate refuses it:
+/// the person sees the gate's failed check, and the shop charges nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_key_no_payment_unless_unsigned_is_chosen() {
-    let url = serve(shop::ShopState::default()).await;
+    let state = shop::ShopState::default();
+    let url = serve(state.clone()).await;
     let out = aitp(&["chat", &url], &[], &purchase_input("y")).await;
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{out:?}\n{stdout}");
@@ -319,15 +325,42 @@ async fn no_key_no_payment_unless_unsigned_is_chosen() {
     );
     assert!(payments_in(&url, &thread_id(&stdout)).await.is_empty());
 
-    let out = aitp(&["chat", &url, "--unsigned"], &[], &purchase_input("y")).await;
+    // Everything else as the shop expects (its customer, through its channel): only the
+    // signature is missing.
+    let out = aitp(
+        &[
+            "chat",
+            &url,
+            "--unsigned",
+            "--actor",
+            script::CUSTOMER,
+            "--channel",
+            script::CHANNEL_ID,
+        ],
+        &[],
+        &purchase_input("y"),
+    )
+    .await;
     let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}\n{stdout}");
     assert!(
         stdout.contains("will be NOT signed (--unsigned)"),
         "{stdout}"
     );
-    let payments = payments_in(&url, &thread_id(&stdout)).await;
+    let thread = thread_id(&stdout);
+    let payments = payments_in(&url, &thread).await;
     assert_eq!(payments.len(), 1, "{stdout}");
     assert_eq!(payments[0].payer_signature.as_deref(), Some("unsigned"));
+    // Refused by the gate, which says which check failed; the order still waits.
+    for expected in [": failure", "Check: payer_signature", "Reason: "] {
+        assert!(stdout.contains(expected), "{expected:?} in:\n{stdout}");
+    }
+    assert!(!stdout.contains(": success"), "{stdout}");
+    assert_eq!(
+        state.order(&thread).expect("the order").stage.waiting_for(),
+        "a payment of the quote (`payment`)"
+    );
+    assert_eq!(state.charges(), 0);
 
     // A key file that is not one is a usage error, before anything is sent.
     let dir = tempfile::tempdir().unwrap();
@@ -477,7 +510,16 @@ async fn a_wrapped_quote_through_a_personal_assistant() {
     // Both keys (from the environment, comma-separated): verified, no warning, paid.
     let both = format!("{shop_trusted},{assistant_trusted}");
     let out = aitp(
-        &["chat", &url, "--actor", script::CUSTOMER, "--key", &key],
+        &[
+            "chat",
+            &url,
+            "--actor",
+            script::CUSTOMER,
+            "--channel",
+            script::CHANNEL_ID,
+            "--key",
+            &key,
+        ],
         &[("AITP_MERCHANT_KEYS", &both)],
         &purchase_input("y"),
     )
@@ -496,6 +538,15 @@ async fn a_wrapped_quote_through_a_personal_assistant() {
         "{stdout}"
     );
     assert!(confirmed.contains("  signature: verified"), "{stdout}");
+    // The shop's signed quote offers affiliates 300 bps; the assistant, its only affiliate,
+    // gets all of it: floor(37.00 × 300 / 10000) = 1.11 (2 × 18.50 USD, in cents).
+    assert!(
+        stdout.contains(&format!(
+            "of which 1.11 USD ({} bps) goes to affiliates: {ASSISTANT} 1.11",
+            shop::AFFILIATE_SHARE_BPS
+        )),
+        "{stdout}"
+    );
     let payments = payments_in(&url, &thread_id(&stdout)).await;
     assert_eq!(payments.len(), 1, "{stdout}");
     aitp::sign::verify(&script::customer_key().public_key(), &payments[0]).unwrap();

@@ -4,9 +4,11 @@
 //! `Forwarder` with an `Affiliation`) checks the shop's signature and passes the quote on
 //! wrapped, signing its wrapper; the buyer (`aitp-client`, the customer script's account and
 //! key) checks the whole chain against the shop's and the assistant's keys, pays with a signed
-//! payment, and checks the shop's signed confirmation. A variant puts an agent between the
-//! buyer and the assistant that changes the quote on the way: the buyer refuses to pay, and
-//! the shop receives nothing.
+//! payment, and checks the shop's signed confirmation. The shop's quote offers affiliates a
+//! revenue share and names the assistant as its `next_recipient`; the assistant's part of the
+//! share is exact. A variant puts an agent between the buyer and the assistant that changes
+//! the quote on the way (down to stripping the assistant's wrapper): the buyer refuses to
+//! pay, and the shop receives nothing.
 
 use std::time::Duration;
 
@@ -14,12 +16,15 @@ use aitp::{
     agent::{BoxFuture, Forward, ForwardError, Reply, Router, ThreadCtx},
     capability::{
         AitpCapability, Body, Envelope,
-        payments::{Affiliate, AffiliateRole, Payment, PaymentConfirmation, WrappedQuote, Wrapper},
+        payments::{
+            Affiliate, AffiliateRole, Payment, PaymentConfirmation, RevenueShare, WrappedQuote,
+            Wrapper,
+        },
     },
     server::Server,
     sign::{
         self, Admission, ConfiguredKeys, Offer, Party, PaymentGate, SecretKey, VerifiedChain,
-        VerifyError, verify_chain, verify_signed,
+        VerifyError, split_revenue, verify_chain, verify_signed,
     },
     store::MemoryStore,
     thread::{ListQuery, Message, Order},
@@ -80,8 +85,8 @@ struct Tampering {
     tamper: Tamper,
 }
 
-/// A change made to a `wrapped_quote` in transit.
-type Tamper = fn(&mut WrappedQuote);
+/// A change made to a `wrapped_quote` in transit: what the hop sends on instead.
+type Tamper = fn(WrappedQuote) -> Envelope;
 
 /// Whether the buyer refused a tampered quote with the right check.
 type Refusal = fn(&VerifyError) -> bool;
@@ -92,11 +97,7 @@ impl Tampering {
             .into_iter()
             .map(|r| match r {
                 Reply::Message(m) => match m.body() {
-                    Body::WrappedQuote(w) => {
-                        let mut w = w.clone();
-                        (self.tamper)(&mut w);
-                        Reply::Message(Envelope::from(w))
-                    }
+                    Body::WrappedQuote(w) => Reply::Message((self.tamper)(w.clone())),
                     _ => Reply::Message(m),
                 },
                 other => other,
@@ -195,25 +196,26 @@ fn capabilities(messages: &[Message]) -> Vec<Envelope> {
 
 /// What the buyer got: the quote it paid, the chain's keys, its payment, the confirmation.
 struct Purchase {
-    wrapped: WrappedQuote,
+    offer: Offer,
     chain: VerifiedChain,
     payment: Payment,
     confirmation: PaymentConfirmation,
 }
 
-/// The buyer: answers the conversation with the customer script until a quote arrives; pays
-/// it only when every signature of its chain verifies, with a payment signed by the
-/// customer's key. `Err`: the check that refused the quote (nothing was paid).
+/// The buyer: answers the conversation with the customer script until a quote arrives
+/// (wrapped or not); pays it only when every signature of its chain verifies and the chain
+/// ends at the buyer, with a payment signed by the customer's key. `Err`: the check that
+/// refused the quote (nothing was paid).
 async fn buy(thread: &mut ThreadHandle, trusts: &ConfiguredKeys) -> Result<Purchase, VerifyError> {
     let mut replies = thread.ask(script::OPENING).await.unwrap();
     loop {
         let messages = capabilities(&replies);
-        let wrapped = messages.iter().find_map(|m| match m.body() {
-            Body::WrappedQuote(w) => Some(w.clone()),
+        let offer = messages.iter().find_map(|m| match m.body() {
+            Body::WrappedQuote(w) => Some(Offer::from(w.clone())),
+            Body::Quote(q) => Some(Offer::from(q.clone())),
             _ => None,
         });
-        if let Some(wrapped) = wrapped {
-            let offer = Offer::from(wrapped.clone());
+        if let Some(offer) = offer {
             let chain = verify_chain(trusts, Some(script::CUSTOMER), &offer).await?;
             let payment = script::pay(offer.quote()).expect("the quote offers a way to pay");
             let confirmation = thread
@@ -221,16 +223,12 @@ async fn buy(thread: &mut ThreadHandle, trusts: &ConfiguredKeys) -> Result<Purch
                 .await
                 .unwrap();
             return Ok(Purchase {
-                wrapped,
+                offer,
                 chain,
                 payment,
                 confirmation,
             });
         }
-        assert!(
-            !messages.iter().any(|m| matches!(m.body(), Body::Quote(_))),
-            "the assistant passes no quote on unwrapped: {messages:?}"
-        );
         let answer = messages
             .iter()
             .find_map(script::next_message)
@@ -271,32 +269,74 @@ async fn a_signed_purchase_through_an_affiliate() {
     let trusts = buyer_trusts(&agents.shop);
     let mut thread = buyer(&agents.assistant_url).create_thread().await.unwrap();
     let purchase = buy(&mut thread, &trusts).await.expect("the chain verifies");
+    let Offer::Wrapped(wrapped) = &purchase.offer else {
+        panic!(
+            "the assistant passes the quote on wrapped: {:?}",
+            purchase.offer
+        )
+    };
 
-    // The chain: the shop's quote, unchanged, then the assistant's wrapper, addressed to the
-    // buyer, adding the discovery agent.
+    // The chain: the shop's quote, unchanged, handed to the assistant, then the assistant's
+    // wrapper, addressed to the buyer, adding the discovery agent.
     assert_eq!(purchase.chain.merchant_key, agents.shop.public_key());
     assert_eq!(purchase.chain.wrapper_keys, [assistant_key().public_key()]);
-    let wrapper = &purchase.wrapped.wrappers[0];
+    assert_eq!(
+        wrapped.original_quote.next_recipient.as_deref(),
+        Some(ASSISTANT)
+    );
+    let wrapper = &wrapped.wrappers[0];
     assert_eq!(wrapper.affiliate_id, ASSISTANT);
     assert_eq!(wrapper.role, AffiliateRole::PersonalAssistant);
     assert_eq!(wrapper.next_recipient, script::CUSTOMER);
-    let affiliates: Vec<String> = purchase
-        .wrapped
-        .affiliates()
-        .into_iter()
-        .map(|a| a.id)
-        .collect();
+    let affiliates: Vec<String> = wrapped.affiliates().into_iter().map(|a| a.id).collect();
     assert_eq!(affiliates, [ASSISTANT, "discovery.near"]);
     // Addressed to the buyer, not to anyone else.
     assert!(matches!(
-        verify_chain(
-            &trusts,
-            Some("someone-else.near"),
-            &Offer::from(purchase.wrapped.clone())
-        )
-        .await,
+        verify_chain(&trusts, Some("someone-else.near"), &purchase.offer).await,
         Err(VerifyError::WrongRecipient { .. })
     ));
+
+    // The affiliates' share, as the shop signed it: 300 bps of the price paid, in USDC's
+    // smallest units (6 decimals), split by weight between the assistant (its wrapper, weight
+    // 1) and the discovery agent it added (weight 1). Worked out here by hand from the price:
+    // 37.00 USD is 37_000_000 units, 3 % of it 1_110_000, half of that 555_000 each.
+    let share = wrapped
+        .original_quote
+        .revenue_share
+        .as_ref()
+        .expect("the shop offers affiliates a share");
+    assert_eq!(share.affiliate_share_bps, shop::AFFILIATE_SHARE_BPS);
+    let price = purchase.payment.payment_method.amount.clone().unwrap();
+    let units = price.to_minor_units(6).unwrap();
+    let expected_share = units * u128::try_from(shop::AFFILIATE_SHARE_BPS).unwrap() / 10_000;
+    let split = split_revenue(&price, 6, &purchase.offer).unwrap();
+    assert_eq!(split.share.to_minor_units(6), Some(expected_share));
+    assert_eq!(
+        split.merchant.to_minor_units(6),
+        Some(units - expected_share)
+    );
+    let parts: Vec<(&str, u128)> = split
+        .parts
+        .iter()
+        .map(|p| (p.id.as_str(), p.amount.to_minor_units(6).unwrap()))
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            (ASSISTANT, expected_share / 2 + expected_share % 2),
+            ("discovery.near", expected_share / 2)
+        ]
+    );
+    assert_eq!(
+        parts.iter().map(|(_, units)| units).sum::<u128>(),
+        expected_share,
+        "the parts add up to the share exactly"
+    );
+    assert_eq!(price.as_str(), "37.00");
+    assert_eq!(
+        (split.share.as_str(), split.parts[0].amount.as_str()),
+        ("1.110000", "0.555000")
+    );
 
     // The confirmation is the shop's: signed with the shop's key, for this payment.
     assert_eq!(purchase.confirmation.result.as_str(), "success");
@@ -336,8 +376,8 @@ async fn a_signed_purchase_through_an_affiliate() {
         .allow(ASSISTANT, assistant_key().public_key())
         .allow(script::CUSTOMER, script::customer_key().public_key());
     for offer in [
-        Offer::from(purchase.wrapped.original_quote.clone()),
-        Offer::from(purchase.wrapped.clone()),
+        Offer::from(wrapped.original_quote.clone()),
+        purchase.offer.clone(),
     ] {
         let gate = PaymentGate::new(
             SecretKey::from_seed(&shop::DEMO_KEY_SEED),
@@ -355,11 +395,23 @@ async fn a_signed_purchase_through_an_affiliate() {
 /// refuses with the check that failed, and the shop receives no payment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_tampered_in_transit_is_refused() {
-    let cases: [(&str, Tamper, Refusal); 4] = [
+    let cases: [(&str, Tamper, Refusal); 7] = [
         (
             "the amount lowered",
-            |w| {
+            |mut w| {
                 w.original_quote.payment_options[0].amount = Some("0.01".parse().unwrap());
+                Envelope::from(w)
+            },
+            |e| {
+                matches!(e, VerifyError::BadSignature { path, .. }
+                if path == "wrapped_quote.original_quote.merchant_signature")
+            },
+        ),
+        (
+            "the affiliates' share raised",
+            |mut w| {
+                w.original_quote.revenue_share = Some(RevenueShare::new(5_000));
+                Envelope::from(w)
             },
             |e| {
                 matches!(e, VerifyError::BadSignature { path, .. }
@@ -368,9 +420,10 @@ async fn a_chain_tampered_in_transit_is_refused() {
         ),
         (
             "an affiliate slipped into the assistant's wrapper",
-            |w| {
+            |mut w| {
                 w.wrappers[0].added_affiliates =
                     Some(vec![Affiliate::new("fraud.near", AffiliateRole::Discovery)]);
+                Envelope::from(w)
             },
             |e| {
                 matches!(e, VerifyError::BadSignature { path, .. }
@@ -382,7 +435,7 @@ async fn a_chain_tampered_in_transit_is_refused() {
             |w| {
                 let fraud = SecretKey::from_seed(&[0xF0; 32]);
                 let wrapper = Wrapper::new("fraud.near", AffiliateRole::Service, script::CUSTOMER);
-                *w = sign::wrap(&fraud, wrapper, w.clone()).unwrap();
+                Envelope::from(sign::wrap(&fraud, wrapper, w).unwrap())
             },
             |e| matches!(e, VerifyError::BrokenChain { index: 1, .. }),
         ),
@@ -390,17 +443,39 @@ async fn a_chain_tampered_in_transit_is_refused() {
             "the assistant's wrapper replaced by another's",
             |w| {
                 let fraud = SecretKey::from_seed(&[0xF0; 32]);
-                let quote = w.original_quote.clone();
                 let wrapper = Wrapper::new(
                     "fraud.near",
                     AffiliateRole::PersonalAssistant,
                     script::CUSTOMER,
                 );
-                *w = sign::wrap(&fraud, wrapper, quote).unwrap();
+                Envelope::from(sign::wrap(&fraud, wrapper, w.original_quote).unwrap())
+            },
+            // The shop handed its quote to the assistant: nobody else may wrap it.
+            |e| {
+                matches!(e, VerifyError::BrokenChain { index: 0, expected, affiliate_id }
+                    if expected == ASSISTANT && affiliate_id == "fraud.near")
+            },
+        ),
+        (
+            "the assistant's wrapper stripped",
+            |w| Envelope::from(w.original_quote),
+            // Every signature left is good, but the quote is still addressed to the
+            // assistant, not to the buyer: the assistant's share would go unpaid.
+            |e| {
+                matches!(e, VerifyError::WrongRecipient { addressed_to, recipient }
+                    if addressed_to == ASSISTANT && recipient == script::CUSTOMER)
+            },
+        ),
+        (
+            "the assistant's wrapper stripped and the quote re-addressed to the buyer",
+            |w| {
+                let mut quote = w.original_quote;
+                quote.next_recipient = Some(script::CUSTOMER.into());
+                Envelope::from(quote)
             },
             |e| {
-                matches!(e, VerifyError::UnknownSigner { party, .. }
-                    if *party == Party::Affiliate("fraud.near".into()))
+                matches!(e, VerifyError::BadSignature { path, .. }
+                if path == "quote.merchant_signature")
             },
         ),
     ];

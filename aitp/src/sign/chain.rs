@@ -20,8 +20,9 @@ use crate::capability::payments::{Quote, WrappedQuote, Wrapper};
 /// `None` when there is no wrapper `index`. This is the payload of the spec's pseudocode,
 /// with JCS in place of its broken canonicalisation. Because each wrapper signs the
 /// signatures before it, reordering, dropping or inserting a wrapper breaks every signature
-/// after that point; only the *last* wrapper can be dropped without breaking a signature,
-/// which [`verify_chain`] catches by checking that the chain ends at its caller.
+/// after that point; only the *last* wrappers can be dropped without breaking a signature,
+/// which [`verify_chain`] catches by checking that the chain ends at its caller (see its
+/// rule on `next_recipient`).
 pub fn wrapper_signing_bytes(
     wrapped: &WrappedQuote,
     index: usize,
@@ -214,6 +215,27 @@ pub struct VerifiedChain {
 /// at it — the last wrapper's `next_recipient`, or the quote's for an unwrapped quote,
 /// when the quote names one. Without it a chain with its last wrapper cut off still
 /// verifies, since it is exactly what the agents before that wrapper signed.
+///
+/// # Binding a quote to its wrappers *(this SDK's reading of the spec)*
+///
+/// AITP-01 gives every wrapper a required `next_recipient` and the quote an optional one,
+/// and says an agent verifies "the whole signature chain"; it does not say what stops a hop
+/// from removing wrappers. Every signature covers only what came before it, so a tail of
+/// wrappers — down to all of them — can be cut off leaving good signatures. This SDK binds
+/// each link to the next through `next_recipient`:
+///
+/// - A merchant names in its quote's `next_recipient` the agent it hands the quote to
+///   (the sender of the message it answers). An affiliate names the agent it passes the
+///   quote on to in its wrapper's `next_recipient`, as the spec requires.
+/// - Wrapper `i`'s `affiliate_id` must be the `next_recipient` of the link before it
+///   ([`VerifyError::BrokenChain`]), and the last link must name the agent checking
+///   ([`VerifyError::WrongRecipient`]).
+///
+/// So a quote the shop handed to an assistant reaches the buyer either with the assistant's
+/// wrapper (and the assistant's part of the `revenue_share`) or addressed to the assistant,
+/// which the buyer refuses: stripping a wrapper is detected. A quote that names no
+/// `next_recipient` is for whoever receives it, and its first wrappers can then be stripped
+/// undetected; a merchant that shares revenue with affiliates should name one.
 pub async fn verify_chain<R: KeyResolver>(
     resolver: &R,
     recipient: Option<&str>,

@@ -247,6 +247,69 @@ fn every_wrapper_reordered_or_dropped_fails() {
     assert!(block_on(verify_chain(&keys, None, &Offer::from(cut))).is_ok());
 }
 
+/// The merchant names whom it hands the quote to (`next_recipient`), so every cut of the
+/// chain, down to the bare quote, is still addressed to an agent before the buyer.
+#[test]
+fn every_tail_of_wrappers_stripped_is_noticed() {
+    let keys = resolver();
+    let w = chain();
+    let hops = ["assistant.near", "concierge.near", "router.near"];
+    for (kept, addressed_to) in hops.into_iter().enumerate() {
+        let offer = if kept == 0 {
+            Offer::from(w.original_quote.clone())
+        } else {
+            let mut cut = w.clone();
+            cut.wrappers.truncate(kept);
+            Offer::from(cut)
+        };
+        assert_eq!(
+            block_on(verify_chain(&keys, Some("buyer.near"), &offer)),
+            Err(VerifyError::WrongRecipient {
+                addressed_to: addressed_to.into(),
+                recipient: "buyer.near".into()
+            }),
+            "{kept} wrappers kept"
+        );
+    }
+    // The stripped quote is good for the agent the merchant handed it to, and for nobody
+    // else; re-addressing it breaks the merchant's signature.
+    let bare = Offer::from(w.original_quote.clone());
+    assert!(block_on(verify_chain(&keys, Some("assistant.near"), &bare)).is_ok());
+    let mut readdressed = w.original_quote.clone();
+    readdressed.next_recipient = Some("buyer.near".into());
+    assert!(matches!(
+        block_on(verify_chain(
+            &keys,
+            Some("buyer.near"),
+            &Offer::from(readdressed)
+        )),
+        Err(VerifyError::BadSignature { .. })
+    ));
+
+    // A merchant that names nobody binds nothing: its quote, wrapped once and stripped,
+    // verifies for anyone. This is why the demo shop names the agent it answers.
+    let mut open = w.original_quote.clone();
+    open.next_recipient = None;
+    let open = sign(&key(1), open).unwrap();
+    let wrapped = wrap(&key(2), wrapper("assistant.near", "buyer.near", 1), open).unwrap();
+    assert!(
+        block_on(verify_chain(
+            &keys,
+            Some("buyer.near"),
+            &Offer::from(wrapped.clone())
+        ))
+        .is_ok()
+    );
+    assert!(
+        block_on(verify_chain(
+            &keys,
+            Some("buyer.near"),
+            &Offer::from(wrapped.original_quote)
+        ))
+        .is_ok()
+    );
+}
+
 #[test]
 fn each_refusal_has_its_own_error() {
     let q = quote();

@@ -62,7 +62,7 @@ use aitp::{
         data_request::{Data, FormField, RequestData},
         decisions::{Decision, DecisionOption, RequestDecision},
         errors::ErrorReport,
-        payments::{Payment, PaymentConfirmation, PaymentOption, Quote},
+        payments::{Payment, PaymentConfirmation, PaymentOption, Quote, RevenueShare},
         transactions::{self, PaymentDetail, PaymentOutcome},
     },
     money::{Amount, DecimalNumber},
@@ -87,6 +87,12 @@ pub const MAX_QUANTITY: u64 = 10;
 /// the example sign for real with a key anyone can rebuild (`SecretKey::from_seed`); a real
 /// shop keeps its key secret.
 pub const DEMO_KEY_SEED: [u8; 32] = *b"aitp-rs demo shop: not a secret!";
+/// The affiliates' share the shop's quotes offer (`revenue_share.affiliate_share_bps`): 3 %
+/// of the price goes to the agents that passed the quote on to the customer, split by
+/// `aitp::sign::split_revenue`.
+pub const AFFILIATE_SHARE_BPS: i64 = 300;
+/// The shop's actor id in its threads.
+pub const ACTOR_ID: &str = "aitp-rs-demo-shop";
 
 // ---------------------------------------------------------------------------------------------
 // Catalog
@@ -548,15 +554,21 @@ impl ShopState {
         self.orders.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The AITP-01 quote for `order`: one option of the exact total, paid in [`TOKEN`] over a
-    /// NEAR payment channel to the shop, valid for [`QUOTE_TTL`], signed.
-    fn quote(&self, order: &Order) -> Result<Quote, ShopError> {
+    /// The AITP-01 quote for `order`, handed to `next_recipient`: one option of the exact
+    /// total, paid in [`TOKEN`] over a NEAR payment channel to the shop, valid for
+    /// [`QUOTE_TTL`], offering affiliates [`AFFILIATE_SHARE_BPS`], signed.
+    ///
+    /// `next_recipient` is who asked for it (see [`addressee`]). Naming it binds the quote to
+    /// the wrappers it will get: an affiliate passing it on must be that agent, and a quote
+    /// whose wrapper was stripped on the way reaches the customer still addressed to the
+    /// affiliate, which `aitp::sign::verify_chain` refuses (`WrongRecipient`).
+    fn quote(&self, order: &Order, next_recipient: Option<String>) -> Result<Quote, ShopError> {
         let total = order.total().ok_or(ShopError::TooLarge)?;
         let description = match &order.ship_to {
             Some(ship_to) => format!("{}, shipped to {ship_to}", order.summary()),
             None => order.summary(),
         };
-        let quote = Quote::builder(new_id("quote_"), MERCHANT_ID, description)
+        let mut quote = Quote::builder(new_id("quote_"), MERCHANT_ID, description)
             .expiration(rfc3339(self.now().saturating_add(ttl_seconds())))
             .option(PaymentOption::near_payment_channel(
                 total,
@@ -564,9 +576,28 @@ impl ShopState {
                 TOKEN,
                 MERCHANT_ID,
             ))
-            .build_unsigned();
-        sign(&self.signing_key, quote).map_err(|e| ShopError::Signing(e.to_string()))
+            .revenue_share(RevenueShare::new(AFFILIATE_SHARE_BPS));
+        if let Some(next) = next_recipient {
+            quote = quote.next_recipient(next);
+        }
+        sign(&self.signing_key, quote.build_unsigned())
+            .map_err(|e| ShopError::Signing(e.to_string()))
     }
+}
+
+/// Whom a quote answering `cx`'s message goes to: the sender of that message (its
+/// `metadata.actor`), else the first actor of the thread that is not the shop; `None` when
+/// the thread names nobody, and the quote then names no `next_recipient`.
+fn addressee(cx: &ThreadCtx) -> Option<String> {
+    let shop = |id: &str| id.is_empty() || id == ACTOR_ID || id == MERCHANT_ID;
+    if let Some(sender) = cx.message().actor().filter(|a| !shop(a)) {
+        return Some(sender.to_owned());
+    }
+    cx.actors()
+        .iter()
+        .map(|a| a.id.as_str())
+        .find(|id| !shop(id))
+        .map(str::to_owned)
 }
 
 /// Why the shop cannot do what a message asks. Returned by the handlers, it reaches the
@@ -660,7 +691,7 @@ pub fn shop_agent() -> Router<ShopState> {
 pub fn shop_agent_with(state: ShopState) -> Router<ShopState> {
     let state_desk = state.desk.clone();
     Router::with_state(state)
-        .actor_id("aitp-rs-demo-shop")
+        .actor_id(ACTOR_ID)
         .on_text(on_text)
         .handler(on_decision)
         .handler(on_data)
@@ -723,7 +754,7 @@ async fn on_text(State(shop): State<ShopState>, cx: ThreadCtx, said: String) -> 
             let Some(order) = orders.get_mut(thread) else {
                 return Vec::new();
             };
-            match shop.quote(order) {
+            match shop.quote(order, addressee(&cx)) {
                 Ok(quote) => {
                     tracing::info!(thread, expired = %expired, quote = %quote.quote_id, "quote expired; sending a fresh one");
                     order.stage = Stage::Payment {
@@ -892,7 +923,7 @@ async fn on_data(
     let ship_to = ShippingAddress::from_data(&data);
     let total = order.total().ok_or(ShopError::TooLarge)?;
     order.ship_to = Some(ship_to.clone());
-    let quote = shop.quote(order)?;
+    let quote = shop.quote(order, addressee(&cx))?;
     tracing::info!(thread, ship_to = %ship_to, quote = %quote.quote_id, total = %total, "address received; sending the quote");
     order.stage = Stage::Payment {
         quote: quote.clone(),

@@ -209,4 +209,31 @@ mod tests {
             Signature::Missing(_)
         ));
     }
+
+    /// The shop handed its quote to the assistant (`next_recipient`); a hop that strips the
+    /// assistant's wrapper leaves good signatures, but the quote is not addressed to us.
+    #[tokio::test]
+    async fn a_quote_stripped_of_its_wrapper_is_shown_invalid() {
+        let shop = SecretKey::from_seed(&[1; 32]);
+        let assistant = SecretKey::from_seed(&[2; 32]);
+        let mut handed = quote(&shop);
+        handed.next_recipient = Some("pa.near".to_owned());
+        let handed = sign::sign(&shop, handed).unwrap();
+        let wrapper = Wrapper::new("pa.near", AffiliateRole::PersonalAssistant, "ada.near");
+        let wrapped = sign::wrap(&assistant, wrapper, handed).unwrap();
+        let both = [
+            ("shop.near".to_owned(), shop.public_key()),
+            ("pa.near".to_owned(), assistant.public_key()),
+        ];
+        assert_eq!(
+            offer_signature(&Offer::from(wrapped.clone()), &both, "ada.near").await,
+            Signature::Verified
+        );
+        let stripped = Offer::from(wrapped.original_quote);
+        let shown = offer_signature(&stripped, &both, "ada.near").await;
+        assert_eq!(
+            shown.to_string(),
+            "INVALID (the quote is addressed to `pa.near`, not to `ada.near`)"
+        );
+    }
 }
