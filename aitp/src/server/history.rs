@@ -50,3 +50,49 @@ impl<S: ThreadStore> ThreadHistory for StoreHistory<S> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        agent::Router,
+        server::Server,
+        store::MemoryStore,
+        thread::{Content, Message, Principal, Role, Thread},
+    };
+
+    #[tokio::test]
+    async fn the_history_pages_the_stored_thread_newest_first() {
+        let store = MemoryStore::new();
+        let thread = Thread::new();
+        let messages: Vec<Message> = (0..250)
+            .map(|i| Message::new(&thread.id, Role::User, vec![Content::text(i.to_string())]))
+            .collect();
+        let ids: Vec<String> = messages.iter().rev().map(|m| m.id.clone()).collect();
+        store
+            .create_thread(&Principal::anonymous(), thread.clone(), messages)
+            .await
+            .unwrap();
+        let app = Arc::new(Server::new(Router::new(), store).shared);
+        let history = StoreHistory::of(&app, &thread.id);
+
+        let mut seen = Vec::new();
+        let mut before: Option<String> = None;
+        loop {
+            // Larger than a page the store serves: clamped, not refused.
+            let page = history.older(before.as_deref(), 1000).await.unwrap();
+            assert!(page.messages.len() <= ListQuery::MAX_LIMIT);
+            seen.extend(page.messages.iter().map(|m| m.id.clone()));
+            before = seen.last().cloned();
+            if !page.has_more {
+                break;
+            }
+        }
+        assert_eq!(seen, ids, "every message once, newest first");
+        let none = StoreHistory::of(&app, "thread_missing");
+        assert!(
+            none.older(None, 10).await.is_err(),
+            "a store error, not an empty thread"
+        );
+    }
+}
