@@ -252,8 +252,9 @@ impl PaymentDesk {
         }
     }
 
-    /// The offers this agent sent in thread `thread_id`, oldest first (at most
-    /// [`OFFERS_PER_THREAD`]).
+    /// The offers this agent sent in thread `thread_id` in turns without a history (see the
+    /// [module documentation](self)), oldest first, at most [`OFFERS_PER_THREAD`]. Empty for
+    /// threads served by the server: there the thread itself is read.
     pub fn offers(&self, thread_id: &str) -> Vec<Offer> {
         self.with_offers(|m| {
             m.get(thread_id)
