@@ -5,13 +5,14 @@ use std::{
     sync::{Arc, OnceLock},
 };
 
+use super::ThreadHistory;
 use crate::{
     capability::Negotiated,
     thread::{Actor, Message, Principal, Thread},
 };
 
 /// One turn: the thread and the messages the agent has not answered yet, oldest first.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Turn {
     /// The thread, with its metadata (actors and their capabilities).
@@ -22,6 +23,21 @@ pub struct Turn {
     pub principal: Principal,
     /// The run this turn belongs to, when a transport runs the agent in runs.
     pub run_id: Option<String>,
+    /// The thread's stored messages, when the transport can read them (the server can):
+    /// where the payment desk finds the offers a payment pays.
+    pub history: Option<Arc<dyn ThreadHistory>>,
+}
+
+impl fmt::Debug for Turn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Turn")
+            .field("thread", &self.thread)
+            .field("messages", &self.messages)
+            .field("principal", &self.principal)
+            .field("run_id", &self.run_id)
+            .field("history", &self.history.is_some())
+            .finish()
+    }
 }
 
 impl Turn {
@@ -32,12 +48,19 @@ impl Turn {
             messages,
             principal,
             run_id: None,
+            history: None,
         }
     }
 
     /// Sets the run id.
     pub fn run_id(mut self, run_id: impl Into<String>) -> Self {
         self.run_id = Some(run_id.into());
+        self
+    }
+
+    /// Gives the turn a view of the thread's stored messages.
+    pub fn history(mut self, history: Arc<dyn ThreadHistory>) -> Self {
+        self.history = Some(history);
         self
     }
 }
@@ -54,6 +77,7 @@ struct Inner {
     message: Message,
     principal: Principal,
     run_id: Option<String>,
+    history: Option<Arc<dyn ThreadHistory>>,
     // Read from the metadata on first use: most handlers never ask.
     actors: OnceLock<Vec<Actor>>,
     negotiated: OnceLock<Negotiated>,
@@ -77,12 +101,29 @@ impl ThreadCtx {
                 message,
                 principal,
                 run_id,
+                history: None,
                 actors: OnceLock::new(),
                 negotiated: OnceLock::new(),
                 #[cfg(feature = "signing")]
                 admitted: None,
             }),
         }
+    }
+
+    /// The same context, with a view of the thread's stored messages (of the [`Turn`]).
+    pub(super) fn with_history(mut self, history: Option<Arc<dyn ThreadHistory>>) -> Self {
+        if history.is_some() {
+            if let Some(inner) = Arc::get_mut(&mut self.inner) {
+                inner.history = history;
+            }
+        }
+        self
+    }
+
+    /// The thread's stored messages, newest first, when the transport provides them (the
+    /// server does): for handlers that look back further than the message they answer.
+    pub fn history(&self) -> Option<&dyn ThreadHistory> {
+        self.inner.history.as_deref()
     }
 
     /// The same context, for a payment the gate admitted.
@@ -95,6 +136,7 @@ impl ThreadCtx {
                 message: i.message.clone(),
                 principal: i.principal.clone(),
                 run_id: i.run_id.clone(),
+                history: i.history.clone(),
                 actors: i.actors.clone(),
                 negotiated: i.negotiated.clone(),
                 admitted: Some(admitted),

@@ -91,6 +91,7 @@
 mod context;
 mod extract;
 mod handler;
+mod history;
 #[cfg(feature = "signing")]
 pub mod payments;
 mod reply;
@@ -99,6 +100,7 @@ mod router;
 pub use context::{ThreadCtx, Turn};
 pub use extract::{FromTurn, State};
 pub use handler::{BoxFuture, Handler};
+pub use history::{HistoryError, HistoryPage, MessagesHistory, ThreadHistory};
 #[cfg(feature = "signing")]
 pub use payments::{Admitted, KnownChannels, PaymentChannels, PaymentDesk};
 pub use reply::{IntoReplies, Reply};

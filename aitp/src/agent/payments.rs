@@ -29,12 +29,33 @@
 //!    `pending`): whether it charged is unknown, so the gate does not guess; settle such a
 //!    quote through your [`Ledger`].
 //!
-//! **Which offers are "in the thread".** The router records each `quote` and
-//! `wrapped_quote` it sends, per thread, in the desk: an agent can only be paid for offers it
-//! made in that very thread, and finding them costs no read of the thread. The record lives
-//! in memory, like [`MemoryLedger`](crate::sign::MemoryLedger): after a restart, or on
-//! another replica, earlier quotes are not found and their payments are refused
-//! (`quote_not_found`), never accepted unchecked; the payer asks for a fresh quote.
+//! **Which offers are "in the thread".** The thread itself says. When the turn carries the
+//! thread's history ([`ThreadCtx::history`]; the [server](crate::server) always gives it,
+//! read from its store), the desk looks for the payment's `quote_id` there: the newest
+//! message **the agent wrote** carrying a `quote` or `wrapped_quote` with that id, among the
+//! thread's newest [`OFFER_SCAN_DEPTH`] messages (older offers are not payable: the payer
+//! asks for a fresh quote). Since the offer is read from the stored thread, a payment is
+//! found after a restart and on any replica of a server sharing one database; a failure to
+//! read the thread is answered with an error report (the payment is neither taken nor
+//! refused, so the payer may send it again).
+//!
+//! "The agent wrote" means an `assistant` message made by a run (`run_id` set), which is
+//! what the runtime stores for every reply. A client can also post `assistant` messages (the
+//! Threads API allows it, and NEAR AI's `run_id` extra sets the field), so what is relied on
+//! in the end is the signatures: a planted "quote" passes only if every signature in it
+//! verifies under the keys the resolver allows for its merchant and affiliates, which a
+//! payer cannot forge. A genuine signed offer copied from another thread is still one real
+//! offer of this merchant, and the ledger, keyed by `quote_id`, lets it be paid only once
+//! wherever it is presented.
+//!
+//! Without a history (a turn built by hand, [`Router::dispatch_one`](super::Router::dispatch_one)),
+//! the desk falls back to the offers the router recorded in memory as it sent them (at most
+//! [`OFFERS_PER_THREAD`] per thread, lost at a restart).
+//!
+//! **Which ledger.** [`MemoryLedger`](crate::sign::MemoryLedger) forgets paid quotes at a
+//! restart: for tests. A served agent uses the ledger of its store, which keeps "paid once"
+//! across restarts and, on `PgStore`, across replicas: `SqliteStore` and `PgStore`
+//! implement [`Ledger`] (`gate.with_ledger(store.clone())`).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -43,10 +64,10 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use super::{BoxFuture, FromTurn, Reply, ThreadCtx};
+use super::{BoxFuture, FromTurn, HistoryError, Reply, ThreadCtx, ThreadHistory};
 use crate::{
     capability::{
-        CapabilityMessage, Envelope,
+        CapabilityMessage, Envelope, ParseError,
         errors::{ErrorCode, ErrorReport},
         payments::{Payment, PaymentConfirmation, Quote, WrappedQuote},
     },
@@ -54,11 +75,21 @@ use crate::{
         Admission, Clock, GateError, KeyResolver, Ledger, Offer, PaymentGate, SignError, Ticket,
         VerifiedChain,
     },
+    thread::{Message, Role},
 };
 
-/// How many offers per thread a desk remembers; older ones are forgotten (and no longer
-/// payable), so one thread cannot grow the record without bound.
+/// How many offers per thread a desk remembers in memory (used only for turns without a
+/// history); older ones are forgotten (and no longer payable), so one thread cannot grow the
+/// record without bound.
 pub const OFFERS_PER_THREAD: usize = 64;
+
+/// How many of the thread's newest messages the desk reads, at most, looking for the offer
+/// a payment pays (in pages of 100): a payment of an older offer is refused
+/// (`quote_not_found`). Bounds what one payment costs to check, however long the thread.
+pub const OFFER_SCAN_DEPTH: usize = 500;
+
+/// The page size of the scan (the store's largest page).
+const SCAN_PAGE: usize = 100;
 
 /// Your payment-channel backend, as far as the gate needs it: who the channel of a payment
 /// pays. A `payment` names its channel (`payment_method.channel_id`) but not the channel's
@@ -221,8 +252,9 @@ impl PaymentDesk {
         }
     }
 
-    /// The offers this agent sent in thread `thread_id`, oldest first (at most
-    /// [`OFFERS_PER_THREAD`]).
+    /// The offers this agent sent in thread `thread_id` in turns without a history (see the
+    /// [module documentation](self)), oldest first, at most [`OFFERS_PER_THREAD`]. Empty for
+    /// threads served by the server: there the thread itself is read.
     pub fn offers(&self, thread_id: &str) -> Vec<Offer> {
         self.with_offers(|m| {
             m.get(thread_id)
@@ -270,7 +302,13 @@ impl PaymentDesk {
         Fut: Future<Output = Vec<Reply>>,
     {
         let gate = &*self.inner.gate;
-        let offers = self.offers(cx.thread_id());
+        let offers = match cx.history() {
+            Some(history) => match find_offer(history, &payment.quote_id).await {
+                Ok(found) => found.into_iter().collect(),
+                Err(e) => return vec![unreadable(&cx, &e)],
+            },
+            None => self.offers(cx.thread_id()),
+        };
         // Asked only once the other checks passed (see `PaymentGate::admit_with`).
         let recipient = self.inner.channels.recipient(&payment);
         let admission = gate.admit(&offers, recipient, &payment).await;
@@ -347,6 +385,68 @@ fn refusal(gate: &dyn ErasedGate, cx: &ThreadCtx, payment: &Payment, error: &Gat
     }
 }
 
+/// The newest offer with `quote_id` that the agent wrote among the thread's newest
+/// [`OFFER_SCAN_DEPTH`] messages (see the [module documentation](self)).
+pub async fn find_offer(
+    history: &dyn ThreadHistory,
+    quote_id: &str,
+) -> Result<Option<Offer>, HistoryError> {
+    let mut scanned = 0;
+    let mut before: Option<String> = None;
+    while scanned < OFFER_SCAN_DEPTH {
+        let limit = SCAN_PAGE.min(OFFER_SCAN_DEPTH - scanned);
+        let page = history.older(before.as_deref(), limit).await?;
+        let Some(last) = page.messages.last() else {
+            break;
+        };
+        before = Some(last.id.clone());
+        scanned += page.messages.len();
+        for message in page.messages.iter().filter(|m| by_agent(m)) {
+            // The last of a message's parts is its newest.
+            let found = message
+                .capabilities()
+                .filter_map(|part| offer_in(part).filter(|o| o.quote().quote_id == quote_id))
+                .last();
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        if !page.has_more {
+            break;
+        }
+    }
+    Ok(None)
+}
+
+/// Whether the agent wrote `message`: an assistant message stored by a run.
+fn by_agent(message: &Message) -> bool {
+    message.role == Role::Assistant && message.run_id.is_some()
+}
+
+/// The offer in a capability message of the thread, if it is one.
+fn offer_in(part: Result<Envelope, ParseError>) -> Option<Offer> {
+    let m = part.ok()?;
+    if let Ok(Some(q)) = m.message::<Quote>() {
+        return Some(Offer::Quote(q));
+    }
+    match m.message::<WrappedQuote>() {
+        Ok(Some(w)) => Some(Offer::Wrapped(w)),
+        _ => None,
+    }
+}
+
+/// The reply when the thread could not be read: neither taken nor refused.
+fn unreadable(cx: &ThreadCtx, error: &HistoryError) -> Reply {
+    Reply::error(
+        ErrorReport::new(
+            ErrorCode::HandlerError,
+            format!("the payment could not be checked, send it again: {error}"),
+        )
+        .key(Payment::KEY)
+        .message_id(cx.message().id.clone()),
+    )
+}
+
 /// The offer a reply sends, if it sends one.
 fn offer_of(reply: &Reply) -> Option<Offer> {
     let Reply::Message(m) = reply else {
@@ -367,7 +467,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        agent::{Router, State},
+        agent::{MessagesHistory, Router, State},
         capability::{
             payments::{PaymentMethodUsed, PaymentOption},
             transactions::PaymentOutcome,
@@ -538,5 +638,79 @@ mod tests {
             "the oldest are forgotten"
         );
         assert!(desk.offers("t_2").is_empty());
+    }
+
+    fn said(role: Role, run: Option<&str>, content: Content) -> Message {
+        let mut m = Message::new("t_1", role, vec![content]);
+        m.run_id = run.map(str::to_owned);
+        m
+    }
+
+    #[tokio::test]
+    async fn offers_are_found_in_the_agents_own_recent_messages() {
+        let q1 = quote("q_1");
+        let mut q1_again = q1.clone();
+        q1_again.description = "A mug, again".into();
+        let q1_again = sign(&shop_key(), q1_again).unwrap();
+        let planted = quote("q_2");
+        let old = quote("q_3");
+        let aitp = |q: &Quote| Content::aitp(&Envelope::from(q.clone()));
+        let mut messages = vec![said(Role::Assistant, Some("run_0"), aitp(&old))];
+        messages.extend(
+            (0..OFFER_SCAN_DEPTH).map(|i| said(Role::User, None, Content::text(i.to_string()))),
+        );
+        messages.extend([
+            said(Role::Assistant, Some("run_1"), aitp(&q1)),
+            // Posted by a client as "assistant": not the agent's.
+            said(Role::Assistant, None, aitp(&planted)),
+            said(Role::User, Some("run_1"), aitp(&planted)),
+            said(Role::Assistant, Some("run_2"), aitp(&q1_again)),
+            said(Role::User, None, Content::text("paying")),
+        ]);
+        let history = MessagesHistory(messages);
+        let found = find_offer(&history, "q_1").await.unwrap().expect("q_1");
+        assert_eq!(found, Offer::Quote(q1_again), "the newest offer counts");
+        assert_eq!(find_offer(&history, "q_2").await.unwrap(), None);
+        // Beyond the bound.
+        assert_eq!(find_offer(&history, "q_3").await.unwrap(), None);
+        let short = MessagesHistory(history.0[OFFER_SCAN_DEPTH - 3..].to_vec());
+        assert!(find_offer(&short, "q_1").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn with_a_history_the_desk_needs_no_record() {
+        // A desk that never saw the quote sent (another replica, a restart) finds it in the
+        // thread's history and takes the payment once.
+        let calls = Arc::new(AtomicU64::new(0));
+        let router = agent(desk(), calls.clone(), false);
+        let thread = Thread::new();
+        let q = quote("q_1");
+        let mut sent = Message::new(&thread.id, Role::Assistant, vec![]);
+        sent.content = vec![Content::aitp(&Envelope::from(q.clone()))];
+        sent.run_id = Some("run_1".into());
+        let history: Arc<dyn ThreadHistory> = Arc::new(MessagesHistory(vec![sent]));
+        let pay = |p: &Payment| {
+            let m = Message::new(
+                &thread.id,
+                Role::User,
+                vec![Content::aitp(&Envelope::from(p.clone()))],
+            );
+            crate::agent::Turn::new(
+                thread.clone(),
+                vec![m],
+                crate::thread::Principal::anonymous(),
+            )
+            .history(history.clone())
+        };
+        let p = payment(&q);
+        let first = confirmation(&router.dispatch(pay(&p)).await).expect("confirmed");
+        assert_eq!(first.result, PaymentOutcome::Success);
+        let again = confirmation(&router.dispatch(pay(&p)).await).expect("confirmed");
+        assert_eq!(again, first);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let missing = payment(&quote("q_9"));
+        let refusal = confirmation(&router.dispatch(pay(&missing)).await).expect("refused");
+        assert_eq!(refusal.result, PaymentOutcome::Failure);
+        assert!(refusal.message.unwrap_or_default().contains("not found"));
     }
 }

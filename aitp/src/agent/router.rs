@@ -340,13 +340,15 @@ impl<S: Send + Sync + 'static> Router<S> {
             messages,
             principal,
             run_id,
+            history,
         } = turn;
         #[cfg(feature = "signing")]
         let thread_id = thread.id.clone();
         let mut replies = Vec::new();
         for message in messages {
             let parts: Vec<String> = message.text_parts().map(str::to_owned).collect();
-            let cx = ThreadCtx::new(thread.clone(), message, principal.clone(), run_id.clone());
+            let cx = ThreadCtx::new(thread.clone(), message, principal.clone(), run_id.clone())
+                .with_history(history.clone());
             for part in &parts {
                 match extract_text(part) {
                     ContentPart::Aitp(m) => {
@@ -364,7 +366,8 @@ impl<S: Send + Sync + 'static> Router<S> {
             }
         }
         #[cfg(feature = "signing")]
-        if let Some(desk) = &self.payments {
+        // With a history the desk reads offers from the thread: no record needed.
+        if let (Some(desk), None) = (&self.payments, &history) {
             desk.record(&thread_id, &replies);
         }
         replies

@@ -554,7 +554,9 @@ async fn drive<S: ThreadStore>(
         let mut messages = messages;
         messages.truncate(app.limits.run_messages.max(1));
         let answered_up_to = messages.last().map(|m| m.id.clone());
-        let turn = Turn::new(thread, messages, principal).run_id(run.id.clone());
+        let turn = Turn::new(thread, messages, principal)
+            .run_id(run.id.clone())
+            .history(super::history::StoreHistory::of(app, &thread_id));
         // A panicking handler fails the run, not the server.
         match AssertUnwindSafe(app.agent.respond(turn))
             .catch_unwind()

@@ -43,6 +43,7 @@ mod body;
 mod checks;
 mod error;
 mod executor;
+mod history;
 mod messages;
 mod runs;
 mod threads;

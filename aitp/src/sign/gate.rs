@@ -48,9 +48,13 @@ pub struct LedgerError(pub String);
 
 /// Where a [`PaymentGate`] remembers which quotes are paid, so each is paid once.
 ///
-/// Storage-agnostic: [`MemoryLedger`] for one process, or your database. `claim` must be
-/// atomic (an insert that fails when the quote is taken), since two payments for one quote
-/// can arrive at once.
+/// Storage-agnostic. [`MemoryLedger`] forgets at a restart: for tests and demos. A served
+/// agent uses the ledger of its store, which the stores implement (`SqliteStore`: table
+/// `payments` in its file; `PgStore`: `aitp_payments`, shared by every replica), so "paid
+/// once" holds across restarts and replicas: `gate.with_ledger(store.clone())`. Or your
+/// database. `claim` must be atomic (an insert that fails when the quote is taken), since
+/// two payments for one quote can arrive at once, on one process or on several;
+/// `store::testing::ledger_contract` (feature `testing`) checks a ledger of yours.
 pub trait Ledger: Send + Sync {
     /// What is known about `quote_id`.
     fn entry(
@@ -82,7 +86,8 @@ pub trait Ledger: Send + Sync {
     ) -> impl Future<Output = Result<(), LedgerError>> + Send;
 }
 
-/// A [`Ledger`] in memory: for tests and single-process agents (forgets on restart).
+/// A [`Ledger`] in memory: for tests (it forgets on restart, so a quote paid before a
+/// restart could be paid again after it; a served agent uses its store's ledger).
 #[derive(Debug, Default)]
 pub struct MemoryLedger(Mutex<HashMap<String, LedgerEntry>>);
 

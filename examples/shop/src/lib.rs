@@ -67,8 +67,8 @@ use aitp::{
     },
     money::{Amount, DecimalNumber},
     sign::{
-        Clock, ConfiguredKeys, KeyResolver, Party, PaymentGate, PublicKey, ResolveError, SecretKey,
-        SystemClock, check_expiry, sign,
+        Clock, ConfiguredKeys, KeyResolver, Ledger, MemoryLedger, Party, PaymentGate, PublicKey,
+        ResolveError, SecretKey, SystemClock, check_expiry, sign,
     },
     thread::{new_id, unix_now},
 };
@@ -491,19 +491,36 @@ impl ShopState {
     }
 
     /// A shop selling `catalog`, signing with the key of [`DEMO_KEY_SEED`], taking payments
-    /// from the payers `payers` allows, through `channels`, with quote expiry by `clock`.
+    /// from the payers `payers` allows, through `channels`, with quote expiry by `clock`,
+    /// remembering paid quotes in memory (forgotten at a restart: see
+    /// [`ShopState::with_ledger`]).
     pub fn with_payments(
         catalog: Catalog,
         payers: impl KeyResolver + 'static,
         channels: impl PaymentChannels,
         clock: impl Clock + Clone + 'static,
     ) -> Self {
+        Self::with_ledger(catalog, payers, channels, clock, MemoryLedger::new())
+    }
+
+    /// [`ShopState::with_payments`], remembering paid quotes in `ledger`: the store the shop
+    /// is served from (`SqliteStore`, `PgStore`), so that a quote paid stays paid across a
+    /// restart and across replicas.
+    pub fn with_ledger(
+        catalog: Catalog,
+        payers: impl KeyResolver + 'static,
+        channels: impl PaymentChannels,
+        clock: impl Clock + Clone + 'static,
+        ledger: impl Ledger + 'static,
+    ) -> Self {
         let signing_key = SecretKey::from_seed(&DEMO_KEY_SEED);
         let keys = ShopKeys {
             shop: signing_key.public_key(),
             payers,
         };
-        let gate = PaymentGate::new(signing_key.clone(), keys).with_clock(clock.clone());
+        let gate = PaymentGate::new(signing_key.clone(), keys)
+            .with_clock(clock.clone())
+            .with_ledger(ledger);
         Self {
             catalog: Arc::new(catalog),
             orders: Arc::default(),

@@ -10,6 +10,11 @@
 //! each step; the whole shop is in `src/lib.rs`, and `aitp_examples::script` is a
 //! customer that answers every step. Payments must be signed by a payer the shop knows: the
 //! demo customer, whose account, channel and (published) key it prints at start.
+//!
+//! Threads live in `./aitp.db` (as with `aitp::serve`), and so does the payment ledger: a
+//! quote paid stays paid across restarts, and the same payment sent again gets its first
+//! confirmation back. (The shop's orders are kept in memory, so an order in progress is
+//! lost at a restart: the customer starts again.)
 
 use tracing_subscriber::EnvFilter;
 
@@ -27,9 +32,20 @@ async fn main() -> std::io::Result<()> {
         aitp_examples::script::CHANNEL_ID,
         aitp_examples::script::customer_key(),
     );
+    // The store `aitp::serve` would use, which is also where paid quotes are remembered.
+    let store = aitp::store::SqliteStore::open_default().map_err(std::io::Error::other)?;
+    let shop = example_shop::ShopState::with_ledger(
+        example_shop::Catalog::demo(),
+        example_shop::demo_payers(),
+        example_shop::demo_channels(),
+        aitp::sign::SystemClock,
+        store.clone(),
+    );
     println!(
         "its quotes and confirmations verify with {}",
-        example_shop::ShopState::default().public_key()
+        shop.public_key()
     );
-    aitp::serve(example_shop::shop_agent(), addr).await
+    aitp::server::Server::new(example_shop::shop_agent_with(shop), store)
+        .serve(addr)
+        .await
 }

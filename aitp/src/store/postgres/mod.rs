@@ -1,6 +1,8 @@
 //! `PgStore`: threads in PostgreSQL, so that several server processes can share them. The
 //! public documentation (the driver, the layout, the guarantees) is on [`PgStore`].
 
+#[cfg(feature = "signing")]
+mod ledger;
 mod schema;
 #[cfg(test)]
 mod tests;

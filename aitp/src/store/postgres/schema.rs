@@ -67,6 +67,18 @@ pub(super) const MIGRATIONS: &[&str] = &[
         ADD COLUMN lease_owner text,
         ADD COLUMN lease_expires timestamptz,
         ADD COLUMN created timestamptz NOT NULL DEFAULT now();",
+    // 3: the payment ledger (`sign::Ledger`), shared by every replica: one row per quote
+    // someone pays, keyed by the quote id alone (a quote is paid once wherever, and on
+    // whichever replica, it is presented). `fingerprint` is the SHA-256 of the payment
+    // holding it; `confirmation` its signed confirmation's JSON text, NULL while in
+    // progress. Not tied to a thread: deleting a thread forgets no payment.
+    "CREATE TABLE aitp_payments (
+        quote_id text PRIMARY KEY,
+        fingerprint bytea NOT NULL CHECK (length(fingerprint) = 32),
+        confirmation text,
+        claimed_at timestamptz NOT NULL DEFAULT now(),
+        confirmed_at timestamptz
+    );",
 ];
 
 /// The schema version this crate writes.

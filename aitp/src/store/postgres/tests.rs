@@ -23,6 +23,35 @@ mod contract {
     crate::store::testing::contract!(super::store().await);
 }
 
+/// The ledger contract, and two stores (replicas) on one database sharing it.
+#[cfg(feature = "signing")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_ledger_keeps_the_contract_across_replicas() {
+    use std::sync::Arc;
+
+    use crate::sign::{Fingerprint, Ledger, LedgerEntry};
+
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let config = pg.database();
+    let store = PgStore::connect(&config).await.unwrap();
+    let elsewhere = PgStore::connect(&pg.database()).await.unwrap();
+    crate::store::testing::ledger_contract(Arc::new(store.clone())).await;
+    // A second store on another database does not see the first's; one on the same does.
+    assert_eq!(
+        elsewhere.entry("ledger_q_confirm").await.unwrap(),
+        LedgerEntry::Open
+    );
+    let f = Fingerprint([1; 32]);
+    assert_eq!(store.claim("q_shared", f).await.unwrap(), LedgerEntry::Open);
+    let same = PgStore::connect(&config).await.unwrap();
+    assert_eq!(
+        same.claim("q_shared", Fingerprint([2; 32])).await.unwrap(),
+        LedgerEntry::InProgress(f)
+    );
+}
+
 /// A plain connection to the database of `config`, for what the store does not expose.
 async fn raw(config: &str) -> tokio_postgres::Client {
     let (client, connection) = tokio_postgres::connect(config, NoTls).await.unwrap();

@@ -25,6 +25,8 @@ macro_rules! active_runs {
 
 mod cache;
 mod checkpoint;
+#[cfg(feature = "signing")]
+mod ledger;
 mod schema;
 #[cfg(test)]
 mod tests;

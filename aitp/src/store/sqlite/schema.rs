@@ -64,6 +64,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
         ('runs', (SELECT coalesce(max(seq), 0) FROM runs));
     DROP INDEX messages_thread;
     DROP INDEX runs_thread;",
+    // 3: the payment ledger (`sign::Ledger`): one row per quote someone pays, keyed by the
+    // quote id alone (a quote is paid once wherever it is presented). `fingerprint` is the
+    // SHA-256 of the payment holding it (32 bytes); `confirmation` its signed confirmation's JSON,
+    // NULL while in progress. Times are Unix seconds, for operators.
+    "CREATE TABLE payments (
+        quote_id     TEXT PRIMARY KEY NOT NULL,
+        fingerprint  BLOB NOT NULL,
+        confirmation TEXT,
+        claimed_at   INTEGER NOT NULL,
+        confirmed_at INTEGER
+    ) WITHOUT ROWID;",
 ];
 
 /// The database was written by a newer version of this crate: refused rather than misread.

@@ -893,3 +893,50 @@ async fn the_cache_keeps_to_its_byte_budget() {
         assert_eq!(cache.run(&run.id).is_some(), i % 8 != 7);
     }
 }
+
+/// The ledger contract on a file and in memory, and a paid quote surviving a reopening.
+#[cfg(feature = "signing")]
+mod ledger {
+    use std::sync::Arc;
+
+    use super::{SqliteStore, TempDb};
+    use crate::{
+        capability::payments::PaymentConfirmation,
+        sign::{Fingerprint, Ledger, LedgerEntry},
+        store::testing::ledger_contract,
+    };
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_sqlite_ledger_keeps_the_contract() {
+        let db = TempDb::new();
+        ledger_contract(Arc::new(SqliteStore::open(db.path()).unwrap())).await;
+        ledger_contract(Arc::new(SqliteStore::in_memory().unwrap())).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_paid_quote_stays_paid_after_a_restart() {
+        let db = TempDb::new();
+        let paid: PaymentConfirmation = serde_json::from_value(serde_json::json!({
+            "quote_id": "q_1", "payment_id": "pay_1", "result": "success",
+            "timestamp": "2029-06-01T01:00:00Z", "merchant_signature": "ed25519:c2ln"
+        }))
+        .unwrap();
+        let f = Fingerprint([7; 32]);
+        {
+            let store = SqliteStore::open(db.path()).unwrap();
+            assert_eq!(store.claim("q_1", f).await.unwrap(), LedgerEntry::Open);
+            assert_eq!(store.claim("q_2", f).await.unwrap(), LedgerEntry::Open);
+            store.confirm("q_1", f, &paid).await.unwrap();
+        }
+        let store = SqliteStore::open(db.path()).unwrap();
+        assert_eq!(
+            store.entry("q_1").await.unwrap(),
+            LedgerEntry::Confirmed(f, paid)
+        );
+        // A claim a crash interrupted stays in progress: whether it charged is unknown.
+        assert_eq!(
+            store.entry("q_2").await.unwrap(),
+            LedgerEntry::InProgress(f)
+        );
+    }
+}

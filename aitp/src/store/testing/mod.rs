@@ -50,10 +50,14 @@ use std::future::Future;
 use super::ThreadStore;
 
 mod cases;
+#[cfg(feature = "signing")]
+mod ledger;
 #[cfg(unix)]
 mod postgres;
 
 pub use cases::*;
+#[cfg(feature = "signing")]
+pub use ledger::ledger_contract;
 #[cfg(unix)]
 pub use postgres::{REQUIRE_VAR, TempPostgres};
 
