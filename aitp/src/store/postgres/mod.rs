@@ -249,6 +249,11 @@ const TRANSITION: &str = "WITH run AS (
 /// (see [`CREATE_RUN`]), so the snapshot is known to be current exactly when the locked row
 /// is the version the snapshot holds (same `xmin`); when it is not, nothing is written and
 /// the caller falls back to a transaction that locks first and checks in a later statement.
+/// (Two versions never share an `xmin`: a version made after the snapshot has the `xmin` of
+/// a transaction the snapshot does not see, which `VACUUM` cannot freeze while the snapshot
+/// lives. A freeze of the one version between the two reads only costs the fallback.)
+/// Replicas of an older version of this crate do not bump the row: do not mix them with
+/// this one on a database.
 macro_rules! checked_thread {
     () => {
         concat!(
