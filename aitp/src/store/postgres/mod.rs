@@ -7,14 +7,16 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
+mod expected;
 mod listen;
 
-use std::{error::Error as StdError, fmt, str::FromStr};
+use std::{error::Error as StdError, fmt, str::FromStr, sync::Arc};
 
 use deadpool_postgres::{GenericClient, Manager, Pool, Transaction};
 use serde::{Serialize, de::DeserializeOwned};
 use tokio_postgres::{NoTls, Row, error::SqlState, types::ToSql};
 
+use self::expected::Stored;
 use super::{
     Claimed, Holder, OnRunChange, Page, Renewal, StoreError, StoreResult, ThreadStore, Transition,
     Transitioned,
@@ -74,7 +76,11 @@ impl PgOptions {
         let mut client = pool.get().await.map_err(backend)?;
         schema::migrate(&mut client).await?;
         drop(client);
-        Ok(PgStore { pool, config })
+        Ok(PgStore {
+            pool,
+            config,
+            expected: Arc::default(),
+        })
     }
 }
 
@@ -104,8 +110,20 @@ impl PgOptions {
 /// stops after the page: its cost does not grow with the thread (a test checks
 /// PostgreSQL's plan on a 100,000-message thread). Operations that must see a consistent
 /// thread (an append against the one-active-run rule, a new run, a run finished with its
-/// replies and the agent's cursor) lock the thread's row in their transaction, so they are
-/// atomic across processes, not only within one.
+/// replies and the agent's cursor) lock the thread's row, so they are atomic across
+/// processes, not only within one.
+///
+/// **Round trips.** Every write a conversation makes is one statement, hence one round trip
+/// and one implicit transaction, with no `BEGIN`/`COMMIT`: an append or a new run locks the
+/// thread's row, checks for an active run and inserts in one statement (and falls back to a
+/// transaction of several when the thread changed while it waited for the lock); a
+/// transition is a conditional `UPDATE` of the run that also writes the replies, moves the
+/// cursor and sends the announcement, and applies only if the run is still in the state it
+/// was computed from. Its new state is computed here from the run's stored JSON (kept as
+/// text, so it cannot be edited in SQL without reordering keys): the state this process
+/// last wrote of its own runs is remembered (bounded in bytes) so that the statement needs
+/// no read first; a stale expectation is found out by the statement itself, which then
+/// writes nothing, and the run is read. Statements are prepared once per connection.
 ///
 /// **Replicas.** A deployment is N server processes (replicas) of the same agent behind any
 /// HTTP load balancer, without sticky sessions, each with a `PgStore` on the same database;
@@ -119,7 +137,7 @@ impl PgOptions {
 ///   third of the lease time ([`Server::lease`](crate::server::Server::lease), 30 s by
 ///   default); database time is used, so replicas' clocks need not agree;
 /// - replies are committed exactly once: a completion is a conditional transition stored
-///   with its replies in one transaction, and it is fenced by the lease (a replica whose run
+///   with its replies in one statement, and it is fenced by the lease (a replica whose run
 ///   another took over gets [`StoreError::LeaseLost`] and commits nothing);
 /// - runs of a replica that died are taken over by another once their lease expires (each
 ///   replica looks every half lease time, claiming with `FOR UPDATE SKIP LOCKED`, so one
@@ -151,6 +169,8 @@ pub struct PgStore {
     pool: Pool,
     /// For the dedicated `LISTEN` connection of [`ThreadStore::watch_runs`].
     config: tokio_postgres::Config,
+    /// What this process last wrote of its unfinished runs: what transitions expect.
+    expected: Arc<expected::Expected>,
 }
 
 impl fmt::Debug for PgStore {
@@ -181,6 +201,156 @@ macro_rules! leased_runs {
 /// The channel transitions are announced on (`NOTIFY`), with the payload
 /// `thread_id run_id status`.
 const CHANNEL: &str = "aitp_runs";
+
+/// How many times an optimistic write (a transition, an append, a new run) is tried before
+/// falling back to locking rows in a transaction of several statements. Each miss means
+/// another writer committed in between, so misses are rare and a retry usually succeeds.
+const OPTIMISTIC_ATTEMPTS: usize = 4;
+
+/// A run's transition in one statement, hence one implicit transaction and one round trip:
+/// the run's new state (`$5`, `$6`, the lease) is written only if the row still holds the
+/// JSON (`$3`) and lease owner (`$4`) the new state was computed from — under `READ
+/// COMMITTED` a row changed meanwhile is re-checked in its newest version, so a concurrent
+/// transition makes this one write nothing (zero rows) rather than overwrite it. Gated on
+/// that write, in the same statement: the agent's cursor (`$10`, only forward, only to a
+/// message of this thread; this also locks the thread's row, as appends and new runs do),
+/// the replies (`$11`–`$13`, in order), and the announcement (`pg_notify`, delivered at
+/// commit). One row if applied, none if not.
+const TRANSITION: &str = "WITH run AS (
+         UPDATE aitp_runs SET status = $5, json = $6,
+             lease_owner = COALESCE($7, lease_owner),
+             lease_expires = CASE
+                 WHEN $8 THEN NULL
+                 WHEN $9::float8 IS NOT NULL
+                     THEN clock_timestamp() + $9::float8 * interval '1 second'
+                 ELSE lease_expires END
+         WHERE thread_id = $1 AND id = $2 AND json = $3
+             AND lease_owner IS NOT DISTINCT FROM $4::text
+         RETURNING 1
+     ), answered AS (
+         UPDATE aitp_threads SET answered_seq = GREATEST(answered_seq,
+             (SELECT seq FROM aitp_messages WHERE thread_id = $1 AND id = $10::text))
+         WHERE id = $1 AND $10::text IS NOT NULL AND EXISTS (SELECT 1 FROM run)
+     ), replies AS (
+         INSERT INTO aitp_messages (thread_id, id, run_id, json)
+         SELECT $1, m.id, m.run_id, m.json
+         FROM unnest($11::text[], $12::text[], $13::text[]) WITH ORDINALITY
+             AS m (id, run_id, json, n)
+         WHERE EXISTS (SELECT 1 FROM run)
+         ORDER BY m.n
+     )
+     SELECT pg_notify($14, $15) FROM run";
+
+/// The first part of [`APPEND`] and [`CREATE_RUN`]: the thread's row locked (`locked`, its
+/// newest version), the same row as the statement's snapshot has it (`seen`), the thread's
+/// active run in that snapshot (`active`), and whether the write may go ahead (`ok`).
+///
+/// Under `READ COMMITTED` a statement reads one snapshot, taken when it starts, and may then
+/// wait for the row lock: a run that the previous holder of the lock created meanwhile
+/// would be missing from the snapshot. Every new run gives the thread's row a new version
+/// (see [`CREATE_RUN`]), so the snapshot is known to be current exactly when the locked row
+/// is the version the snapshot holds (same `xmin`); when it is not, nothing is written and
+/// the caller falls back to a transaction that locks first and checks in a later statement.
+/// (Two versions never share an `xmin`: a version made after the snapshot has the `xmin` of
+/// a transaction the snapshot does not see, which `VACUUM` cannot freeze while the snapshot
+/// lives. A freeze of the one version between the two reads only costs the fallback.)
+/// Replicas of an older version of this crate do not bump the row: do not mix them with
+/// this one on a database.
+macro_rules! checked_thread {
+    () => {
+        concat!(
+            "WITH locked AS (
+                 SELECT xmin AS version FROM aitp_threads WHERE id = $1 FOR NO KEY UPDATE
+             ), seen AS (
+                 SELECT xmin AS version FROM aitp_threads WHERE id = $1
+             ), current AS (
+                 SELECT 1 FROM locked, seen WHERE locked.version = seen.version
+             ), active AS (
+                 SELECT id FROM aitp_runs WHERE thread_id = $1 AND ",
+            active_runs!(),
+            " LIMIT 1
+             ), ok AS (
+                 SELECT 1 FROM current WHERE NOT EXISTS (SELECT 1 FROM active)
+             )"
+        )
+    };
+}
+
+/// What [`APPEND`] and [`CREATE_RUN`] answer (one row): whether the thread exists, whether
+/// the snapshot was current, and the active run that refused the write.
+macro_rules! checked_answer {
+    () => {
+        " SELECT EXISTS (SELECT 1 FROM locked), EXISTS (SELECT 1 FROM current),
+             (SELECT id FROM active)"
+    };
+}
+
+/// Appends messages (`$2`–`$4`, in order) to thread `$1` unless it has an active run, in one
+/// statement (see `checked_thread`): the insert happens under the thread's row lock, so a
+/// later append always has a larger `seq`.
+const APPEND: &str = concat!(
+    checked_thread!(),
+    ", inserted AS (
+         INSERT INTO aitp_messages (thread_id, id, run_id, json)
+         SELECT $1, m.id, m.run_id, m.json
+         FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+             AS m (id, run_id, json, n)
+         WHERE EXISTS (SELECT 1 FROM ok)
+         ORDER BY m.n
+     )",
+    checked_answer!()
+);
+
+/// Creates run `$2` (status `$3`, JSON `$4`) in thread `$1` unless it has an active run, in
+/// one statement (see `checked_thread`), and gives the thread's row a new version (a
+/// no-op update), which is how concurrent [`APPEND`]s and `CREATE_RUN`s learn that their
+/// snapshot may lack this run.
+const CREATE_RUN: &str = concat!(
+    checked_thread!(),
+    ", bumped AS (
+         UPDATE aitp_threads SET answered_seq = answered_seq
+         WHERE id = $1 AND EXISTS (SELECT 1 FROM ok)
+     ), inserted AS (
+         INSERT INTO aitp_runs (thread_id, id, status, json) SELECT $1, $2, $3, $4 FROM ok
+     )",
+    checked_answer!()
+);
+
+/// What [`APPEND`] or [`CREATE_RUN`] found.
+enum Checked {
+    /// No such thread.
+    Missing,
+    /// Written (or, for an empty append, allowed).
+    Done,
+    /// Refused: the thread has this active run.
+    Refused(String),
+    /// The thread changed while the statement waited for its lock: nothing was written.
+    Changed,
+}
+
+fn checked(row: &Row) -> StoreResult<Checked> {
+    let found: bool = row.try_get(0).map_err(backend)?;
+    let current: bool = row.try_get(1).map_err(backend)?;
+    let active: Option<String> = row.try_get(2).map_err(backend)?;
+    Ok(match (found, current, active) {
+        (false, _, _) => Checked::Missing,
+        (true, false, _) => Checked::Changed,
+        (true, true, None) => Checked::Done,
+        (true, true, Some(active)) => Checked::Refused(active),
+    })
+}
+
+fn refused_append(thread_id: &str, active: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "Can't add messages to {thread_id} while a run {active} is active."
+    ))
+}
+
+fn refused_run(thread_id: &str, active: &str) -> StoreError {
+    StoreError::Conflict(format!(
+        "thread {thread_id} already has an active run {active}"
+    ))
+}
 
 /// The two tables listed by pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -434,6 +604,187 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// [`ThreadStore::transition_run`] under the run's row lock, in a transaction: the way
+    /// out when the optimistic write keeps losing to concurrent changes.
+    async fn transition_locked(
+        &self,
+        transition: Transition,
+        replies: Vec<Message>,
+        answered_up_to: Option<String>,
+    ) -> StoreResult<Transitioned> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        // The run's row, locked until commit: a concurrent transition of the same run (a
+        // cancel, another replica, a takeover) waits, then sees this one's result.
+        let stmt = tx
+            .prepare_cached(
+                "SELECT json, lease_owner FROM aitp_runs WHERE thread_id = $1 AND id = $2
+                 FOR UPDATE",
+            )
+            .await
+            .map_err(backend)?;
+        let row = tx
+            .query_opt(&stmt, &[&transition.thread_id(), &transition.run_id()])
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)?;
+        let mut run: Run = from_json(&row)?;
+        let owner: Option<String> = row.try_get(1).map_err(backend)?;
+        transition.apply(&mut run)?;
+        // Fenced: a replica whose lease another took over changes nothing.
+        let holder = transition.holder();
+        if let (Some(holder), Some(owner)) = (holder, &owner) {
+            if *owner != holder.id {
+                return Err(StoreError::LeaseLost);
+            }
+        }
+        // A holder's transition claims (or keeps) the lease; an end releases it.
+        let release = run.status.is_terminal();
+        let ttl = holder.map(|h| h.ttl.as_secs_f64());
+        let claim = holder.map(|h| h.id.as_str());
+        let n = Self::execute(
+            &tx,
+            "UPDATE aitp_runs SET status = $3, json = $4,
+                 lease_owner = COALESCE($5, lease_owner),
+                 lease_expires = CASE
+                     WHEN $6 THEN NULL
+                     WHEN $7::float8 IS NOT NULL
+                         THEN clock_timestamp() + $7::float8 * interval '1 second'
+                     ELSE lease_expires END
+             WHERE thread_id = $1 AND id = $2",
+            &[
+                &run.thread_id,
+                &run.id,
+                &run.status.as_str(),
+                &to_json(&run)?,
+                &claim,
+                &release,
+                &ttl,
+            ],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        // The cursor only moves forward, and only to a message of this thread.
+        if let Some(answered) = &answered_up_to {
+            Self::execute(
+                &tx,
+                "UPDATE aitp_threads SET answered_seq = GREATEST(answered_seq,
+                     (SELECT seq FROM aitp_messages WHERE thread_id = $1 AND id = $2))
+                 WHERE id = $1",
+                &[&run.thread_id, answered],
+            )
+            .await?;
+        }
+        Self::insert_messages(&tx, &run.thread_id, &replies).await?;
+        // Delivered to listeners at commit, and only if it commits.
+        let payload = listen::payload(&run.thread_id, &run.id, &run.status);
+        let stmt = tx
+            .prepare_cached("SELECT pg_notify($1, $2)")
+            .await
+            .map_err(backend)?;
+        tx.query_one(&stmt, &[&CHANNEL, &payload])
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Transitioned::new(run, replies))
+    }
+}
+
+impl PgStore {
+    /// [`ThreadStore::append_messages`] in a transaction that locks the thread's row first:
+    /// the way out when the thread changed under [`APPEND`].
+    async fn append_locked(&self, thread_id: &str, messages: &[Message]) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let refused = |active: String| refused_append(thread_id, &active);
+        if messages.is_empty() {
+            // Nothing to insert: only the check.
+            if let Some(active) = Self::lock_thread(&tx, thread_id).await? {
+                return Err(refused(active));
+            }
+            return tx.commit().await.map_err(backend);
+        }
+        Self::lock_thread_row(&tx, thread_id).await?;
+        // The active-run check and the insert in one statement (as in `insert_messages`,
+        // unless the thread has an active run): one round trip.
+        let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
+        let runs: Vec<Option<&str>> = messages.iter().map(|m| m.run_id.as_deref()).collect();
+        let json = messages
+            .iter()
+            .map(to_json)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let stmt = tx
+            .prepare_cached(concat!(
+                "INSERT INTO aitp_messages (thread_id, id, run_id, json)
+                 SELECT $1, m.id, m.run_id, m.json
+                 FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+                     AS m (id, run_id, json, n)
+                 WHERE NOT EXISTS (SELECT 1 FROM aitp_runs WHERE thread_id = $1 AND ",
+                active_runs!(),
+                ") ORDER BY m.n"
+            ))
+            .await
+            .map_err(backend)?;
+        let inserted = tx
+            .execute(&stmt, &[&thread_id, &ids, &runs, &json])
+            .await
+            .map_err(|e| insert_error(e, "a message of thread", thread_id))?;
+        if inserted == 0 {
+            return Err(refused(Self::active_run_id(&tx, thread_id).await?));
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    /// [`ThreadStore::create_run`] in a transaction that locks the thread's row first: the
+    /// way out when the thread changed under [`CREATE_RUN`].
+    async fn create_run_locked(&self, run: &Run, json: &str) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        Self::bump_thread_row(&tx, &run.thread_id).await?;
+        // The active-run check and the insert in one statement: one round trip.
+        let stmt = tx
+            .prepare_cached(concat!(
+                "INSERT INTO aitp_runs (thread_id, id, status, json) SELECT $1, $2, $3, $4
+                 WHERE NOT EXISTS (SELECT 1 FROM aitp_runs WHERE thread_id = $1 AND ",
+                active_runs!(),
+                ")"
+            ))
+            .await
+            .map_err(backend)?;
+        let inserted = tx
+            .execute(
+                &stmt,
+                &[&run.thread_id, &run.id, &run.status.as_str(), &json],
+            )
+            .await
+            .map_err(|e| insert_error(e, "run", &run.id))?;
+        if inserted == 0 {
+            let active = Self::active_run_id(&tx, &run.thread_id).await?;
+            return Err(refused_run(&run.thread_id, &active));
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    /// Locks the thread's row until `tx` ends, as [`PgStore::lock_thread_row`] does, and
+    /// gives it a new row version: what a new run must do so that [`APPEND`] and
+    /// [`CREATE_RUN`] running at the same moment notice it (see `checked_thread`).
+    async fn bump_thread_row(tx: &Transaction<'_>, thread_id: &str) -> StoreResult<()> {
+        let n = Self::execute(
+            tx,
+            "UPDATE aitp_threads SET answered_seq = answered_seq WHERE id = $1",
+            &[&thread_id],
+        )
+        .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
 impl ThreadStore for PgStore {
     async fn create_thread(
         &self,
@@ -509,49 +860,27 @@ impl ThreadStore for PgStore {
     }
 
     async fn append_messages(&self, thread_id: &str, messages: Vec<Message>) -> StoreResult<()> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(backend)?;
-        let refused = |active: String| {
-            StoreError::Conflict(format!(
-                "Can't add messages to {thread_id} while a run {active} is active."
-            ))
-        };
-        if messages.is_empty() {
-            // Nothing to insert: only the check.
-            if let Some(active) = Self::lock_thread(&tx, thread_id).await? {
-                return Err(refused(active));
-            }
-            return tx.commit().await.map_err(backend);
-        }
-        Self::lock_thread_row(&tx, thread_id).await?;
-        // The active-run check and the insert in one statement (as in `insert_messages`,
-        // unless the thread has an active run): one round trip.
         let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
         let runs: Vec<Option<&str>> = messages.iter().map(|m| m.run_id.as_deref()).collect();
         let json = messages
             .iter()
             .map(to_json)
             .collect::<StoreResult<Vec<_>>>()?;
-        let stmt = tx
-            .prepare_cached(concat!(
-                "INSERT INTO aitp_messages (thread_id, id, run_id, json)
-                 SELECT $1, m.id, m.run_id, m.json
-                 FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY
-                     AS m (id, run_id, json, n)
-                 WHERE NOT EXISTS (SELECT 1 FROM aitp_runs WHERE thread_id = $1 AND ",
-                active_runs!(),
-                ") ORDER BY m.n"
-            ))
-            .await
-            .map_err(backend)?;
-        let inserted = tx
-            .execute(&stmt, &[&thread_id, &ids, &runs, &json])
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(APPEND).await.map_err(backend)?;
+        let row = client
+            .query_one(&stmt, &[&thread_id, &ids, &runs, &json])
             .await
             .map_err(|e| insert_error(e, "a message of thread", thread_id))?;
-        if inserted == 0 {
-            return Err(refused(Self::active_run_id(&tx, thread_id).await?));
+        match checked(&row)? {
+            Checked::Missing => Err(StoreError::NotFound),
+            Checked::Done => Ok(()),
+            Checked::Refused(active) => Err(refused_append(thread_id, &active)),
+            Checked::Changed => {
+                drop(client);
+                self.append_locked(thread_id, &messages).await
+            }
         }
-        tx.commit().await.map_err(backend)
     }
 
     async fn message(&self, thread_id: &str, message_id: &str) -> StoreResult<Option<Message>> {
@@ -616,34 +945,28 @@ impl ThreadStore for PgStore {
 
     async fn create_run(&self, run: Run) -> StoreResult<()> {
         let json = to_json(&run)?;
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(backend)?;
-        Self::lock_thread_row(&tx, &run.thread_id).await?;
-        // The active-run check and the insert in one statement: one round trip.
-        let stmt = tx
-            .prepare_cached(concat!(
-                "INSERT INTO aitp_runs (thread_id, id, status, json) SELECT $1, $2, $3, $4
-                 WHERE NOT EXISTS (SELECT 1 FROM aitp_runs WHERE thread_id = $1 AND ",
-                active_runs!(),
-                ")"
-            ))
-            .await
-            .map_err(backend)?;
-        let inserted = tx
-            .execute(
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(CREATE_RUN).await.map_err(backend)?;
+        let row = client
+            .query_one(
                 &stmt,
                 &[&run.thread_id, &run.id, &run.status.as_str(), &json],
             )
             .await
             .map_err(|e| insert_error(e, "run", &run.id))?;
-        if inserted == 0 {
-            let active = Self::active_run_id(&tx, &run.thread_id).await?;
-            return Err(StoreError::Conflict(format!(
-                "thread {} already has an active run {active}",
-                run.thread_id
-            )));
+        match checked(&row)? {
+            Checked::Missing => Err(StoreError::NotFound),
+            Checked::Done => {
+                self.expected
+                    .put(&run.thread_id, &run.id, Stored { json, owner: None });
+                Ok(())
+            }
+            Checked::Refused(active) => Err(refused_run(&run.thread_id, &active)),
+            Checked::Changed => {
+                drop(client);
+                self.create_run_locked(&run, &json).await
+            }
         }
-        tx.commit().await.map_err(backend)
     }
 
     async fn run(&self, thread_id: &str, run_id: &str) -> StoreResult<Option<Run>> {
@@ -706,84 +1029,103 @@ impl ThreadStore for PgStore {
     }
 
     async fn transition_run(&self, mut transition: Transition) -> StoreResult<Transitioned> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(backend)?;
-        // The run's row, locked until commit: a concurrent transition of the same run (a
-        // cancel, another replica, a takeover) waits, then sees this one's result.
-        let stmt = tx
-            .prepare_cached(
-                "SELECT json, lease_owner FROM aitp_runs WHERE thread_id = $1 AND id = $2
-                 FOR UPDATE",
-            )
-            .await
-            .map_err(backend)?;
-        let row = tx
-            .query_opt(&stmt, &[&transition.thread_id(), &transition.run_id()])
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
-        let mut run: Run = from_json(&row)?;
-        let owner: Option<String> = row.try_get(1).map_err(backend)?;
-        transition.apply(&mut run)?;
-        // Fenced: a replica whose lease another took over changes nothing.
-        let holder = transition.holder();
-        if let (Some(holder), Some(owner)) = (holder, &owner) {
-            if *owner != holder.id {
-                return Err(StoreError::LeaseLost);
-            }
-        }
-        // A holder's transition claims (or keeps) the lease; an end releases it.
-        let release = run.status.is_terminal();
-        let ttl = holder.map(|h| h.ttl.as_secs_f64());
-        let claim = holder.map(|h| h.id.as_str());
-        let n = Self::execute(
-            &tx,
-            "UPDATE aitp_runs SET status = $3, json = $4,
-                 lease_owner = COALESCE($5, lease_owner),
-                 lease_expires = CASE
-                     WHEN $6 THEN NULL
-                     WHEN $7::float8 IS NOT NULL
-                         THEN clock_timestamp() + $7::float8 * interval '1 second'
-                     ELSE lease_expires END
-             WHERE thread_id = $1 AND id = $2",
-            &[
-                &run.thread_id,
-                &run.id,
-                &run.status.as_str(),
-                &to_json(&run)?,
-                &claim,
-                &release,
-                &ttl,
-            ],
-        )
-        .await?;
-        if n == 0 {
-            return Err(StoreError::NotFound);
-        }
+        let client = self.client().await?;
         let (replies, answered_up_to) = transition.take_replies();
-        // The cursor only moves forward, and only to a message of this thread.
-        if let Some(answered) = &answered_up_to {
-            Self::execute(
-                &tx,
-                "UPDATE aitp_threads SET answered_seq = GREATEST(answered_seq,
-                     (SELECT seq FROM aitp_messages WHERE thread_id = $1 AND id = $2))
-                 WHERE id = $1",
-                &[&run.thread_id, answered],
+        let reply_ids: Vec<&str> = replies.iter().map(|m| m.id.as_str()).collect();
+        let reply_runs: Vec<Option<&str>> = replies.iter().map(|m| m.run_id.as_deref()).collect();
+        let reply_json = replies
+            .iter()
+            .map(to_json)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let holder = transition.holder();
+        let claim = holder.map(|h| h.id.as_str());
+        let ttl = holder.map(|h| h.ttl.as_secs_f64());
+        let read = client
+            .prepare_cached(
+                "SELECT json, lease_owner FROM aitp_runs WHERE thread_id = $1 AND id = $2",
             )
-            .await?;
+            .await
+            .map_err(backend)?;
+        let write = client.prepare_cached(TRANSITION).await.map_err(backend)?;
+        // What this process last wrote of the run, if anything: then no read is needed
+        // unless the write finds the row changed.
+        let mut expected = self
+            .expected
+            .take(transition.thread_id(), transition.run_id());
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            // Whether `stored` is the row as read now, or only what this process expects.
+            let (stored, read_now) = match expected.take() {
+                Some(stored) => (stored, false),
+                None => {
+                    let row = client
+                        .query_opt(&read, &[&transition.thread_id(), &transition.run_id()])
+                        .await
+                        .map_err(backend)?
+                        .ok_or(StoreError::NotFound)?;
+                    let stored = Stored {
+                        json: row.try_get(0).map_err(backend)?,
+                        owner: row.try_get(1).map_err(backend)?,
+                    };
+                    (stored, true)
+                }
+            };
+            let (seen, owner) = (stored.json.as_str(), stored.owner.as_deref());
+            let mut run: Run = serde_json::from_str(seen).map_err(backend)?;
+            let mut refused = transition.apply(&mut run).err();
+            // Fenced: a replica whose lease another took over changes nothing.
+            if let (Some(holder), Some(owner)) = (holder, owner) {
+                if owner != holder.id {
+                    refused.get_or_insert(StoreError::LeaseLost);
+                }
+            }
+            if let Some(refused) = refused {
+                // Only what the row holds now may refuse; an expectation is checked first.
+                if read_now {
+                    return Err(refused);
+                }
+                continue;
+            }
+            // A holder's transition claims (or keeps) the lease; an end releases it.
+            let release = run.status.is_terminal();
+            let payload = listen::payload(&run.thread_id, &run.id, &run.status);
+            let json = to_json(&run)?;
+            let rows = client
+                .query(
+                    &write,
+                    &[
+                        &run.thread_id,
+                        &run.id,
+                        &seen,
+                        &owner,
+                        &run.status.as_str(),
+                        &json,
+                        &claim,
+                        &release,
+                        &ttl,
+                        &answered_up_to,
+                        &reply_ids,
+                        &reply_runs,
+                        &reply_json,
+                        &CHANNEL,
+                        &payload,
+                    ],
+                )
+                .await
+                .map_err(|e| insert_error(e, "a reply of run", &run.id))?;
+            if !rows.is_empty() {
+                if !release {
+                    let owner = claim.or(owner).map(str::to_owned);
+                    self.expected
+                        .put(&run.thread_id, &run.id, Stored { json, owner });
+                }
+                return Ok(Transitioned::new(run, replies));
+            }
+            // The run changed between the read and the write (a cancel, a takeover, new
+            // metadata): nothing was written; decide again on what it is now.
         }
-        Self::insert_messages(&tx, &run.thread_id, &replies).await?;
-        // Delivered to listeners at commit, and only if it commits.
-        let payload = listen::payload(&run.thread_id, &run.id, &run.status);
-        let stmt = tx
-            .prepare_cached("SELECT pg_notify($1, $2)")
+        drop(client);
+        self.transition_locked(transition, replies, answered_up_to)
             .await
-            .map_err(backend)?;
-        tx.query_one(&stmt, &[&CHANNEL, &payload])
-            .await
-            .map_err(backend)?;
-        tx.commit().await.map_err(backend)?;
-        Ok(Transitioned::new(run, replies))
     }
 
     async fn fail_interrupted_runs(&self, now: i64) -> StoreResult<usize> {

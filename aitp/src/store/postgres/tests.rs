@@ -554,3 +554,85 @@ async fn transitions_are_announced_to_other_processes() {
         ]
     );
 }
+
+/// A write that waits for a thread's row lock while another replica creates a run sees that
+/// run once it has the lock: a second run is refused, and so is a message. (One statement
+/// reads one snapshot, taken before it waited: the store must notice that the thread changed
+/// meanwhile and check again.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_wait_for_a_thread_see_the_run_created_meanwhile() {
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let config = pg.database();
+    let store = PgStore::connect(&config).await.unwrap();
+    let mut other = raw(&config).await;
+    let watcher = raw(&config).await;
+    let me = Principal::new("me");
+    for write in ["run", "message"] {
+        let thread = Thread::new();
+        store
+            .create_thread(&me, thread.clone(), Vec::new())
+            .await
+            .unwrap();
+        // Another replica's new run, its transaction left open: it holds the thread's lock.
+        let first = Run::new(thread.id.clone(), "agent");
+        let tx = other.transaction().await.unwrap();
+        let json = serde_json::to_string(&first).unwrap();
+        tx.query_one(
+            super::CREATE_RUN,
+            &[&first.thread_id, &first.id, &first.status.as_str(), &json],
+        )
+        .await
+        .unwrap();
+        let waiting = {
+            let store = store.clone();
+            let thread_id = thread.id.clone();
+            tokio::spawn(async move {
+                if write == "run" {
+                    store.create_run(Run::new(thread_id, "agent")).await
+                } else {
+                    let message =
+                        Message::new(thread_id.clone(), Role::User, vec![Content::text("m")]);
+                    store.append_messages(&thread_id, vec![message]).await
+                }
+            })
+        };
+        // Once the store's write waits for the lock, the other replica commits.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let row = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .await
+                .unwrap();
+            if row.get::<_, i64>(0) > 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the {write} never waited"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        tx.commit().await.unwrap();
+        let result = waiting.await.unwrap();
+        assert!(
+            matches!(result, Err(StoreError::Conflict(_))),
+            "{write}: {result:?}"
+        );
+        let runs = store
+            .list_runs(&thread.id, &ListQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(runs.data.len(), 1, "{write}");
+        let messages = store
+            .list_messages(&thread.id, &ListQuery::default())
+            .await
+            .unwrap();
+        assert!(messages.data.is_empty(), "{write}");
+    }
+}
