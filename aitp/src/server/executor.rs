@@ -48,6 +48,9 @@ struct Active {
     /// Whether this replica holds the run's lease yet (from its start, or its takeover):
     /// only then does the heartbeat renew it (a lease not yet claimed is not lost).
     leased: AtomicBool,
+    /// The run as this server stored it when it ended: what polls already held on it answer,
+    /// without reading it back.
+    last: Mutex<Option<Run>>,
 }
 
 impl Active {
@@ -57,7 +60,18 @@ impl Active {
             cancel: CancellationToken::new(),
             ended: Notify::new(),
             leased: AtomicBool::new(leased),
+            last: Mutex::new(None),
         }
+    }
+
+    fn last(&self) -> std::sync::MutexGuard<'_, Option<Run>> {
+        // One `Option` replaced whole: valid whatever a panicking holder did.
+        self.last.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records the run's terminal state as stored (before the run is forgotten).
+    fn ended_as(&self, run: &Run) {
+        *self.last() = Some(run.clone());
     }
 }
 
@@ -236,21 +250,29 @@ impl Executor {
         if active.is_none() && !hold.is_zero() && app.store.is_shared() {
             return Self::hold_elsewhere(app, thread_id, run_id, hold).await;
         }
-        let ended = active.as_ref().map(|a| a.ended.notified());
+        if let Some(active) = active.filter(|a| a.thread_id == thread_id) {
+            // Executed here: wait for its end, which answers with the run as it was stored,
+            // so that a poll costs no read. A run that had already ended when the poll came
+            // is read (it may have been changed since).
+            let ended = active.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            let fresh = active.last().is_none();
+            if fresh
+                && app.executor.running(run_id).is_some()
+                && tokio::time::timeout(hold, ended).await.is_ok()
+            {
+                let last = active.last().clone();
+                if let Some(run) = last {
+                    return Ok(Some(run));
+                }
+            }
+            return app.store.run(thread_id, run_id).await;
+        }
         let Some(run) = app.store.run(thread_id, run_id).await? else {
             return Ok(None);
         };
-        let Some(ended) = ended.filter(|_| !run.status.is_terminal()) else {
-            return Ok(Some(run));
-        };
-        tokio::pin!(ended);
-        ended.as_mut().enable();
-        if app.executor.running(run_id).is_some()
-            && tokio::time::timeout(hold, ended).await.is_err()
-        {
-            return Ok(Some(run));
-        }
-        app.store.run(thread_id, run_id).await
+        Ok(Some(run))
     }
 
     /// [`Executor::hold`] of a run this server does not execute (another replica does, or
@@ -472,7 +494,7 @@ async fn execute<S: ThreadStore>(
     if let Err(panic) = outcome {
         // Something below the handler panicked (the store, an event): the run still ends.
         let error = RunError::server_error(format!("the run failed: {}", panic_text(&*panic)));
-        let failed = fail(&app, &run, error).await;
+        let failed = fail(&app, &run, error, &active).await;
         emit(&events, Event::new(EventName::RunFailed, &failed)).await;
     }
     emit(&events, Event::done()).await;
@@ -518,7 +540,7 @@ async fn drive<S: ThreadStore>(
             done.run
         }
         Err(StoreError::RunState(RunStatus::Cancelling)) => {
-            return end_cancelled(app, run, events).await;
+            return end_cancelled(app, run, events, active).await;
         }
         Err(StoreError::LeaseLost) => {
             tracing::info!(run = %run.id, "another replica took the run before it started here");
@@ -531,7 +553,7 @@ async fn drive<S: ThreadStore>(
         }
         Err(e) => {
             let error = RunError::server_error(format!("could not start the run: {e}"));
-            let failed = fail(app, run, error).await;
+            let failed = fail(app, run, error, active).await;
             return emit(events, Event::new(EventName::RunFailed, &failed)).await;
         }
     };
@@ -586,6 +608,7 @@ async fn drive<S: ThreadStore>(
                 Transition::complete(&started, messages, answered_up_to).by(&app.holder);
             match app.store.transition_run(completion).await {
                 Ok(done) => {
+                    active.ended_as(&done.run);
                     tracing::info!(thread = %thread_id, run = %run.id, replies = done.replies.len(), "run completed");
                     for m in &done.replies {
                         emit_message(events, m).await;
@@ -594,7 +617,7 @@ async fn drive<S: ThreadStore>(
                 }
                 // A cancel was stored first: it wins, and the replies are dropped.
                 Err(StoreError::RunState(RunStatus::Cancelling)) => {
-                    end_cancelled(app, run, events).await;
+                    end_cancelled(app, run, events, active).await;
                 }
                 Err(StoreError::RunState(status)) => {
                     tracing::warn!(run = %run.id, status = status.as_str(), "run ended elsewhere");
@@ -605,35 +628,43 @@ async fn drive<S: ThreadStore>(
                 Err(e) => {
                     tracing::error!(run = %run.id, error = %e, "could not store the run's replies");
                     let error = RunError::server_error(format!("could not store the replies: {e}"));
-                    let failed = fail(app, run, error).await;
+                    let failed = fail(app, run, error, active).await;
                     emit(events, Event::new(EventName::RunFailed, &failed)).await;
                 }
             }
         }
         Outcome::Failed(error) => {
             tracing::warn!(thread = %thread_id, run = %run.id, error = %error.message, "run failed");
-            let failed = fail(app, run, error).await;
+            let failed = fail(app, run, error, active).await;
             emit(events, Event::new(EventName::RunFailed, &failed)).await;
         }
-        Outcome::Cancelled => end_cancelled(app, run, events).await,
+        Outcome::Cancelled => end_cancelled(app, run, events, active).await,
     }
 }
 
 /// `cancelling → cancelled`, then the events that say so.
-async fn end_cancelled<S: ThreadStore>(app: &App<S>, run: &Run, events: &Option<Events>) {
+async fn end_cancelled<S: ThreadStore>(
+    app: &App<S>,
+    run: &Run,
+    events: &Option<Events>,
+    active: &Active,
+) {
     match app
         .store
         .transition_run(Transition::cancelled(run).by(&app.holder))
         .await
     {
-        Ok(done) => emit(events, Event::new(EventName::RunCancelled, &done.run)).await,
+        Ok(done) => {
+            active.ended_as(&done.run);
+            emit(events, Event::new(EventName::RunCancelled, &done.run)).await;
+        }
         // Not this replica's to end any more (lost to a takeover, or ended meanwhile).
         Err(StoreError::LeaseLost) => {}
         Err(StoreError::RunState(status)) if status.is_terminal() => {}
         Err(e) => {
             tracing::error!(run = %run.id, error = %e, "could not store the cancelled run");
             let error = RunError::server_error(format!("could not store the cancel: {e}"));
-            let failed = fail(app, run, error).await;
+            let failed = fail(app, run, error, active).await;
             emit(events, Event::new(EventName::RunFailed, &failed)).await;
         }
     }
@@ -641,7 +672,7 @@ async fn end_cancelled<S: ThreadStore>(app: &App<S>, run: &Run, events: &Option<
 
 /// Ends the run `failed` with `error`, trying a few times: a run left active would block its
 /// thread until the next restart. Answers the run as it ended (as stored when it is).
-async fn fail<S: ThreadStore>(app: &App<S>, run: &Run, error: RunError) -> Run {
+async fn fail<S: ThreadStore>(app: &App<S>, run: &Run, error: RunError, active: &Active) -> Run {
     let mut delay = Duration::from_millis(50);
     for attempt in 1..=5 {
         match app
@@ -649,7 +680,10 @@ async fn fail<S: ThreadStore>(app: &App<S>, run: &Run, error: RunError) -> Run {
             .transition_run(Transition::fail(run, error.clone()).by(&app.holder))
             .await
         {
-            Ok(done) => return done.run,
+            Ok(done) => {
+                active.ended_as(&done.run);
+                return done.run;
+            }
             // Already terminal (whatever ended it stands), or another replica's now.
             Err(StoreError::RunState(_) | StoreError::NotFound | StoreError::LeaseLost) => break,
             Err(e) => {

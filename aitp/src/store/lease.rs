@@ -20,7 +20,8 @@
 //!   ([`ThreadStore::take_over_runs`](super::ThreadStore::take_over_runs)) and executes them
 //!   itself: the handler may then be called again for a run whose replica died, but its
 //!   replies are committed once (a completion applies only to an `in_progress` run);
-//! - every transition is announced ([`ThreadStore::watch_runs`](super::ThreadStore::watch_runs)),
+//! - every transition but a start is announced
+//!   ([`ThreadStore::watch_runs`](super::ThreadStore::watch_runs)),
 //!   as a hint that wakes polls held on other replicas and tells the executing replica of a
 //!   cancel at once. Announcements can be lost; the store stays the truth.
 

@@ -9,6 +9,7 @@ mod tests;
 
 mod expected;
 mod listen;
+mod owners;
 
 use std::{error::Error as StdError, fmt, str::FromStr, sync::Arc};
 
@@ -80,6 +81,7 @@ impl PgOptions {
             pool,
             config,
             expected: Arc::default(),
+            owners: Arc::default(),
         })
     }
 }
@@ -171,6 +173,8 @@ pub struct PgStore {
     config: tokio_postgres::Config,
     /// What this process last wrote of its unfinished runs: what transitions expect.
     expected: Arc<expected::Expected>,
+    /// The threads this process has seen belong to their owner: what `owns` answers from.
+    owners: Arc<owners::Owners>,
 }
 
 impl fmt::Debug for PgStore {
@@ -215,7 +219,7 @@ const OPTIMISTIC_ATTEMPTS: usize = 4;
 /// that write, in the same statement: the agent's cursor (`$10`, only forward, only to a
 /// message of this thread; this also locks the thread's row, as appends and new runs do),
 /// the replies (`$11`–`$13`, in order), and the announcement (`pg_notify`, delivered at
-/// commit). One row if applied, none if not.
+/// commit; none if `$15` is null). One row if applied, none if not.
 const TRANSITION: &str = "WITH run AS (
          UPDATE aitp_runs SET status = $5, json = $6,
              lease_owner = COALESCE($7, lease_owner),
@@ -239,7 +243,7 @@ const TRANSITION: &str = "WITH run AS (
          WHERE EXISTS (SELECT 1 FROM run)
          ORDER BY m.n
      )
-     SELECT pg_notify($14, $15) FROM run";
+     SELECT (SELECT pg_notify($14, $15) WHERE $15::text IS NOT NULL) FROM run";
 
 /// The first part of [`APPEND`] and [`CREATE_RUN`]: the thread's row locked (`locked`, its
 /// newest version), the same row as the statement's snapshot has it (`seen`), the thread's
@@ -680,14 +684,15 @@ impl PgStore {
         }
         Self::insert_messages(&tx, &run.thread_id, &replies).await?;
         // Delivered to listeners at commit, and only if it commits.
-        let payload = listen::payload(&run.thread_id, &run.id, &run.status);
-        let stmt = tx
-            .prepare_cached("SELECT pg_notify($1, $2)")
-            .await
-            .map_err(backend)?;
-        tx.query_one(&stmt, &[&CHANNEL, &payload])
-            .await
-            .map_err(backend)?;
+        if let Some(payload) = listen::payload(&run.thread_id, &run.id, &run.status) {
+            let stmt = tx
+                .prepare_cached("SELECT pg_notify($1, $2)")
+                .await
+                .map_err(backend)?;
+            tx.query_one(&stmt, &[&CHANNEL, &payload])
+                .await
+                .map_err(backend)?;
+        }
         tx.commit().await.map_err(backend)?;
         Ok(Transitioned::new(run, replies))
     }
@@ -806,20 +811,31 @@ impl ThreadStore for PgStore {
             return Err(StoreError::Conflict(format!("thread {} exists", thread.id)));
         }
         Self::insert_messages(&tx, &thread.id, &messages).await?;
-        tx.commit().await.map_err(backend)
+        tx.commit().await.map_err(backend)?;
+        self.owners.put(owner.as_str(), &thread.id);
+        Ok(())
     }
 
     async fn thread(&self, owner: &Principal, id: &str) -> StoreResult<Option<Thread>> {
         let client = self.client().await?;
-        Self::json_row(
+        let thread: Option<Thread> = Self::json_row(
             &client,
             "SELECT json FROM aitp_threads WHERE id = $1 AND owner = $2",
             &[&id, &owner.as_str()],
         )
-        .await
+        .await?;
+        if thread.is_some() {
+            self.owners.put(owner.as_str(), id);
+        }
+        Ok(thread)
     }
 
+    /// Answered from memory once this process has seen the thread is `owner`'s (the
+    /// `owners` module says why a thread deleted by another replica is safe to say yes to).
     async fn owns(&self, owner: &Principal, id: &str) -> StoreResult<bool> {
+        if self.owners.owns(owner.as_str(), id) {
+            return Ok(true);
+        }
         let client = self.client().await?;
         let stmt = client
             .prepare_cached("SELECT 1 FROM aitp_threads WHERE id = $1 AND owner = $2")
@@ -829,6 +845,9 @@ impl ThreadStore for PgStore {
             .query_opt(&stmt, &[&id, &owner.as_str()])
             .await
             .map_err(backend)?;
+        if row.is_some() {
+            self.owners.put(owner.as_str(), id);
+        }
         Ok(row.is_some())
     }
 
@@ -856,6 +875,7 @@ impl ThreadStore for PgStore {
             &[&id, &owner.as_str()],
         )
         .await?;
+        self.owners.forget(owner.as_str(), id);
         Ok(n > 0)
     }
 
