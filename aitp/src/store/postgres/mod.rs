@@ -431,14 +431,7 @@ impl PgStore {
     /// when it starts, so a check made in the statement that waited for the lock would not see
     /// the run that the previous holder committed meanwhile.
     async fn lock_thread(tx: &Transaction<'_>, thread_id: &str) -> StoreResult<Option<String>> {
-        let lock = tx
-            .prepare_cached("SELECT 1 FROM aitp_threads WHERE id = $1 FOR NO KEY UPDATE")
-            .await
-            .map_err(backend)?;
-        tx.query_opt(&lock, &[&thread_id])
-            .await
-            .map_err(backend)?
-            .ok_or(StoreError::NotFound)?;
+        Self::lock_thread_row(tx, thread_id).await?;
         let active = tx
             .prepare_cached(concat!(
                 "SELECT id FROM aitp_runs WHERE thread_id = $1 AND ",
