@@ -54,7 +54,9 @@ async fn the_postgres_ledger_keeps_the_contract_across_replicas() {
 
 /// A plain connection to the database of `config`, for what the store does not expose.
 async fn raw(config: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(config, NoTls).await.unwrap();
+    // The store's session settings: the plans checked are the ones its statements get.
+    let config = super::session(config.parse().unwrap());
+    let (client, connection) = config.connect(NoTls).await.unwrap();
     tokio::spawn(connection);
     client
 }
@@ -181,7 +183,14 @@ async fn pages_of_a_long_thread_read_only_the_page() {
 
     let client = raw(&config).await;
     client.batch_execute("ANALYZE").await.unwrap();
+    let mode: String = client
+        .query_one("SHOW plan_cache_mode", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(mode, "force_generic_plan");
     let limit: i64 = 20;
+    let fetch = (limit + 1).to_string();
     let middle = ids[50_000].as_str();
     let cases: [(Order, Option<&str>, Option<&str>); 5] = [
         (Order::Desc, None, None),
@@ -196,15 +205,10 @@ async fn pages_of_a_long_thread_read_only_the_page() {
     ];
     for (order, low, high) in cases {
         let sql = list_sql(Table::Messages, false, order);
-        let plan = explain(&client, &sql, &[&thread.id, &low, &high, &(limit + 1)]).await;
+        let plan = explain(&client, &sql, &[Some(&thread.id), low, high, Some(&fetch)]).await;
         assert_bounded(&plan, "aitp_messages_thread", limit + 1);
         // A short thread beside the long one costs its own rows too.
-        let plan = explain(
-            &client,
-            &sql,
-            &[&other.id, &None::<&str>, &None::<&str>, &(limit + 1)],
-        )
-        .await;
+        let plan = explain(&client, &sql, &[Some(&other.id), None, None, Some(&fetch)]).await;
         assert_bounded(&plan, "aitp_messages_thread", limit + 1);
         // And the store's page is what that statement selects.
         let mut query = ListQuery::new(20, order);
@@ -221,11 +225,10 @@ async fn pages_of_a_long_thread_read_only_the_page() {
         assert!(page.has_more);
     }
     let sql = list_sql(Table::Messages, true, Order::Desc);
-    let no_cursor: Option<&str> = None;
     let plan = explain(
         &client,
         &sql,
-        &[&thread.id, &no_cursor, &no_cursor, &(limit + 1), &run.id],
+        &[Some(&thread.id), None, None, Some(&fetch), Some(&run.id)],
     )
     .await;
     assert_bounded(&plan, "aitp_messages_run", limit + 1);
@@ -242,22 +245,36 @@ async fn pages_of_a_long_thread_read_only_the_page() {
     );
 }
 
-/// `EXPLAIN ANALYZE` of `sql`: the plan's lines, with the rows each node produced.
+/// `EXPLAIN ANALYZE` of `sql` executed as the store executes it: prepared, then run with
+/// its parameters (`None` is `NULL`) under the store's session settings, so with the generic
+/// plan. The plan's lines, with the rows each node produced.
 async fn explain(
     client: &tokio_postgres::Client,
     sql: &str,
-    params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    params: &[Option<&str>],
 ) -> Vec<String> {
+    let literal = |p: &Option<&str>| match p {
+        Some(v) => format!("'{}'", v.replace('\'', "''")),
+        None => "NULL".to_owned(),
+    };
+    let args: Vec<String> = params.iter().map(literal).collect();
     client
+        .batch_execute(&format!("PREPARE page AS {sql}"))
+        .await
+        .unwrap();
+    let rows = client
         .query(
-            &format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) {sql}"),
-            params,
+            &format!(
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) EXECUTE page({})",
+                args.join(", ")
+            ),
+            &[],
         )
         .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get::<_, String>(0))
-        .collect()
+        .unwrap();
+    client.batch_execute("DEALLOCATE page").await.unwrap();
+    let plan: Vec<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+    plan
 }
 
 /// The plan scans `index` for the page, sorts and scans no table, and no node produces, or
