@@ -116,7 +116,7 @@ pg_counts() {
            (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()),
            (SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s
               JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = current_database()
-              AND query LIKE '%INSERT INTO aitp_runs (thread_id, id, status, json)%')" \
+              AND query LIKE '%INSERT INTO aitp_runs (thread_id, id, status, json%')" \
     -c "SELECT pg_stat_statements_reset()" -c "SELECT pg_stat_reset()" | sed -n 1p
 }
 

@@ -31,7 +31,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use super::{App, Shared};
 use crate::{
     agent::{Reply, Turn},
-    store::{Claimed, Renewal, RunChange, StoreError, ThreadStore, Transition},
+    store::{Claimed, Renewal, RunChange, Started, StoreError, ThreadStore, Transition},
     thread::{
         Message, MessageStatus, Principal, Run, RunError, RunStatus, Thread,
         event::{Event, EventName, MessageDelta},
@@ -76,12 +76,14 @@ impl Active {
 }
 
 /// Where a run's execution begins.
-#[derive(Clone, Copy, PartialEq, Eq)]
 enum Entry {
-    /// A `queued` run: start it.
+    /// A `queued` run: start it (which reads its thread and messages).
     Queued,
-    /// An `in_progress` run taken over from a replica that died: call the handler again.
-    Started,
+    /// A run started as it was created ([`ThreadStore::begin_run`]): execute it.
+    Begun(Started),
+    /// An `in_progress` run taken over from a replica that died, with its thread: call the
+    /// handler again.
+    Started(Thread),
     /// A `cancelling` run taken over: end it `cancelled`.
     Cancelling,
 }
@@ -128,15 +130,47 @@ impl Executor {
         self.watchers.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Executes the (stored, `queued`) `run` in the background.
+    /// Creates `run` and starts it for this server ([`ThreadStore::begin_run`]): once this
+    /// answers, the run is stored. A run that was stored but could not be started is ended
+    /// `failed` before the error is answered.
+    pub(crate) async fn begin<S: ThreadStore>(
+        app: &App<S>,
+        principal: &Principal,
+        run: &Run,
+    ) -> Result<Started, StoreError> {
+        let limit = app.limits.run_messages.max(1);
+        match app
+            .store
+            .begin_run(principal, run.clone(), &app.holder, limit)
+            .await
+        {
+            Ok(started) => Ok(started),
+            // Refused before anything was stored.
+            Err(e @ (StoreError::Conflict(_) | StoreError::NotFound)) => Err(e),
+            Err(e) => {
+                // Stored but not started, or not stored at all: the run must not stay active.
+                let error = RunError::server_error(format!("could not start the run: {e}"));
+                let ended = app
+                    .store
+                    .transition_run(Transition::fail(run, error).by(&app.holder))
+                    .await;
+                if let Err(failed) = ended {
+                    tracing::debug!(run = %run.id, error = %failed, "no run to fail after a failed start");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Executes in the background a run [`Executor::begin`] started.
     pub(crate) fn start<S: ThreadStore>(
         app: &App<S>,
         principal: Principal,
-        thread: Thread,
-        run: Run,
+        started: Started,
         events: Option<Events>,
     ) {
-        Self::spawn(app, principal, thread, run, events, Entry::Queued);
+        let run = started.run.clone();
+        Self::spawn(app, principal, run, events, Entry::Begun(started));
     }
 
     /// Executes a run this replica took over from one whose lease expired.
@@ -144,23 +178,22 @@ impl Executor {
         let entry = match claimed.run.status {
             RunStatus::Queued => Entry::Queued,
             RunStatus::Cancelling => Entry::Cancelling,
-            _ => Entry::Started,
+            _ => Entry::Started(claimed.thread),
         };
         tracing::warn!(run = %claimed.run.id, status = claimed.run.status.as_str(), "taking over a run whose lease expired");
-        Self::spawn(app, claimed.owner, claimed.thread, claimed.run, None, entry);
+        Self::spawn(app, claimed.owner, claimed.run, None, entry);
     }
 
     fn spawn<S: ThreadStore>(
         app: &App<S>,
         principal: Principal,
-        thread: Thread,
         run: Run,
         events: Option<Events>,
         entry: Entry,
     ) {
         // Registered before the task starts, so a cancel or a poll arriving at once finds it.
         // A run taken over is leased already; a new one once it starts.
-        let active = Arc::new(Active::new(&run.thread_id, entry != Entry::Queued));
+        let active = Arc::new(Active::new(&run.thread_id, !matches!(entry, Entry::Queued)));
         app.executor
             .active()
             .insert(run.id.clone(), Arc::clone(&active));
@@ -168,7 +201,6 @@ impl Executor {
         app.executor.tasks.spawn(execute(
             Arc::clone(&app),
             principal,
-            thread,
             run,
             events,
             active,
@@ -181,14 +213,14 @@ impl Executor {
     pub(crate) fn stream<S: ThreadStore>(
         app: &App<S>,
         principal: Principal,
-        thread: Thread,
-        run: Run,
+        run: &Run,
+        started: Started,
     ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>> + use<S>> {
         let (tx, rx) = mpsc::channel::<Event>(64);
         // `created` and `queued` are known now; the executor sends the rest.
-        let _ = tx.try_send(Event::new(EventName::RunCreated, &run));
-        let _ = tx.try_send(Event::new(EventName::RunQueued, &run));
-        Self::start(app, principal, thread, run, Some(tx));
+        let _ = tx.try_send(Event::new(EventName::RunCreated, run));
+        let _ = tx.try_send(Event::new(EventName::RunQueued, run));
+        Self::start(app, principal, started, Some(tx));
         let stream = futures_util::stream::unfold(rx, |mut rx| async move {
             let event = rx.recv().await?;
             let sse = match event.name {
@@ -476,7 +508,6 @@ async fn emit(events: &Option<Events>, event: Event) {
 async fn execute<S: ThreadStore>(
     app: App<S>,
     principal: Principal,
-    thread: Thread,
     run: Run,
     events: Option<Events>,
     active: Arc<Active>,
@@ -486,11 +517,9 @@ async fn execute<S: ThreadStore>(
         app: Arc::clone(&app),
         run_id: run.id.clone(),
     };
-    let outcome = AssertUnwindSafe(drive(
-        &app, principal, thread, &run, &events, &active, entry,
-    ))
-    .catch_unwind()
-    .await;
+    let outcome = AssertUnwindSafe(drive(&app, principal, &run, &events, &active, entry))
+        .catch_unwind()
+        .await;
     if let Err(panic) = outcome {
         // Something below the handler panicked (the store, an event): the run still ends.
         let error = RunError::server_error(format!("the run failed: {}", panic_text(&*panic)));
@@ -518,26 +547,29 @@ enum Outcome {
 async fn drive<S: ThreadStore>(
     app: &App<S>,
     principal: Principal,
-    thread: Thread,
     run: &Run,
     events: &Option<Events>,
     active: &Active,
     entry: Entry,
 ) {
-    let thread_id = thread.id.clone();
+    let thread_id = run.thread_id.clone();
+    let limit = app.limits.run_messages.max(1);
+    // A new run's start reads its thread and messages with it; a run taken over reads its
+    // messages below.
     let start = match entry {
-        Entry::Queued => {
-            app.store
-                .transition_run(Transition::start(run).by(&app.holder))
-                .await
-        }
-        Entry::Started => Ok(crate::store::Transitioned::new(run.clone(), Vec::new())),
+        Entry::Queued => app
+            .store
+            .start_run(&principal, Transition::start(run).by(&app.holder), limit)
+            .await
+            .map(|s| (s.run, s.thread, Some(s.messages))),
+        Entry::Begun(started) => Ok((started.run, started.thread, Some(started.messages))),
+        Entry::Started(thread) => Ok((run.clone(), thread, None)),
         Entry::Cancelling => Err(StoreError::RunState(RunStatus::Cancelling)),
     };
-    let started = match start {
-        Ok(done) => {
+    let (started, thread, read) = match start {
+        Ok(started) => {
             active.leased.store(true, Ordering::Release);
-            done.run
+            started
         }
         Err(StoreError::RunState(RunStatus::Cancelling)) => {
             return end_cancelled(app, run, events, active).await;
@@ -560,21 +592,20 @@ async fn drive<S: ThreadStore>(
     emit(events, Event::new(EventName::RunInProgress, &started)).await;
 
     let respond = async {
-        let messages = match app
-            .store
-            .unanswered(&thread_id, app.limits.run_messages.max(1))
-            .await
-        {
-            Ok(messages) => messages,
-            Err(e) => {
-                return Outcome::Failed(RunError::server_error(format!(
-                    "could not read the thread: {e}"
-                )));
-            }
+        let messages = match read {
+            Some(messages) => messages,
+            None => match app.store.unanswered(&thread_id, limit).await {
+                Ok(messages) => messages,
+                Err(e) => {
+                    return Outcome::Failed(RunError::server_error(format!(
+                        "could not read the thread: {e}"
+                    )));
+                }
+            },
         };
         // A bounded batch: the oldest first, the rest wait for the next run.
         let mut messages = messages;
-        messages.truncate(app.limits.run_messages.max(1));
+        messages.truncate(limit);
         let answered_up_to = messages.last().map(|m| m.id.clone());
         let turn = Turn::new(thread, messages, principal)
             .run_id(run.id.clone())

@@ -12,17 +12,18 @@ use super::{
     body::{Caller, JsonBody, ListParams},
     checks::{check_message, check_metadata, check_owner},
     executor::{CancelError, Executor},
-    threads::{create_thread, owned_thread},
+    threads::create_thread,
 };
 use crate::{
     store::{StoreError, ThreadStore},
-    thread::{CreateRun, CreateThreadAndRun, List, ListQuery, ModifyRun, Run, RunStep, Thread},
+    thread::{CreateRun, CreateThreadAndRun, List, ListQuery, ModifyRun, Run, RunStep},
 };
 
+/// Creates and starts a run on `thread_id`, which the caller owns (checked before).
 async fn start_run<S: ThreadStore>(
     app: App<S>,
     caller: Caller,
-    thread: Thread,
+    thread_id: String,
     req: CreateRun,
 ) -> Result<Response, HttpError> {
     req.check()
@@ -37,31 +38,30 @@ async fn start_run<S: ThreadStore>(
     }
     let mut messages = Vec::with_capacity(extra_messages.len());
     for m in extra_messages {
-        let m = m.into_message(thread.id.clone());
+        let m = m.into_message(thread_id.clone());
         check_message(&app, &m)?;
         messages.push(m);
     }
     if !messages.is_empty() {
-        app.store.append_messages(&thread.id, messages).await?;
+        app.store.append_messages(&thread_id, messages).await?;
     }
     // A server hosting one agent accepts any assistant id: the endpoint is the agent.
-    let run = req.to_run(thread.id.clone(), app.agent.actor_id());
-    app.store
-        .create_run(run.clone())
+    let run = req.to_run(thread_id.clone(), app.agent.actor_id());
+    let started = Executor::begin(&app, &caller.0, &run)
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => HttpError::bad_request(format!(
-                "Thread {} already has an active run; wait for it to finish or cancel it.",
-                thread.id
+                "Thread {thread_id} already has an active run; wait for it to finish or cancel it."
             ))
             .code("run_active"),
             other => other.into(),
         })?;
-    tracing::debug!(thread = %thread.id, run = %run.id, "run queued");
+    tracing::debug!(thread = %thread_id, run = %run.id, "run created");
+    // The run is answered as created (`queued`); it started meanwhile.
     if req.is_stream() {
-        Ok(Executor::stream(&app, caller.0, thread, run).into_response())
+        Ok(Executor::stream(&app, caller.0, &run, started).into_response())
     } else {
-        Executor::start(&app, caller.0, thread, run.clone(), None);
+        Executor::start(&app, caller.0, started, None);
         Ok(Json(run).into_response())
     }
 }
@@ -72,8 +72,8 @@ pub(crate) async fn create<S: ThreadStore>(
     Path(thread_id): Path<String>,
     JsonBody(req): JsonBody<CreateRun>,
 ) -> Result<Response, HttpError> {
-    let thread = owned_thread(&app, &caller, &thread_id).await?;
-    start_run(app, caller, thread, req).await
+    check_owner(&app, &caller, &thread_id).await?;
+    start_run(app, caller, thread_id, req).await
 }
 
 pub(crate) async fn create_thread_and_run<S: ThreadStore>(
@@ -85,7 +85,7 @@ pub(crate) async fn create_thread_and_run<S: ThreadStore>(
         .map_err(|e| HttpError::bad_request(e.to_string()))?;
     let (thread_req, run_req) = req.into_parts();
     let thread = create_thread(&app, &caller, thread_req).await?;
-    start_run(app, caller, thread, run_req).await
+    start_run(app, caller, thread.id, run_req).await
 }
 
 pub(crate) async fn list<S: ThreadStore>(

@@ -16,7 +16,7 @@
 //! ```
 
 use super::{Holder, StoreError, StoreResult};
-use crate::thread::{Message, Run, RunError, RunStatus, unix_now};
+use crate::thread::{Message, Run, RunError, RunStatus, Thread, unix_now};
 
 /// Where failing or expiring may start from: every non-terminal state but `requires_action`.
 const LIVE: &[RunStatus] = &[
@@ -205,5 +205,30 @@ impl Transitioned {
     /// A run's new state and its stored replies.
     pub fn new(run: Run, replies: Vec<Message>) -> Self {
         Self { run, replies }
+    }
+}
+
+/// What a store answers to [`ThreadStore::start_run`](super::ThreadStore::start_run): the
+/// started run with what its execution reads, as they were once the start was stored.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Started {
+    /// The run, `in_progress`, as stored.
+    pub run: Run,
+    /// Its thread.
+    pub thread: Thread,
+    /// The messages the run answers: the thread's oldest unanswered ones, as
+    /// [`ThreadStore::unanswered`](super::ThreadStore::unanswered) reads them.
+    pub messages: Vec<Message>,
+}
+
+impl Started {
+    /// A started run, its thread and the messages it answers.
+    pub fn new(run: Run, thread: Thread, messages: Vec<Message>) -> Self {
+        Self {
+            run,
+            thread,
+            messages,
+        }
     }
 }

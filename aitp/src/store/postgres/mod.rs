@@ -19,8 +19,8 @@ use tokio_postgres::{NoTls, Row, error::SqlState, types::ToSql};
 
 use self::expected::Stored;
 use super::{
-    Claimed, Holder, OnRunChange, Page, Renewal, StoreError, StoreResult, ThreadStore, Transition,
-    Transitioned,
+    Claimed, Holder, OnRunChange, Page, Renewal, Started, StoreError, StoreResult, ThreadStore,
+    Transition, Transitioned,
 };
 use crate::thread::{
     ListQuery, Message, Metadata, Order, Principal, Run, RunError, RunStatus, Thread,
@@ -238,31 +238,72 @@ const OPTIMISTIC_ATTEMPTS: usize = 4;
 /// that write, in the same statement: the agent's cursor (`$10`, only forward, only to a
 /// message of this thread; this also locks the thread's row, as appends and new runs do),
 /// the replies (`$11`–`$13`, in order), and the announcement (`pg_notify`, delivered at
-/// commit; none if `$15` is null). One row if applied, none if not.
-const TRANSITION: &str = "WITH run AS (
-         UPDATE aitp_runs SET status = $5, json = $6,
-             lease_owner = COALESCE($7, lease_owner),
-             lease_expires = CASE
-                 WHEN $8 THEN NULL
-                 WHEN $9::float8 IS NOT NULL
-                     THEN clock_timestamp() + $9::float8 * interval '1 second'
-                 ELSE lease_expires END
-         WHERE thread_id = $1 AND id = $2 AND json = $3
-             AND lease_owner IS NOT DISTINCT FROM $4::text
-         RETURNING 1
-     ), answered AS (
-         UPDATE aitp_threads SET answered_seq = GREATEST(answered_seq,
-             (SELECT seq FROM aitp_messages WHERE thread_id = $1 AND id = $10::text))
-         WHERE id = $1 AND $10::text IS NOT NULL AND EXISTS (SELECT 1 FROM run)
-     ), replies AS (
-         INSERT INTO aitp_messages (thread_id, id, run_id, json)
-         SELECT $1, m.id, m.run_id, m.json
-         FROM unnest($11::text[], $12::text[], $13::text[]) WITH ORDINALITY
-             AS m (id, run_id, json, n)
-         WHERE EXISTS (SELECT 1 FROM run)
-         ORDER BY m.n
-     )
-     SELECT (SELECT pg_notify($14, $15) WHERE $15::text IS NOT NULL) FROM run";
+/// commit; none if `$15` is null) in the statement's `SELECT`.
+macro_rules! transition_ctes {
+    () => {
+        "WITH run AS (
+             UPDATE aitp_runs SET status = $5, json = $6,
+                 lease_owner = COALESCE($7, lease_owner),
+                 lease_expires = CASE
+                     WHEN $8 THEN NULL
+                     WHEN $9::float8 IS NOT NULL
+                         THEN clock_timestamp() + $9::float8 * interval '1 second'
+                     ELSE lease_expires END
+             WHERE thread_id = $1 AND id = $2 AND json = $3
+                 AND lease_owner IS NOT DISTINCT FROM $4::text
+             RETURNING 1
+         ), answered AS (
+             UPDATE aitp_threads SET answered_seq = GREATEST(answered_seq,
+                 (SELECT seq FROM aitp_messages WHERE thread_id = $1 AND id = $10::text))
+             WHERE id = $1 AND $10::text IS NOT NULL AND EXISTS (SELECT 1 FROM run)
+         ), replies AS (
+             INSERT INTO aitp_messages (thread_id, id, run_id, json)
+             SELECT $1, m.id, m.run_id, m.json
+             FROM unnest($11::text[], $12::text[], $13::text[]) WITH ORDINALITY
+                 AS m (id, run_id, json, n)
+             WHERE EXISTS (SELECT 1 FROM run)
+             ORDER BY m.n
+         )"
+    };
+}
+
+/// The announcement of [`TRANSITION`] and [`START`] (`$14`, `$15`).
+macro_rules! announce {
+    () => {
+        "(SELECT pg_notify($14, $15) WHERE $15::text IS NOT NULL)"
+    };
+}
+
+/// The JSON of thread `$1`'s oldest unanswered messages, at most `$limit` — the cursor as a
+/// scalar subquery, not a join: PostgreSQL then starts the index range at the cursor
+/// instead of walking the thread from its first message.
+macro_rules! unanswered {
+    ($limit:literal) => {
+        concat!(
+            "SELECT json FROM aitp_messages
+             WHERE thread_id = $1 AND run_id IS NULL
+               AND seq > (SELECT answered_seq FROM aitp_threads WHERE id = $1)
+             ORDER BY seq LIMIT ",
+            $limit
+        )
+    };
+}
+
+/// A transition (see `transition_ctes`): one row if applied (the announcement), none if not.
+const TRANSITION: &str = concat!(transition_ctes!(), " SELECT ", announce!(), " FROM run");
+
+/// [`TRANSITION`] of a start that also reads, in its snapshot, what the run's execution
+/// needs: the thread's JSON and the JSON of its `$16` oldest unanswered messages (as
+/// [`ThreadStore::unanswered`] selects them). The snapshot is taken when the statement
+/// starts, so it holds every message appended before the run was created.
+const START: &str = concat!(
+    transition_ctes!(),
+    " SELECT ",
+    announce!(),
+    ", (SELECT json FROM aitp_threads WHERE id = $1), ARRAY(",
+    unanswered!("$16"),
+    ") FROM run"
+);
 
 /// The first part of [`APPEND`] and [`CREATE_RUN`]: the thread's row locked (`locked`, its
 /// newest version), the same row as the statement's snapshot has it (`seen`), the thread's
@@ -339,6 +380,29 @@ const CREATE_RUN: &str = concat!(
     checked_answer!()
 );
 
+/// [`CREATE_RUN`] of a run stored started (status `$3`, JSON `$4`) and leased to `$5` for
+/// `$6` seconds, that also reads what the run's execution needs, as [`START`] does: the
+/// thread's JSON and its `$7` oldest unanswered messages, in the statement's snapshot. When
+/// that snapshot is current (no run was created meanwhile, see `checked_thread`), it holds
+/// every message committed before the statement began; a message whose append waited for
+/// the thread's lock while this statement started is left to the next run (the cursor never
+/// passes it: its `seq` is larger than every message the snapshot holds).
+const BEGIN_RUN: &str = concat!(
+    checked_thread!(),
+    ", bumped AS (
+         UPDATE aitp_threads SET answered_seq = answered_seq
+         WHERE id = $1 AND EXISTS (SELECT 1 FROM ok)
+     ), inserted AS (
+         INSERT INTO aitp_runs (thread_id, id, status, json, lease_owner, lease_expires)
+         SELECT $1, $2, $3, $4, $5, clock_timestamp() + $6::float8 * interval '1 second'
+         FROM ok
+     )",
+    checked_answer!(),
+    ", (SELECT json FROM aitp_threads WHERE id = $1), ARRAY(",
+    unanswered!("$7"),
+    ")"
+);
+
 /// What [`APPEND`] or [`CREATE_RUN`] found.
 enum Checked {
     /// No such thread.
@@ -361,6 +425,21 @@ fn checked(row: &Row) -> StoreResult<Checked> {
         (true, true, None) => Checked::Done,
         (true, true, Some(active)) => Checked::Refused(active),
     })
+}
+
+/// The thread and the messages [`START`] or [`BEGIN_RUN`] read, in the row's columns `at` and
+/// `at + 1`.
+fn read_started(row: &Row, at: usize) -> StoreResult<(Thread, Vec<Message>)> {
+    let thread: Option<String> = row.try_get(at).map_err(backend)?;
+    let messages: Vec<String> = row.try_get(at + 1).map_err(backend)?;
+    let thread = thread.ok_or(StoreError::NotFound)?;
+    Ok((
+        serde_json::from_str(&thread).map_err(backend)?,
+        messages
+            .iter()
+            .map(|m| serde_json::from_str(m).map_err(backend))
+            .collect::<StoreResult<_>>()?,
+    ))
 }
 
 fn refused_append(thread_id: &str, active: &str) -> StoreError {
@@ -802,6 +881,124 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// [`ThreadStore::transition_run`], and with `start_limit` (a start's message limit) what
+    /// [`START`] reads: its row, unless the transition was applied by the way out
+    /// ([`PgStore::transition_locked`]).
+    async fn transition(
+        &self,
+        mut transition: Transition,
+        start_limit: Option<usize>,
+    ) -> StoreResult<(Transitioned, Option<Row>)> {
+        let client = self.client().await?;
+        let (replies, answered_up_to) = transition.take_replies();
+        let reply_ids: Vec<&str> = replies.iter().map(|m| m.id.as_str()).collect();
+        let reply_runs: Vec<Option<&str>> = replies.iter().map(|m| m.run_id.as_deref()).collect();
+        let reply_json = replies
+            .iter()
+            .map(to_json)
+            .collect::<StoreResult<Vec<_>>>()?;
+        let holder = transition.holder();
+        let claim = holder.map(|h| h.id.as_str());
+        let ttl = holder.map(|h| h.ttl.as_secs_f64());
+        let read = client
+            .prepare_cached(
+                "SELECT json, lease_owner FROM aitp_runs WHERE thread_id = $1 AND id = $2",
+            )
+            .await
+            .map_err(backend)?;
+        let limit = start_limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+        let write = client
+            .prepare_cached(if limit.is_some() { START } else { TRANSITION })
+            .await
+            .map_err(backend)?;
+        // What this process last wrote of the run, if anything: then no read is needed
+        // unless the write finds the row changed.
+        let mut expected = self
+            .expected
+            .take(transition.thread_id(), transition.run_id());
+        for _ in 0..OPTIMISTIC_ATTEMPTS {
+            // Whether `stored` is the row as read now, or only what this process expects.
+            let (stored, read_now) = match expected.take() {
+                Some(stored) => (stored, false),
+                None => {
+                    let row = client
+                        .query_opt(&read, &[&transition.thread_id(), &transition.run_id()])
+                        .await
+                        .map_err(backend)?
+                        .ok_or(StoreError::NotFound)?;
+                    let stored = Stored {
+                        json: row.try_get(0).map_err(backend)?,
+                        owner: row.try_get(1).map_err(backend)?,
+                    };
+                    (stored, true)
+                }
+            };
+            let (seen, owner) = (stored.json.as_str(), stored.owner.as_deref());
+            let mut run: Run = serde_json::from_str(seen).map_err(backend)?;
+            let mut refused = transition.apply(&mut run).err();
+            // Fenced: a replica whose lease another took over changes nothing.
+            if let (Some(holder), Some(owner)) = (holder, owner) {
+                if owner != holder.id {
+                    refused.get_or_insert(StoreError::LeaseLost);
+                }
+            }
+            if let Some(refused) = refused {
+                // Only what the row holds now may refuse; an expectation is checked first.
+                if read_now {
+                    return Err(refused);
+                }
+                continue;
+            }
+            // A holder's transition claims (or keeps) the lease; an end releases it.
+            let release = run.status.is_terminal();
+            let payload = listen::payload(&run.thread_id, &run.id, &run.status);
+            let json = to_json(&run)?;
+            let status = run.status.as_str();
+            let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+                &run.thread_id,
+                &run.id,
+                &seen,
+                &owner,
+                &status,
+                &json,
+                &claim,
+                &release,
+                &ttl,
+                &answered_up_to,
+                &reply_ids,
+                &reply_runs,
+                &reply_json,
+                &CHANNEL,
+                &payload,
+            ];
+            if let Some(limit) = &limit {
+                params.push(limit);
+            }
+            let mut rows = client
+                .query(&write, &params)
+                .await
+                .map_err(|e| insert_error(e, "a reply of run", &run.id))?;
+            if let Some(row) = rows.pop() {
+                if !release {
+                    let owner = claim.or(owner).map(str::to_owned);
+                    self.expected
+                        .put(&run.thread_id, &run.id, Stored { json, owner });
+                }
+                let read = limit.map(|_| row);
+                return Ok((Transitioned::new(run, replies), read));
+            }
+            // The run changed between the read and the write (a cancel, a takeover, new
+            // metadata): nothing was written; decide again on what it is now.
+        }
+        drop(client);
+        let done = self
+            .transition_locked(transition, replies, answered_up_to)
+            .await?;
+        Ok((done, None))
+    }
+}
+
 impl ThreadStore for PgStore {
     async fn create_thread(
         &self,
@@ -1001,6 +1198,61 @@ impl ThreadStore for PgStore {
         }
     }
 
+    async fn begin_run(
+        &self,
+        owner: &Principal,
+        run: Run,
+        holder: &Holder,
+        limit: usize,
+    ) -> StoreResult<Started> {
+        let start = Transition::start(&run).by(holder);
+        let mut started = run.clone();
+        start.apply(&mut started)?;
+        let json = to_json(&started)?;
+        let ttl = holder.ttl.as_secs_f64();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(BEGIN_RUN).await.map_err(backend)?;
+        let row = client
+            .query_one(
+                &stmt,
+                &[
+                    &run.thread_id,
+                    &run.id,
+                    &started.status.as_str(),
+                    &json,
+                    &holder.id,
+                    &ttl,
+                    &limit,
+                ],
+            )
+            .await
+            .map_err(|e| insert_error(e, "run", &run.id))?;
+        match checked(&row)? {
+            Checked::Missing => Err(StoreError::NotFound),
+            Checked::Refused(active) => Err(refused_run(&run.thread_id, &active)),
+            Checked::Changed => {
+                // The way out: the run created, then started, each in its own transaction.
+                drop(client);
+                let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+                self.create_run(run).await?;
+                self.start_run(owner, start, limit).await
+            }
+            Checked::Done => {
+                self.expected.put(
+                    &started.thread_id,
+                    &started.id,
+                    Stored {
+                        json,
+                        owner: Some(holder.id.clone()),
+                    },
+                );
+                let (thread, messages) = read_started(&row, 3)?;
+                Ok(Started::new(started, thread, messages))
+            }
+        }
+    }
+
     async fn run(&self, thread_id: &str, run_id: &str) -> StoreResult<Option<Run>> {
         let client = self.client().await?;
         Self::json_row(
@@ -1043,121 +1295,37 @@ impl ThreadStore for PgStore {
     async fn unanswered(&self, thread_id: &str, limit: usize) -> StoreResult<Vec<Message>> {
         let client = self.client().await?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let messages: Vec<Message> = Self::json_rows(
-            &client,
-            // The cursor as a scalar subquery, not a join: PostgreSQL then starts the index
-            // range at the cursor instead of walking the thread from its first message.
-            "SELECT json FROM aitp_messages
-             WHERE thread_id = $1 AND run_id IS NULL
-               AND seq > (SELECT answered_seq FROM aitp_threads WHERE id = $1)
-             ORDER BY seq LIMIT $2",
-            &[&thread_id, &limit],
-        )
-        .await?;
+        let messages: Vec<Message> =
+            Self::json_rows(&client, unanswered!("$2"), &[&thread_id, &limit]).await?;
         if messages.is_empty() && !Self::exists(&client, thread_id).await? {
             return Err(StoreError::NotFound);
         }
         Ok(messages)
     }
 
-    async fn transition_run(&self, mut transition: Transition) -> StoreResult<Transitioned> {
-        let client = self.client().await?;
-        let (replies, answered_up_to) = transition.take_replies();
-        let reply_ids: Vec<&str> = replies.iter().map(|m| m.id.as_str()).collect();
-        let reply_runs: Vec<Option<&str>> = replies.iter().map(|m| m.run_id.as_deref()).collect();
-        let reply_json = replies
-            .iter()
-            .map(to_json)
-            .collect::<StoreResult<Vec<_>>>()?;
-        let holder = transition.holder();
-        let claim = holder.map(|h| h.id.as_str());
-        let ttl = holder.map(|h| h.ttl.as_secs_f64());
-        let read = client
-            .prepare_cached(
-                "SELECT json, lease_owner FROM aitp_runs WHERE thread_id = $1 AND id = $2",
-            )
-            .await
-            .map_err(backend)?;
-        let write = client.prepare_cached(TRANSITION).await.map_err(backend)?;
-        // What this process last wrote of the run, if anything: then no read is needed
-        // unless the write finds the row changed.
-        let mut expected = self
-            .expected
-            .take(transition.thread_id(), transition.run_id());
-        for _ in 0..OPTIMISTIC_ATTEMPTS {
-            // Whether `stored` is the row as read now, or only what this process expects.
-            let (stored, read_now) = match expected.take() {
-                Some(stored) => (stored, false),
-                None => {
-                    let row = client
-                        .query_opt(&read, &[&transition.thread_id(), &transition.run_id()])
-                        .await
-                        .map_err(backend)?
-                        .ok_or(StoreError::NotFound)?;
-                    let stored = Stored {
-                        json: row.try_get(0).map_err(backend)?,
-                        owner: row.try_get(1).map_err(backend)?,
-                    };
-                    (stored, true)
-                }
-            };
-            let (seen, owner) = (stored.json.as_str(), stored.owner.as_deref());
-            let mut run: Run = serde_json::from_str(seen).map_err(backend)?;
-            let mut refused = transition.apply(&mut run).err();
-            // Fenced: a replica whose lease another took over changes nothing.
-            if let (Some(holder), Some(owner)) = (holder, owner) {
-                if owner != holder.id {
-                    refused.get_or_insert(StoreError::LeaseLost);
-                }
-            }
-            if let Some(refused) = refused {
-                // Only what the row holds now may refuse; an expectation is checked first.
-                if read_now {
-                    return Err(refused);
-                }
-                continue;
-            }
-            // A holder's transition claims (or keeps) the lease; an end releases it.
-            let release = run.status.is_terminal();
-            let payload = listen::payload(&run.thread_id, &run.id, &run.status);
-            let json = to_json(&run)?;
-            let rows = client
-                .query(
-                    &write,
-                    &[
-                        &run.thread_id,
-                        &run.id,
-                        &seen,
-                        &owner,
-                        &run.status.as_str(),
-                        &json,
-                        &claim,
-                        &release,
-                        &ttl,
-                        &answered_up_to,
-                        &reply_ids,
-                        &reply_runs,
-                        &reply_json,
-                        &CHANNEL,
-                        &payload,
-                    ],
-                )
-                .await
-                .map_err(|e| insert_error(e, "a reply of run", &run.id))?;
-            if !rows.is_empty() {
-                if !release {
-                    let owner = claim.or(owner).map(str::to_owned);
-                    self.expected
-                        .put(&run.thread_id, &run.id, Stored { json, owner });
-                }
-                return Ok(Transitioned::new(run, replies));
-            }
-            // The run changed between the read and the write (a cancel, a takeover, new
-            // metadata): nothing was written; decide again on what it is now.
-        }
-        drop(client);
-        self.transition_locked(transition, replies, answered_up_to)
-            .await
+    async fn transition_run(&self, transition: Transition) -> StoreResult<Transitioned> {
+        Ok(self.transition(transition, None).await?.0)
+    }
+
+    async fn start_run(
+        &self,
+        owner: &Principal,
+        start: Transition,
+        limit: usize,
+    ) -> StoreResult<Started> {
+        let thread_id = start.thread_id().to_owned();
+        let (done, read) = self.transition(start, Some(limit)).await?;
+        let (thread, messages) = match read {
+            Some(row) => read_started(&row, 1)?,
+            // Started by the way out, which reads nothing more.
+            None => (
+                self.thread(owner, &thread_id)
+                    .await?
+                    .ok_or(StoreError::NotFound)?,
+                self.unanswered(&thread_id, limit).await?,
+            ),
+        };
+        Ok(Started::new(done.run, thread, messages))
     }
 
     async fn fail_interrupted_runs(&self, now: i64) -> StoreResult<usize> {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::store::{Page, StoreError, ThreadStore, Transition, Transitioned};
+use crate::store::{Holder, Page, StoreError, ThreadStore, Transition, Transitioned};
 use crate::thread::{
     Content, ListQuery, Message, Order, Principal, Role, Run, RunError, RunStatus, Thread,
 };
@@ -365,6 +365,114 @@ pub async fn message_lookup_and_run_filter<S: ThreadStore>(s: S) {
         .await
         .unwrap();
     assert_eq!(texts(&p.data), ["0", "1", "a", "b", "c", "2", "d"]);
+}
+
+/// [`ThreadStore::begin_run`] stores the run started, leased to its holder where the store
+/// leases, and answers it with its thread and the messages it answers; it refuses a thread
+/// with an active run, or none, storing nothing.
+pub async fn begin_creates_and_starts<S: ThreadStore>(s: S) {
+    let holder = Holder::new("replica-a", std::time::Duration::from_secs(30));
+    let (thread, messages) = thread_with(&s, 3).await;
+    let run = Run::new(thread.id.clone(), "agent");
+    let started = s.begin_run(&me(), run.clone(), &holder, 2).await.unwrap();
+    assert_eq!(started.run.id, run.id);
+    assert_eq!(started.run.status, RunStatus::InProgress);
+    assert!(started.run.started_at.is_some());
+    assert_eq!(
+        s.run(&thread.id, &run.id).await.unwrap(),
+        Some(started.run.clone())
+    );
+    assert_eq!(
+        Some(started.thread.clone()),
+        s.thread(&me(), &thread.id).await.unwrap()
+    );
+    assert_eq!(started.messages, messages[..2]);
+    // One active run per thread.
+    let second = Run::new(thread.id.clone(), "agent");
+    assert!(matches!(
+        s.begin_run(&me(), second.clone(), &holder, 2).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.run(&thread.id, &second.id).await.unwrap(), None);
+    // The holder completes it (a store that leases checks that it holds the lease).
+    let done = s
+        .transition_run(
+            Transition::complete(
+                &started.run,
+                vec![reply(&run, "a")],
+                Some(messages[1].id.clone()),
+            )
+            .by(&holder),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.run.status, RunStatus::Completed);
+    let next = s.begin_run(&me(), second, &holder, 10).await.unwrap();
+    assert_eq!(next.messages, messages[2..]);
+    assert!(matches!(
+        s.begin_run(&me(), Run::new("thread_missing", "agent"), &holder, 10)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// [`ThreadStore::start_run`] stores the start and answers the run as stored, its thread
+/// and the oldest unanswered messages up to the limit (never a reply, never one the cursor
+/// passed); it refuses a run that is not `queued`, changing nothing.
+pub async fn start_reads_thread_and_messages<S: ThreadStore>(s: S) {
+    let (thread, messages) = thread_with(&s, 3).await;
+    let run = Run::new(thread.id.clone(), "agent");
+    s.create_run(run.clone()).await.unwrap();
+    let started = s
+        .start_run(&me(), Transition::start(&run), 2)
+        .await
+        .unwrap();
+    assert_eq!(started.run.status, RunStatus::InProgress);
+    assert_eq!(
+        s.run(&thread.id, &run.id).await.unwrap(),
+        Some(started.run.clone())
+    );
+    assert_eq!(
+        Some(started.thread),
+        s.thread(&me(), &thread.id).await.unwrap()
+    );
+    assert_eq!(started.messages, messages[..2]);
+    // Only a queued run starts.
+    assert!(matches!(
+        s.start_run(&me(), Transition::start(&run), 2).await,
+        Err(StoreError::RunState(RunStatus::InProgress))
+    ));
+    assert_eq!(
+        s.run(&thread.id, &run.id).await.unwrap(),
+        Some(started.run.clone())
+    );
+    apply(
+        &s,
+        Transition::complete(
+            &started.run,
+            vec![reply(&run, "answer")],
+            Some(messages[1].id.clone()),
+        ),
+    )
+    .await;
+    // The next run reads what the cursor left: the third message, not the reply.
+    let next = Run::new(thread.id.clone(), "agent");
+    s.create_run(next.clone()).await.unwrap();
+    let started = s
+        .start_run(&me(), Transition::start(&next), 10)
+        .await
+        .unwrap();
+    assert_eq!(started.messages, messages[2..]);
+    apply(&s, Transition::request_cancel(&started.run)).await;
+    // A cancelled run before its start is refused as a start.
+    let last = Run::new(thread.id.clone(), "agent");
+    apply(&s, Transition::cancelled(&started.run)).await;
+    s.create_run(last.clone()).await.unwrap();
+    apply(&s, Transition::request_cancel(&last)).await;
+    assert!(matches!(
+        s.start_run(&me(), Transition::start(&last), 10).await,
+        Err(StoreError::RunState(RunStatus::Cancelling))
+    ));
 }
 
 /// A started run is seen by reads and blocks new messages; the finished state wins over it.

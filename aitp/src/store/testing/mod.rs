@@ -128,7 +128,9 @@ macro_rules! __store_contract {
     ($make:expr) => {
         $crate::__store_contract!(@cases $make;
             thread_crud, owner_isolation, missing_thread, messages_pagination,
-            message_lookup_and_run_filter, started_runs, run_transitions,
+            message_lookup_and_run_filter, started_runs, start_reads_thread_and_messages,
+            begin_creates_and_starts,
+            run_transitions,
             cancel_races_completion, run_conflicts, unanswered_and_cursor, unanswered_is_bounded,
             fail_interrupted_runs, unknown_fields_survive, concurrent_use, modify_and_delete);
     };
