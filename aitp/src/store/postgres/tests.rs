@@ -580,7 +580,8 @@ async fn writes_that_wait_for_a_thread_see_the_run_created_meanwhile() {
     let mut other = raw(&config).await;
     let watcher = raw(&config).await;
     let me = Principal::new("me");
-    for write in ["run", "message"] {
+    let holder = crate::store::Holder::new("replica-b", std::time::Duration::from_secs(30));
+    for write in ["run", "begun run", "message"] {
         let thread = Thread::new();
         store
             .create_thread(&me, thread.clone(), Vec::new())
@@ -599,9 +600,16 @@ async fn writes_that_wait_for_a_thread_see_the_run_created_meanwhile() {
         let waiting = {
             let store = store.clone();
             let thread_id = thread.id.clone();
+            let holder = holder.clone();
             tokio::spawn(async move {
                 if write == "run" {
                     store.create_run(Run::new(thread_id, "agent")).await
+                } else if write == "begun run" {
+                    let run = Run::new(thread_id, "agent");
+                    store
+                        .begin_run(&Principal::new("me"), run, &holder, 10)
+                        .await
+                        .map(drop)
                 } else {
                     let message =
                         Message::new(thread_id.clone(), Role::User, vec![Content::text("m")]);

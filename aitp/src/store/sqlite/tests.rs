@@ -940,3 +940,56 @@ mod ledger {
         );
     }
 }
+
+/// A write that fails midway (here a completion whose reply reuses a message's id, refused
+/// after the run's new state was written) leaves nothing behind, alone in its transaction
+/// or not: the run stays `in_progress`, no reply is stored, the cursor does not move; the
+/// file reopened agrees with the cache.
+#[tokio::test]
+async fn a_write_that_fails_midway_leaves_nothing() {
+    let db = TempDb::new();
+    let store = SqliteStore::open(db.path()).unwrap();
+    let me = Principal::new("me");
+    let thread = Thread::new();
+    let asked = Message::new(thread.id.clone(), Role::User, vec![Content::text("hi")]);
+    store
+        .create_thread(&me, thread.clone(), vec![asked.clone()])
+        .await
+        .unwrap();
+    let run = Run::new(thread.id.clone(), "agent");
+    store.create_run(run.clone()).await.unwrap();
+    let started = store
+        .transition_run(Transition::start(&run))
+        .await
+        .unwrap()
+        .run;
+    let mut reply = Message::new(thread.id.clone(), Role::Assistant, vec![Content::text("x")]);
+    reply.id = asked.id.clone();
+    reply.run_id = Some(run.id.clone());
+    let failed = store
+        .transition_run(Transition::complete(
+            &started,
+            vec![reply],
+            Some(asked.id.clone()),
+        ))
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    let check = |store: SqliteStore| {
+        let (thread, asked, started) = (thread.clone(), asked.clone(), started.clone());
+        async move {
+            assert_eq!(
+                store.run(&thread.id, &started.id).await.unwrap(),
+                Some(started)
+            );
+            let all = store
+                .list_messages(&thread.id, &ListQuery::default())
+                .await
+                .unwrap();
+            assert_eq!(all.data, vec![asked.clone()]);
+            assert_eq!(store.unanswered(&thread.id, 10).await.unwrap(), vec![asked]);
+        }
+    };
+    check(store.clone()).await;
+    drop(store);
+    check(SqliteOptions::new().cache(0).open(db.path()).unwrap()).await;
+}

@@ -190,12 +190,21 @@ fn run_batch(conn: &Connection, mut jobs: Vec<Box<dyn Job>>, index: bool) {
     let exec = |sql: &str| super::exec(conn, sql);
     let outcome = (|| -> rusqlite::Result<()> {
         exec("BEGIN IMMEDIATE")?;
-        for job in &mut jobs {
-            exec("SAVEPOINT op")?;
+        if let [job] = jobs.as_mut_slice() {
+            // Alone in its transaction, a write needs no savepoint: a failed one rolls the
+            // transaction back (its error is its answer), and the upkeep gets a new one.
             if !job.run(conn) {
-                exec("ROLLBACK TO op")?;
+                exec("ROLLBACK")?;
+                exec("BEGIN IMMEDIATE")?;
             }
-            exec("RELEASE op")?;
+        } else {
+            for job in &mut jobs {
+                exec("SAVEPOINT op")?;
+                if !job.run(conn) {
+                    exec("ROLLBACK TO op")?;
+                }
+                exec("RELEASE op")?;
+            }
         }
         if index {
             exec("SAVEPOINT upkeep")?;
