@@ -80,7 +80,7 @@ enum Entry {
     /// A `queued` run: start it (which reads its thread and messages).
     Queued,
     /// A run started as it was created ([`ThreadStore::begin_run`]): execute it.
-    Begun(Started),
+    Begun(Box<Started>),
     /// An `in_progress` run taken over from a replica that died, with its thread: call the
     /// handler again.
     Started(Thread),
@@ -170,7 +170,7 @@ impl Executor {
         events: Option<Events>,
     ) {
         let run = started.run.clone();
-        Self::spawn(app, principal, run, events, Entry::Begun(started));
+        Self::spawn(app, principal, run, events, Entry::Begun(Box::new(started)));
     }
 
     /// Executes a run this replica took over from one whose lease expired.
@@ -562,7 +562,15 @@ async fn drive<S: ThreadStore>(
             .start_run(&principal, Transition::start(run).by(&app.holder), limit)
             .await
             .map(|s| (s.run, s.thread, Some(s.messages))),
-        Entry::Begun(started) => Ok((started.run, started.thread, Some(started.messages))),
+        Entry::Begun(started) => {
+            let Started {
+                run,
+                thread,
+                messages,
+                ..
+            } = *started;
+            Ok((run, thread, Some(messages)))
+        }
         Entry::Started(thread) => Ok((run.clone(), thread, None)),
         Entry::Cancelling => Err(StoreError::RunState(RunStatus::Cancelling)),
     };
