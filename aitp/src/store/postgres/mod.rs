@@ -144,7 +144,12 @@ fn session(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
 /// text, so it cannot be edited in SQL without reordering keys): the state this process
 /// last wrote of its own runs is remembered (bounded in bytes) so that the statement needs
 /// no read first; a stale expectation is found out by the statement itself, which then
-/// writes nothing, and the run is read. Statements are prepared once per connection.
+/// writes nothing, and the run is read. A run's beginning
+/// ([`ThreadStore::begin_run`]) is one statement too: the run inserted started and leased,
+/// with the thread and the messages the run answers read in the same statement; so a
+/// conversation's round (a message, a run, its end, a page) is four statements. Statements
+/// are prepared once per connection and executed with their generic plan (no planning per
+/// execution).
 ///
 /// **Replicas.** A deployment is N server processes (replicas) of the same agent behind any
 /// HTTP load balancer, without sticky sessions, each with a `PgStore` on the same database;
