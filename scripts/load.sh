@@ -25,6 +25,8 @@
 # replicas sent (each a round trip; BEGIN and COMMIT included) and the transactions committed, per
 # round (a round creates one run: the count of run inserts). PG_OPTIONS adds server settings
 # ("-c name=value ..."), for experiments; the settings in force are printed at the start.
+# PG_SOCKET=1 connects the replicas over the Unix socket (see pg_config). SERVER_CPUS and TOOL_CPUS
+# move the pinning (SERVER_CPUS=0,1 TOOL_CPUS=0,1: everything shares both cores).
 #   scripts/load.sh [DURATION=20] [WARMUP=3] [LEVELS="1 16 64"] [MODES="empty balancer ..."]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -216,7 +218,13 @@ start_postgres() {
 
 pg_ok=
 case " $modes " in *" postgres-"*) start_postgres && pg_ok=1 ;; esac
-pg_config() { echo "host=127.0.0.1 port=$pgport user=aitp dbname=$1"; }
+# PG_SOCKET=1: the replicas connect over PostgreSQL's Unix socket instead of loopback TCP (what
+# a replica on the database's own host would do); TCP by default, as replicas on other hosts.
+pg_config() {
+  local host=127.0.0.1
+  [ -z "${PG_SOCKET:-}" ] || host=$work/pg
+  echo "host=$host port=$pgport user=aitp dbname=$1"
+}
 
 for mode in $modes; do
   port=$(free_port)
