@@ -198,7 +198,8 @@ pub trait ThreadStore: Send + Sync + 'static {
 
     /// Changes a run's status if it is in one of the states the transition starts from, in
     /// one atomic step with what the transition carries (a completion's replies and cursor
-    /// move): the only way a run's status changes after [`ThreadStore::create_run`].
+    /// move): the only way a run's status changes once it is stored ([`ThreadStore::start_run`]
+    /// applies a transition too, and [`ThreadStore::begin_run`] stores a run already started).
     /// `NotFound` if the thread has no such run; [`StoreError::RunState`] (and no change) if
     /// its status is not one the transition starts from.
     fn transition_run(
