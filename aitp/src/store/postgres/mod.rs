@@ -235,6 +235,34 @@ const CHANNEL: &str = "aitp_runs";
 /// another writer committed in between, so misses are rare and a retry usually succeeds.
 const OPTIMISTIC_ATTEMPTS: usize = 4;
 
+/// The `SET` of a run's new state: status and JSON; the lease claimed by the holder (its id,
+/// or NULL to keep the owner), released (a boolean: the run ended) or extended by a number of
+/// seconds (NULL: kept as it is). Database time, so replicas' clocks need not agree.
+macro_rules! set_run {
+    ($status:literal, $json:literal, $claim:literal, $release:literal, $ttl:literal) => {
+        concat!(
+            "SET status = ",
+            $status,
+            ", json = ",
+            $json,
+            ", lease_owner = COALESCE(",
+            $claim,
+            ", lease_owner),
+               lease_expires = CASE
+                   WHEN ",
+            $release,
+            " THEN NULL
+                   WHEN ",
+            $ttl,
+            "::float8 IS NOT NULL
+                       THEN clock_timestamp() + ",
+            $ttl,
+            "::float8 * interval '1 second'
+                   ELSE lease_expires END"
+        )
+    };
+}
+
 /// A run's transition in one statement, hence one implicit transaction and one round trip:
 /// the run's new state (`$5`, `$6`, the lease) is written only if the row still holds the
 /// JSON (`$3`) and lease owner (`$4`) the new state was computed from — under `READ
@@ -246,15 +274,11 @@ const OPTIMISTIC_ATTEMPTS: usize = 4;
 /// commit; none if `$15` is null) in the statement's `SELECT`.
 macro_rules! transition_ctes {
     () => {
-        "WITH run AS (
-             UPDATE aitp_runs SET status = $5, json = $6,
-                 lease_owner = COALESCE($7, lease_owner),
-                 lease_expires = CASE
-                     WHEN $8 THEN NULL
-                     WHEN $9::float8 IS NOT NULL
-                         THEN clock_timestamp() + $9::float8 * interval '1 second'
-                     ELSE lease_expires END
-             WHERE thread_id = $1 AND id = $2 AND json = $3
+        concat!(
+            "WITH run AS (
+             UPDATE aitp_runs ",
+            set_run!("$5", "$6", "$7", "$8", "$9"),
+            " WHERE thread_id = $1 AND id = $2 AND json = $3
                  AND lease_owner IS NOT DISTINCT FROM $4::text
              RETURNING 1
          ), answered AS (
@@ -269,6 +293,7 @@ macro_rules! transition_ctes {
              WHERE EXISTS (SELECT 1 FROM run)
              ORDER BY m.n
          )"
+        )
     };
 }
 
@@ -370,16 +395,25 @@ const APPEND: &str = concat!(
     checked_answer!()
 );
 
+/// The no-op update of the thread's row (a new row version) that every new run makes, when
+/// `checked_thread` allows it: see [`CREATE_RUN`].
+macro_rules! bump_thread {
+    () => {
+        ", bumped AS (
+             UPDATE aitp_threads SET answered_seq = answered_seq
+             WHERE id = $1 AND EXISTS (SELECT 1 FROM ok)
+         )"
+    };
+}
+
 /// Creates run `$2` (status `$3`, JSON `$4`) in thread `$1` unless it has an active run, in
 /// one statement (see `checked_thread`), and gives the thread's row a new version (a
 /// no-op update), which is how concurrent [`APPEND`]s and `CREATE_RUN`s learn that their
 /// snapshot may lack this run.
 const CREATE_RUN: &str = concat!(
     checked_thread!(),
-    ", bumped AS (
-         UPDATE aitp_threads SET answered_seq = answered_seq
-         WHERE id = $1 AND EXISTS (SELECT 1 FROM ok)
-     ), inserted AS (
+    bump_thread!(),
+    ", inserted AS (
          INSERT INTO aitp_runs (thread_id, id, status, json) SELECT $1, $2, $3, $4 FROM ok
      )",
     checked_answer!()
@@ -394,10 +428,8 @@ const CREATE_RUN: &str = concat!(
 /// passes it: its `seq` is larger than every message the snapshot holds).
 const BEGIN_RUN: &str = concat!(
     checked_thread!(),
-    ", bumped AS (
-         UPDATE aitp_threads SET answered_seq = answered_seq
-         WHERE id = $1 AND EXISTS (SELECT 1 FROM ok)
-     ), inserted AS (
+    bump_thread!(),
+    ", inserted AS (
          INSERT INTO aitp_runs (thread_id, id, status, json, lease_owner, lease_expires)
          SELECT $1, $2, $3, $4, $5, clock_timestamp() + $6::float8 * interval '1 second'
          FROM ok
@@ -745,14 +777,11 @@ impl PgStore {
         let claim = holder.map(|h| h.id.as_str());
         let n = Self::execute(
             &tx,
-            "UPDATE aitp_runs SET status = $3, json = $4,
-                 lease_owner = COALESCE($5, lease_owner),
-                 lease_expires = CASE
-                     WHEN $6 THEN NULL
-                     WHEN $7::float8 IS NOT NULL
-                         THEN clock_timestamp() + $7::float8 * interval '1 second'
-                     ELSE lease_expires END
-             WHERE thread_id = $1 AND id = $2",
+            concat!(
+                "UPDATE aitp_runs ",
+                set_run!("$3", "$4", "$5", "$6", "$7"),
+                " WHERE thread_id = $1 AND id = $2"
+            ),
             &[
                 &run.thread_id,
                 &run.id,
