@@ -464,6 +464,17 @@ fn checked(row: &Row) -> StoreResult<Checked> {
     })
 }
 
+/// The columns of `messages` as the statements that insert them take them (arrays
+/// `unnest`ed in order): ids, run ids, JSON texts.
+type Columns<'a> = (Vec<&'a str>, Vec<Option<&'a str>>, Vec<String>);
+
+fn columns(messages: &[Message]) -> StoreResult<Columns<'_>> {
+    let ids = messages.iter().map(|m| m.id.as_str()).collect();
+    let runs = messages.iter().map(|m| m.run_id.as_deref()).collect();
+    let json = messages.iter().map(to_json).collect::<StoreResult<_>>()?;
+    Ok((ids, runs, json))
+}
+
 /// The thread and the messages [`START`] or [`BEGIN_RUN`] read, in the row's columns `at` and
 /// `at + 1`.
 fn read_started(row: &Row, at: usize) -> StoreResult<(Thread, Vec<Message>)> {
@@ -591,12 +602,7 @@ impl PgStore {
         if messages.is_empty() {
             return Ok(());
         }
-        let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
-        let runs: Vec<Option<&str>> = messages.iter().map(|m| m.run_id.as_deref()).collect();
-        let json = messages
-            .iter()
-            .map(to_json)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let (ids, runs, json) = columns(messages)?;
         let stmt = tx
             .prepare_cached(
                 "INSERT INTO aitp_messages (thread_id, id, run_id, json)
@@ -840,12 +846,7 @@ impl PgStore {
         Self::lock_thread_row(&tx, thread_id).await?;
         // The active-run check and the insert in one statement (as in `insert_messages`,
         // unless the thread has an active run): one round trip.
-        let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
-        let runs: Vec<Option<&str>> = messages.iter().map(|m| m.run_id.as_deref()).collect();
-        let json = messages
-            .iter()
-            .map(to_json)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let (ids, runs, json) = columns(messages)?;
         let stmt = tx
             .prepare_cached(concat!(
                 "INSERT INTO aitp_messages (thread_id, id, run_id, json)
@@ -926,12 +927,7 @@ impl PgStore {
     ) -> StoreResult<(Transitioned, Option<Row>)> {
         let client = self.client().await?;
         let (replies, answered_up_to) = transition.take_replies();
-        let reply_ids: Vec<&str> = replies.iter().map(|m| m.id.as_str()).collect();
-        let reply_runs: Vec<Option<&str>> = replies.iter().map(|m| m.run_id.as_deref()).collect();
-        let reply_json = replies
-            .iter()
-            .map(to_json)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let (reply_ids, reply_runs, reply_json) = columns(&replies)?;
         let holder = transition.holder();
         let claim = holder.map(|h| h.id.as_str());
         let ttl = holder.map(|h| h.ttl.as_secs_f64());
@@ -1123,12 +1119,7 @@ impl ThreadStore for PgStore {
     }
 
     async fn append_messages(&self, thread_id: &str, messages: Vec<Message>) -> StoreResult<()> {
-        let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
-        let runs: Vec<Option<&str>> = messages.iter().map(|m| m.run_id.as_deref()).collect();
-        let json = messages
-            .iter()
-            .map(to_json)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let (ids, runs, json) = columns(&messages)?;
         let client = self.client().await?;
         let stmt = client.prepare_cached(APPEND).await.map_err(backend)?;
         let row = client
