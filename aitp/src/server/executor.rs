@@ -192,7 +192,7 @@ impl Executor {
         entry: Entry,
     ) {
         // Registered before the task starts, so a cancel or a poll arriving at once finds it.
-        // A run taken over is leased already; a new one once it starts.
+        // A begun run, or one taken over, is leased already; a queued one once it starts.
         let active = Arc::new(Active::new(&run.thread_id, !matches!(entry, Entry::Queued)));
         app.executor
             .active()
