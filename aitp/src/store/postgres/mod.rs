@@ -13,7 +13,7 @@ mod owners;
 
 use std::{error::Error as StdError, fmt, str::FromStr, sync::Arc};
 
-use deadpool_postgres::{GenericClient, Manager, Pool, Transaction};
+use deadpool_postgres::{GenericClient, Hook, HookError, Manager, Pool, Transaction};
 use serde::{Serialize, de::DeserializeOwned};
 use tokio_postgres::{NoTls, Row, error::SqlState, types::ToSql};
 
@@ -69,9 +69,17 @@ impl PgOptions {
     /// schema up to date. Fails if the database was migrated by a newer version of this
     /// crate.
     pub async fn connect(&self, config: &str) -> StoreResult<PgStore> {
-        let config = session(tokio_postgres::Config::from_str(config).map_err(backend)?);
+        let config = tokio_postgres::Config::from_str(config).map_err(backend)?;
         let pool = Pool::builder(Manager::new(config.clone(), NoTls))
             .max_size(self.pool_size)
+            .post_create(Hook::async_fn(|client, _| {
+                Box::pin(async move {
+                    client
+                        .batch_execute(SESSION)
+                        .await
+                        .map_err(HookError::Backend)
+                })
+            }))
             .build()
             .map_err(backend)?;
         let mut client = pool.get().await.map_err(backend)?;
@@ -86,24 +94,17 @@ impl PgOptions {
     }
 }
 
-/// The settings of every session the store opens, added to the caller's `options`.
+/// The settings of every session of the pool, made when the connection is opened.
 ///
-/// `plan_cache_mode=force_generic_plan`: each statement is prepared once per connection and
+/// `plan_cache_mode = force_generic_plan`: each statement is prepared once per connection and
 /// then executed with PostgreSQL's generic plan, instead of being planned again for its
 /// parameters (PostgreSQL's default for a statement whose generic plan looks no cheaper, as
 /// the CTE statements' do): planning was a tenth of the database's CPU under load. Every
 /// statement here selects by key or scans an index range whatever its parameters, so a plan
 /// for given values could not be better (the page test checks the generic plan of a page
-/// on a 100,000-message thread).
-fn session(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
-    const SETTINGS: &str = "-c plan_cache_mode=force_generic_plan";
-    let options = match config.get_options() {
-        Some(theirs) if !theirs.trim().is_empty() => format!("{theirs} {SETTINGS}"),
-        _ => SETTINGS.to_owned(),
-    };
-    config.options(options);
-    config
-}
+/// on a 100,000-message thread). A `SET` rather than a startup option, which connection
+/// poolers such as PgBouncer refuse.
+const SESSION: &str = "SET plan_cache_mode = force_generic_plan";
 
 /// A [`ThreadStore`] in PostgreSQL (feature `postgres`), for agents served by several
 /// processes that share one database.

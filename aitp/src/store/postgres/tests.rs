@@ -54,9 +54,7 @@ async fn the_postgres_ledger_keeps_the_contract_across_replicas() {
 
 /// A plain connection to the database of `config`, for what the store does not expose.
 async fn raw(config: &str) -> tokio_postgres::Client {
-    // The store's session settings: the plans checked are the ones its statements get.
-    let config = super::session(config.parse().unwrap());
-    let (client, connection) = config.connect(NoTls).await.unwrap();
+    let (client, connection) = tokio_postgres::connect(config, NoTls).await.unwrap();
     tokio::spawn(connection);
     client
 }
@@ -182,13 +180,20 @@ async fn pages_of_a_long_thread_read_only_the_page() {
     assert_eq!(ids.len(), 100_000);
 
     let client = raw(&config).await;
+    // The store's session settings: the plans checked are the ones its statements get.
+    client.batch_execute(super::SESSION).await.unwrap();
     client.batch_execute("ANALYZE").await.unwrap();
-    let mode: String = client
-        .query_one("SHOW plan_cache_mode", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(mode, "force_generic_plan");
+    // Which is what the store's own sessions have.
+    let pooled = store.client().await.unwrap();
+    for session in [&client, &**pooled] {
+        let mode: String = session
+            .query_one("SHOW plan_cache_mode", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(mode, "force_generic_plan");
+    }
+    drop(pooled);
     let limit: i64 = 20;
     let fetch = (limit + 1).to_string();
     let middle = ids[50_000].as_str();
