@@ -261,22 +261,7 @@ async fn a_signer_command_signs_and_is_checked() {
         key = der_path.display()
     );
     let good = script::customer_key().public_key().to_string();
-    let out = aitp(
-        &[
-            "chat",
-            "--actor",
-            script::CUSTOMER,
-            "--channel",
-            script::CHANNEL_ID,
-            "--signer",
-            &signer,
-            "--payer-key",
-            &good,
-        ],
-        &[("AITP_URL", &url)],
-        &purchase_input("y"),
-    )
-    .await;
+    let out = chat_with_signer(&url, &signer, &good).await;
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{out:?}\n{stdout}");
     assert!(stdout.contains(": success"), "{stdout}");
@@ -286,7 +271,18 @@ async fn a_signer_command_signs_and_is_checked() {
 
     // Told another key: the signature is refused before anything is sent.
     let other = SecretKey::from_seed(&[7; 32]).public_key().to_string();
-    let out = aitp(
+    let out = chat_with_signer(&url, &signer, &other).await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{out:?}\n{stdout}");
+    assert!(stdout.contains("does not verify under"), "{stdout}");
+    assert!(stdout.contains("Not paid."), "{stdout}");
+    assert!(payments_in(&url, &thread_id(&stdout)).await.is_empty());
+}
+
+/// `aitp chat` buying as the demo customer through its channel, paying with `--signer` and
+/// `--payer-key`, answering yes.
+async fn chat_with_signer(url: &str, signer: &str, payer_key: &str) -> Output {
+    aitp(
         &[
             "chat",
             "--actor",
@@ -294,19 +290,14 @@ async fn a_signer_command_signs_and_is_checked() {
             "--channel",
             script::CHANNEL_ID,
             "--signer",
-            &signer,
+            signer,
             "--payer-key",
-            &other,
+            payer_key,
         ],
-        &[("AITP_URL", &url)],
+        &[("AITP_URL", url)],
         &purchase_input("y"),
     )
-    .await;
-    let stdout = text(&out.stdout);
-    assert!(out.status.success(), "{out:?}\n{stdout}");
-    assert!(stdout.contains("does not verify under"), "{stdout}");
-    assert!(stdout.contains("Not paid."), "{stdout}");
-    assert!(payments_in(&url, &thread_id(&stdout)).await.is_empty());
+    .await
 }
 
 /// Without a key nothing is paid, and the person is told how to sign; `--unsigned` pays

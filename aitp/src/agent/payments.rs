@@ -537,6 +537,15 @@ mod tests {
             .payment_gate(desk)
     }
 
+    /// A user's message in `thread` carrying `p`.
+    fn payment_message(thread: &Thread, p: Payment) -> Message {
+        Message::new(
+            &thread.id,
+            Role::User,
+            vec![Content::aitp(&Envelope::from(p))],
+        )
+    }
+
     async fn say(router: &Router<Arc<AtomicU64>>, thread: &Thread, content: Content) -> Vec<Reply> {
         let m = Message::new(&thread.id, Role::User, vec![content]);
         router.dispatch_one(thread.clone(), m).await
@@ -590,12 +599,7 @@ mod tests {
             format!("admitted: {}", admitted.is_some())
         });
         let thread = Thread::new();
-        let p = payment(&quote("q_1"));
-        let m = Message::new(
-            &thread.id,
-            Role::User,
-            vec![Content::aitp(&Envelope::from(p))],
-        );
+        let m = payment_message(&thread, payment(&quote("q_1")));
         let replies = router.dispatch_one(thread, m).await;
         assert_eq!(replies, [Reply::Text("admitted: false".into())]);
     }
@@ -604,12 +608,7 @@ mod tests {
     async fn payments_no_handler_takes_are_left_to_the_unsupported_policy() {
         let router = Router::new().payment_gate(desk());
         let thread = Thread::new();
-        let p = payment(&quote("q_1"));
-        let m = Message::new(
-            &thread.id,
-            Role::User,
-            vec![Content::aitp(&Envelope::from(p))],
-        );
+        let m = payment_message(&thread, payment(&quote("q_1")));
         let replies = router.dispatch_one(thread, m).await;
         // Not refused by the gate (no confirmation): reported as unsupported, as without it.
         assert!(confirmation(&replies).is_none(), "{replies:?}");
