@@ -528,3 +528,69 @@ async fn a_poll_held_on_one_replica_ends_with_a_run_another_executes() {
     let answered = held.await.unwrap().unwrap();
     assert_eq!(answered.status, RunStatus::Completed);
 }
+
+/// A replica told to shut down gives up the leases of the runs it could not finish within
+/// its grace period, and the replica that starts next (its restart, say) takes them over at
+/// once: the leases here last an hour, so nothing but the release explains the takeover.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_shutting_down_hands_its_runs_over_at_once() {
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let config = pg.database();
+    let hour = Duration::from_secs(3600);
+    let mut limits = Limits::default();
+    limits.shutdown_grace = Duration::ZERO;
+    // A handler that never ends: its run is still executing at the shutdown.
+    let stuck = Router::new().on_text(|_text: String| std::future::pending::<String>());
+    let store = PgStore::connect(&config).await.unwrap();
+    let (a, a_guard) =
+        serve_in_background(Server::new(stuck, store).lease(hour).limits(limits)).await;
+    let a = client(&a);
+    let thread = a.threads().create(&CreateThread::new()).await.unwrap();
+    a.messages(&thread.id)
+        .create(&CreateMessage::user("hand me over"))
+        .await
+        .unwrap();
+    let run = a
+        .runs(&thread.id)
+        .create(&CreateRun::new("echo"))
+        .await
+        .unwrap();
+    let db = db(&config).await;
+    let deadline = Instant::now() + DEADLINE;
+    while db
+        .query_opt(
+            "SELECT 1 FROM aitp_runs WHERE id = $1 AND status = 'in_progress'",
+            &[&run.id],
+        )
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "the run never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    a_guard.stop().await;
+
+    let agent = Router::new().on_text(|text: String| async move { format!("taken over: {text}") });
+    let store = PgStore::connect(&config).await.unwrap();
+    let server = Server::new(agent, store).lease(hour);
+    let b_id = server.replica_id().to_owned();
+    let (b, _b) = serve_in_background(server).await;
+    let b = [client(&b)];
+    let status = wait_run(&b, &thread.id, &run.id, &[RunStatus::Completed]).await;
+    assert_eq!(status, RunStatus::Completed);
+    let owners = owners(&db, &[(thread.id.clone(), run.id.clone())]).await;
+    assert_eq!(owners.get(&run.id), Some(&b_id));
+    let mut query = ListQuery::default();
+    query.order = Order::Asc;
+    let messages = b[0].messages(&thread.id).list_page(&query).await.unwrap();
+    let replies: Vec<String> = messages
+        .data
+        .iter()
+        .filter(|m| m.run_id.as_deref() == Some(run.id.as_str()))
+        .map(|m| m.text())
+        .collect();
+    assert_eq!(replies, ["taken over: hand me over"]);
+}

@@ -333,6 +333,29 @@ impl Executor {
         }
     }
 
+    /// Gives up the leases of the runs this replica still executes, so that another replica
+    /// (or this one, restarted) takes them over without waiting for the leases to expire:
+    /// what a replica shutting down does once its grace period is over. The handlers go on
+    /// until the process ends; the heartbeat stops renewing their leases, and a replica that
+    /// takes a run over fences out this one's late transitions. Nothing on a store that is not
+    /// shared. Answers how many leases were given up.
+    pub(crate) async fn release<S: ThreadStore>(app: &App<S>) -> Result<usize, StoreError> {
+        if !app.store.is_shared() {
+            return Ok(0);
+        }
+        let runs: Vec<(String, String)> = app
+            .executor
+            .active()
+            .iter()
+            .filter(|(_, a)| a.leased.swap(false, Ordering::AcqRel))
+            .map(|(run_id, a)| (a.thread_id.clone(), run_id.clone()))
+            .collect();
+        if runs.is_empty() {
+            return Ok(0);
+        }
+        app.store.release_leases(&app.holder, &runs).await
+    }
+
     /// A run changed (announced by the store): wake the polls held on it, and stop its
     /// handler if it is cancelling and this server executes it.
     fn changed(&self, change: &RunChange) {

@@ -57,7 +57,6 @@ use axum::{
     routing::{get, post},
 };
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio_util::task::TaskTracker;
 
 pub use auth::{Anonymous, AuthError, Authenticate, TokenList, bearer_token};
 pub(crate) use error::HttpError;
@@ -100,6 +99,11 @@ pub struct Limits {
     /// one answered). A thread with a backlog of 100,000 messages is answered in bounded runs
     /// of bounded transactions instead of one giant one.
     pub run_messages: usize,
+    /// How long a server told to shut down waits for its open connections, then for the runs
+    /// it executes, to finish (10 s each). On a store several replicas share, the runs still
+    /// executing after that give up their leases, so that another replica — or this one,
+    /// restarted — takes them over at once instead of after the lease expires.
+    pub shutdown_grace: Duration,
 }
 
 impl Default for Limits {
@@ -113,6 +117,7 @@ impl Default for Limits {
             connections: 1024,
             header_read: Duration::from_secs(10),
             run_messages: 128,
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -241,9 +246,8 @@ impl<S: ThreadStore> Server<S> {
         self.into_parts().0
     }
 
-    fn into_parts(self) -> (AxumRouter, TaskTracker) {
+    fn into_parts(self) -> (AxumRouter, App<S>) {
         let limit = self.shared.limits.body_bytes;
-        let tasks = self.shared.executor.tasks();
         let app: App<S> = Arc::new(self.shared);
         executor::replicate(&app);
         let v1 = |endpoint: Endpoint| format!("/v1{}", endpoint.template());
@@ -290,12 +294,14 @@ impl<S: ThreadStore> Server<S> {
             .method_not_allowed_fallback(method_not_allowed)
             .layer(DefaultBodyLimit::max(limit))
             .layer(tower_http::trace::TraceLayer::new_for_http())
-            .with_state(app);
-        (router, tasks)
+            .with_state(Arc::clone(&app));
+        (router, app)
     }
 
-    /// Serves on `addr` until Ctrl-C or SIGTERM, then stops accepting, lets running runs
-    /// finish (up to 10 s) and returns. Recovers interrupted runs first.
+    /// Serves on `addr` until Ctrl-C or SIGTERM, then stops accepting, lets open requests
+    /// and running runs finish (within [`Limits::shutdown_grace`]), gives up the leases of
+    /// the runs still executing on a shared store, and returns. Recovers interrupted runs
+    /// first.
     pub async fn serve(self, addr: impl ToSocketAddrs) -> std::io::Result<()> {
         let listener = TcpListener::bind(addr).await?;
         self.serve_with(listener, shutdown_signal()).await
@@ -312,18 +318,30 @@ impl<S: ThreadStore> Server<S> {
             tracing::info!(%addr, actor = %self.shared.actor.id, "serving the Threads API at http://{addr}/v1");
         }
         let limits = self.shared.limits;
-        let (router, tasks) = self.into_parts();
+        let (router, app) = self.into_parts();
         accept_loop(listener, router, limits, shutdown).await;
+        let tasks = app.executor.tasks();
         tasks.close();
-        if tokio::time::timeout(Duration::from_secs(10), tasks.wait())
+        if tokio::time::timeout(limits.shutdown_grace, tasks.wait())
             .await
             .is_err()
         {
-            tracing::warn!(
-                "runs still working at shutdown: on a single-process store they are failed at \
-                 the next start; on a shared store another replica takes them over once their \
-                 lease expires"
-            );
+            match Executor::release(&app).await {
+                Ok(0) => tracing::warn!(
+                    "runs still working at shutdown: on a single-process store they are failed \
+                     at the next start"
+                ),
+                Ok(n) => tracing::warn!(
+                    runs = n,
+                    "runs still working at shutdown: their leases are given up, for another \
+                     replica to take them over"
+                ),
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "runs still working at shutdown, and their leases could not be given up: \
+                     another replica takes them over once the leases expire"
+                ),
+            }
         }
         Ok(())
     }
@@ -331,7 +349,7 @@ impl<S: ThreadStore> Server<S> {
 
 /// Accepts connections while fewer than `limits.connections` are open, serving each as HTTP/1
 /// with the header-read timeout, until `shutdown`; then lets open connections finish their
-/// requests (up to 10 s).
+/// requests (within `limits.shutdown_grace`).
 async fn accept_loop(
     listener: TcpListener,
     router: AxumRouter,
@@ -377,7 +395,7 @@ async fn accept_loop(
         });
     }
     drop(listener);
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown())
         .await
         .is_err()
     {

@@ -20,6 +20,9 @@
 //!   ([`ThreadStore::take_over_runs`](super::ThreadStore::take_over_runs)) and executes them
 //!   itself: the handler may then be called again for a run whose replica died, but its
 //!   replies are committed once (a completion applies only to an `in_progress` run);
+//! - a replica shutting down gives up the leases of the runs it could not finish in time
+//!   ([`ThreadStore::release_leases`](super::ThreadStore::release_leases)), so that they are
+//!   taken over at once rather than once the leases expire;
 //! - every transition but a start is announced
 //!   ([`ThreadStore::watch_runs`](super::ThreadStore::watch_runs)),
 //!   as a hint that wakes polls held on other replicas and tells the executing replica of a

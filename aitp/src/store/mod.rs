@@ -314,6 +314,22 @@ pub trait ThreadStore: Send + Sync + 'static {
         async { Ok(Vec::new()) }
     }
 
+    /// Gives up `holder`'s leases on `runs` (each `(thread_id, run_id)`) as if they had
+    /// expired, so that another replica takes them over at its next look instead of waiting
+    /// out the lease: what a replica shutting down does with the runs it could not finish. A
+    /// released run stays `holder`'s until it is taken over (a transition `holder` still
+    /// makes meanwhile is applied, as with an expired lease). Answers how many leases were
+    /// given up. Only called on a [shared](ThreadStore::is_shared) store (the default gives
+    /// up none: there are no leases).
+    fn release_leases(
+        &self,
+        holder: &Holder,
+        runs: &[(String, String)],
+    ) -> impl Future<Output = StoreResult<usize>> + Send {
+        let _ = (holder, runs);
+        async { Ok(0) }
+    }
+
     /// Calls `on_change` (from a task of its own) with every change of a run's status that
     /// any process sharing the store makes (a start, which nobody waits for, may go
     /// unannounced), as a hint: changes may be missed (a lost

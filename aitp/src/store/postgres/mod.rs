@@ -1433,6 +1433,33 @@ impl ThreadStore for PgStore {
             .collect())
     }
 
+    async fn release_leases(
+        &self,
+        holder: &Holder,
+        runs: &[(String, String)],
+    ) -> StoreResult<usize> {
+        if runs.is_empty() {
+            return Ok(0);
+        }
+        let threads: Vec<&str> = runs.iter().map(|(t, _)| t.as_str()).collect();
+        let ids: Vec<&str> = runs.iter().map(|(_, r)| r.as_str()).collect();
+        let client = self.client().await?;
+        // Expired since always: `take_over_runs` claims it at once, and an operator reading
+        // the table sees a released lease, not one that ran out.
+        let n = Self::execute(
+            &client,
+            concat!(
+                "UPDATE aitp_runs r SET lease_expires = '-infinity'
+                 FROM unnest($2::text[], $3::text[]) AS k (thread_id, id)
+                 WHERE r.thread_id = k.thread_id AND r.id = k.id AND r.lease_owner = $1 AND r.",
+                leased_runs!()
+            ),
+            &[&holder.id, &threads, &ids],
+        )
+        .await?;
+        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+    }
+
     async fn take_over_runs(&self, holder: &Holder, limit: usize) -> StoreResult<Vec<Claimed>> {
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
         let client = self.client().await?;

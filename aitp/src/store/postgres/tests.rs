@@ -525,6 +525,72 @@ async fn leases_fence_replicas_and_expired_runs_are_taken_over_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn released_leases_are_taken_over_at_once() {
+    use crate::store::{Holder, Renewal};
+    use std::time::Duration;
+
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let store = PgStore::connect(&pg.database()).await.unwrap();
+    // Leases far longer than the test: only a release explains a takeover.
+    let hour = Duration::from_secs(3600);
+    let (a, b) = (Holder::new("a", hour), Holder::new("b", hour));
+    let key = |run: &Run| [(run.thread_id.clone(), run.id.clone())];
+
+    let run = queued_run(&store).await;
+    let started = store
+        .transition_run(Transition::start(&run).by(&a))
+        .await
+        .unwrap()
+        .run;
+    assert!(store.take_over_runs(&b, 10).await.unwrap().is_empty());
+    // Only the holder gives its lease up.
+    assert_eq!(store.release_leases(&b, &key(&run)).await.unwrap(), 0);
+    assert!(store.take_over_runs(&b, 10).await.unwrap().is_empty());
+    assert_eq!(store.release_leases(&a, &key(&run)).await.unwrap(), 1);
+    // Released: taken over at once, an hour-long lease notwithstanding.
+    let claimed = store.take_over_runs(&b, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "{claimed:?}");
+    assert_eq!(claimed[0].run.id, run.id);
+    assert_eq!(claimed[0].run.status, RunStatus::InProgress);
+    // The new holder's lease is a live one; the old holder is fenced out.
+    assert_eq!(
+        store.renew_leases(&b, &key(&run)).await.unwrap(),
+        [Renewal::Held(RunStatus::InProgress)]
+    );
+    assert_eq!(
+        store.renew_leases(&a, &key(&run)).await.unwrap(),
+        [Renewal::Lost]
+    );
+    let late = store
+        .transition_run(Transition::complete(&started, Vec::new(), None).by(&a))
+        .await;
+    assert!(matches!(late, Err(StoreError::LeaseLost)), "{late:?}");
+    store
+        .transition_run(Transition::complete(&claimed[0].run, Vec::new(), None).by(&b))
+        .await
+        .unwrap();
+    // A finished run has no lease to give up.
+    assert_eq!(store.release_leases(&b, &key(&run)).await.unwrap(), 0);
+
+    // Until another replica takes it over, a released run is still its holder's to finish.
+    let other = queued_run(&store).await;
+    let started = store
+        .transition_run(Transition::start(&other).by(&a))
+        .await
+        .unwrap()
+        .run;
+    assert_eq!(store.release_leases(&a, &key(&other)).await.unwrap(), 1);
+    let done = store
+        .transition_run(Transition::complete(&started, Vec::new(), None).by(&a))
+        .await
+        .unwrap();
+    assert_eq!(done.run.status, RunStatus::Completed);
+    assert!(store.take_over_runs(&b, 10).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transitions_are_announced_to_other_processes() {
     use crate::store::RunChange;
     use std::sync::mpsc;
