@@ -154,6 +154,23 @@ async fn db(config: &str) -> tokio_postgres::Client {
     client
 }
 
+/// Waits until `run` is `in_progress` in the database (a poll through a replica would be held).
+async fn wait_in_progress(db: &tokio_postgres::Client, run: &str) {
+    let deadline = Instant::now() + DEADLINE;
+    while db
+        .query_opt(
+            "SELECT 1 FROM aitp_runs WHERE id = $1 AND status = 'in_progress'",
+            &[&run],
+        )
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "run {run} never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// The lease owner of each of `runs`.
 async fn owners(db: &tokio_postgres::Client, runs: &[(String, String)]) -> HashMap<String, String> {
     let ids: Vec<&str> = runs.iter().map(|(_, r)| r.as_str()).collect();
@@ -507,19 +524,7 @@ async fn a_poll_held_on_one_replica_ends_with_a_run_another_executes() {
     // In progress on `a` (read from the database: a poll would be held), so that without
     // the hold `b` would answer `in_progress`.
     let db = db(&config).await;
-    let deadline = Instant::now() + DEADLINE;
-    while db
-        .query_opt(
-            "SELECT 1 FROM aitp_runs WHERE id = $1 AND status = 'in_progress'",
-            &[&run.id],
-        )
-        .await
-        .unwrap()
-        .is_none()
-    {
-        assert!(Instant::now() < deadline, "the run never started");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_in_progress(&db, &run.id).await;
     let held = {
         let (poller, thread, run) = (poller.clone(), thread.id.clone(), run.id.clone());
         tokio::spawn(async move { poller.runs(&thread).retrieve(&run).await })
@@ -558,19 +563,7 @@ async fn a_replica_shutting_down_hands_its_runs_over_at_once() {
         .await
         .unwrap();
     let db = db(&config).await;
-    let deadline = Instant::now() + DEADLINE;
-    while db
-        .query_opt(
-            "SELECT 1 FROM aitp_runs WHERE id = $1 AND status = 'in_progress'",
-            &[&run.id],
-        )
-        .await
-        .unwrap()
-        .is_none()
-    {
-        assert!(Instant::now() < deadline, "the run never started");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_in_progress(&db, &run.id).await;
     a_guard.stop().await;
 
     let agent = Router::new().on_text(|text: String| async move { format!("taken over: {text}") });
