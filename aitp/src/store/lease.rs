@@ -23,7 +23,7 @@
 //! - a replica shutting down gives up the leases of the runs it could not finish in time
 //!   ([`ThreadStore::release_leases`](super::ThreadStore::release_leases)), so that they are
 //!   taken over at once rather than once the leases expire;
-//! - every transition but a start is announced
+//! - every transition but a start is announced, while other replicas listen
 //!   ([`ThreadStore::watch_runs`](super::ThreadStore::watch_runs)),
 //!   as a hint that wakes polls held on other replicas and tells the executing replica of a
 //!   cancel at once. Announcements can be lost; the store stays the truth.

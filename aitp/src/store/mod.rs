@@ -332,7 +332,8 @@ pub trait ThreadStore: Send + Sync + 'static {
 
     /// Calls `on_change` (from a task of its own) with every change of a run's status that
     /// any process sharing the store makes (a start, which nobody waits for, may go
-    /// unannounced), as a hint: changes may be missed (a lost
+    /// unannounced; so may changes made while no other process watched, or just after one
+    /// began to), as a hint: changes may be missed (a lost
     /// connection) or arrive late, so whoever waits for one also reads the store now and
     /// then. Resolves once changes made from then on are heard, answering whether they will
     /// be announced at all (the default: `false`, there is nobody else to hear from).

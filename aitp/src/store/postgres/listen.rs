@@ -2,10 +2,23 @@
 //! one: a listening session must stay open and must not run other statements' transactions),
 //! reconnected with a backoff when it drops. Notifications are hints; nothing here is relied
 //! on for correctness.
+//!
+//! The listening sessions also tell the replicas whether announcing is worth its cost: each
+//! is named [`LISTENER`] (its `application_name`), and every [`AUDIENCE_CHECK`] a watch counts
+//! them in `pg_stat_activity` (which shows every role's `application_name`). A replica alone
+//! on its database then announces nothing: a commit that notifies takes PostgreSQL's global
+//! notification lock and wakes every listener, a tenth of a lone replica's database time, for
+//! nobody to hear.
 
-use std::time::Duration;
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
-use tokio_postgres::{AsyncMessage, Config, NoTls};
+use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
 
 use super::CHANNEL;
 use crate::{
@@ -32,16 +45,56 @@ pub(super) fn parse(payload: &str) -> Option<RunChange> {
     Some(RunChange::new(thread_id, run_id, RunStatus::from(status)))
 }
 
+/// The `application_name` of every listening session: what replicas count each other by.
+pub(super) const LISTENER: &str = "aitp-replica";
+
+/// How often a watch counts the listening sessions. A replica that joins is heard by the
+/// others within this; meanwhile their transitions may go unannounced, and its held polls
+/// read the store instead (as they do when an announcement is lost).
+pub(super) const AUDIENCE_CHECK: Duration = Duration::from_secs(1);
+
+/// Whether anyone but this process listens for announcements; shared by a store's clones.
+/// `true` (announce) unless a watch of this store counted the listeners and found only its
+/// own: a store that does not watch, or whose watch lost its connection, announces.
+#[derive(Debug)]
+pub(super) struct Audience(AtomicBool);
+
+impl Default for Audience {
+    fn default() -> Self {
+        Self(AtomicBool::new(true))
+    }
+}
+
+impl Audience {
+    /// Whether transitions should be announced.
+    pub(super) fn listening(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, listening: bool) {
+        self.0.store(listening, Ordering::Relaxed);
+    }
+}
+
 /// Listens in a task of its own until `on_change` answers `false`, reconnecting with a
-/// backoff when the connection drops. Resolves once the first session listens, or with why
-/// it could not (the task then ends).
-pub(super) async fn spawn(config: Config, on_change: OnRunChange) -> Result<(), String> {
+/// backoff when the connection drops, and keeps `audience` up to date. Resolves once the
+/// first session listens, or with why it could not (the task then ends).
+pub(super) async fn spawn(
+    config: Config,
+    on_change: OnRunChange,
+    audience: Arc<Audience>,
+) -> Result<(), String> {
     let (ready_tx, ready) = tokio::sync::oneshot::channel();
+    let mut config = config;
+    config.application_name(LISTENER);
     tokio::spawn(async move {
         let mut ready = Some(ready_tx);
         let mut backoff = Duration::from_millis(100);
         loop {
-            match listen(&config, &on_change, &mut ready).await {
+            let session = listen(&config, &on_change, &audience, &mut ready).await;
+            // Unsure who listens now: announce.
+            audience.set(true);
+            match session {
                 Ok(Stop) => return,
                 Err(e) => match ready.take() {
                     Some(first) => {
@@ -70,24 +123,35 @@ struct Stop;
 async fn listen(
     config: &Config,
     on_change: &OnRunChange,
+    audience: &Audience,
     ready: &mut Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
 ) -> Result<Stop, String> {
     let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
-    let sql = format!("LISTEN {CHANNEL}");
-    let listen = client.batch_execute(&sql);
-    tokio::pin!(listen);
-    let mut listening = false;
-    loop {
-        // The connection must be polled for the `LISTEN` itself to be answered.
-        tokio::select! {
-            done = &mut listen, if !listening => {
-                done.map_err(|e| e.to_string())?;
-                listening = true;
-                if let Some(ready) = ready.take() {
-                    let _ = ready.send(Ok(()));
-                }
+    // The connection driven by a task of its own, which hands on what the server sends
+    // unasked, so that statements can be awaited here.
+    let (tx, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            let failed = message.is_err();
+            if tx.send(message).is_err() || failed {
+                return;
             }
-            message = std::future::poll_fn(|cx| connection.poll_message(cx)) => match message {
+        }
+    });
+    let _driver = AbortOnDrop(driver);
+    client
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Some(ready) = ready.take() {
+        let _ = ready.send(Ok(()));
+    }
+    let mut count = tokio::time::interval(AUDIENCE_CHECK);
+    count.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = count.tick() => audience.set(others_listen(&client).await?),
+            message = notifications.recv() => match message {
                 Some(Ok(AsyncMessage::Notification(n))) => {
                     if let Some(change) = parse(n.payload()) {
                         if !on_change(change) {
@@ -100,5 +164,28 @@ async fn listen(
                 None => return Err("the server closed the connection".to_owned()),
             },
         }
+    }
+}
+
+/// Whether a listening session other than this one is open on the database.
+async fn others_listen(client: &Client) -> Result<bool, String> {
+    let row = client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = $1",
+            &[&LISTENER],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    let n: i64 = row.get(0);
+    Ok(n > 1)
+}
+
+/// Ends the connection's task with the session.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -90,6 +90,7 @@ impl PgOptions {
             config,
             expected: Arc::default(),
             owners: Arc::default(),
+            audience: Arc::default(),
         })
     }
 }
@@ -176,7 +177,9 @@ const SESSION: &str = "SET plan_cache_mode = force_generic_plan";
 ///   of a run another executes answers as soon as it ends, and a cancel accepted by one
 ///   replica stops the handler on another at once. Announcements are only hints (they are
 ///   lost while a listening connection is down): held polls also read the run every 100 ms,
-///   and the heartbeat reports a cancel too.
+///   and the heartbeat reports a cancel too. A replica alone on its database announces
+///   nothing: the listening sessions are named `aitp-replica` (`application_name`) and
+///   counted every second, so a replica that joins is heard from within a second.
 ///
 /// Each replica uses up to its pool size plus one connection; keep their sum under
 /// PostgreSQL's `max_connections`.
@@ -200,6 +203,8 @@ pub struct PgStore {
     expected: Arc<expected::Expected>,
     /// The threads this process has seen belong to their owner: what `owns` answers from.
     owners: Arc<owners::Owners>,
+    /// Whether another replica listens: transitions are announced only then.
+    audience: Arc<listen::Audience>,
 }
 
 impl fmt::Debug for PgStore {
@@ -521,6 +526,20 @@ impl PgStore {
         PgOptions::new()
     }
 
+    /// The announcement of `run`'s new state, if it has one and another replica listens.
+    fn announcement(&self, run: &Run) -> Option<String> {
+        if !self.audience.listening() {
+            return None;
+        }
+        listen::payload(&run.thread_id, &run.id, &run.status)
+    }
+
+    /// Whether this store announces its transitions now (see `listen`), for tests.
+    #[cfg(test)]
+    fn announces(&self) -> bool {
+        self.audience.listening()
+    }
+
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.pool.get().await.map_err(backend)
     }
@@ -816,7 +835,7 @@ impl PgStore {
         }
         Self::insert_messages(&tx, &run.thread_id, &replies).await?;
         // Delivered to listeners at commit, and only if it commits.
-        if let Some(payload) = listen::payload(&run.thread_id, &run.id, &run.status) {
+        if let Some(payload) = self.announcement(&run) {
             let stmt = tx
                 .prepare_cached("SELECT pg_notify($1, $2)")
                 .await
@@ -983,7 +1002,7 @@ impl PgStore {
             }
             // A holder's transition claims (or keeps) the lease; an end releases it.
             let release = run.status.is_terminal();
-            let payload = listen::payload(&run.thread_id, &run.id, &run.status);
+            let payload = self.announcement(&run);
             let json = to_json(&run)?;
             let status = run.status.as_str();
             let mut params: Vec<&(dyn ToSql + Sync)> = vec![
@@ -1505,7 +1524,7 @@ impl ThreadStore for PgStore {
     }
 
     async fn watch_runs(&self, on_change: OnRunChange) -> StoreResult<bool> {
-        listen::spawn(self.config.clone(), on_change)
+        listen::spawn(self.config.clone(), on_change, Arc::clone(&self.audience))
             .await
             .map_err(backend)?;
         Ok(true)

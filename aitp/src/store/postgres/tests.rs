@@ -637,6 +637,82 @@ async fn transitions_are_announced_to_other_processes() {
     assert_eq!(heard, [RunStatus::Cancelling, RunStatus::Cancelled]);
 }
 
+/// A replica alone on its database announces nothing; once another listens, it announces
+/// again. A plain `LISTEN` session (not a replica's: not counted) hears what is sent; a marker
+/// it sends itself after a transition arrives first exactly when the transition sent nothing
+/// (notifications arrive in commit order).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_alone_announces_nothing() {
+    use super::{CHANNEL, listen::AUDIENCE_CHECK};
+    use tokio_postgres::AsyncMessage;
+
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let config = pg.database();
+    let (raw_client, mut connection) = tokio_postgres::connect(&config, NoTls).await.unwrap();
+    let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            if let AsyncMessage::Notification(n) = message {
+                let _ = tx.send(n.payload().to_owned());
+            }
+        }
+    });
+    raw_client
+        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .await
+        .unwrap();
+    // Waits, up to a minute, for the store to learn whether others listen.
+    let until = |store: &PgStore, announces: bool| {
+        let store = store.clone();
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while store.announces() != announces {
+                assert!(std::time::Instant::now() < deadline, "never {announces}");
+                tokio::time::sleep(AUDIENCE_CHECK / 10).await;
+            }
+        }
+    };
+
+    let here = PgStore::connect(&config).await.unwrap();
+    // Not watching: announces (it cannot know who listens).
+    assert!(here.announces());
+    assert!(here.watch_runs(Box::new(|_| true)).await.unwrap());
+    until(&here, false).await;
+    let run = queued_run(&here).await;
+    here.transition_run(Transition::request_cancel(&run))
+        .await
+        .unwrap();
+    raw_client
+        .execute("SELECT pg_notify($1, 'alone')", &[&CHANNEL])
+        .await
+        .unwrap();
+    assert_eq!(heard.recv().await.unwrap(), "alone");
+
+    // Another replica listens: announced again.
+    let there = PgStore::connect(&config).await.unwrap();
+    let (tx, mut there_heard) = tokio::sync::mpsc::unbounded_channel();
+    assert!(
+        there
+            .watch_runs(Box::new(move |change| tx.send(change).is_ok()))
+            .await
+            .unwrap()
+    );
+    until(&here, true).await;
+    let run = queued_run(&here).await;
+    here.transition_run(Transition::request_cancel(&run))
+        .await
+        .unwrap();
+    let announced = format!("{} {} cancelling", run.thread_id, run.id);
+    assert_eq!(heard.recv().await.unwrap(), announced);
+    let change = there_heard.recv().await.unwrap();
+    assert_eq!(
+        (change.run_id.as_str(), change.status),
+        (run.id.as_str(), RunStatus::Cancelling)
+    );
+}
+
 /// A write that waits for a thread's row lock while another replica creates a run sees that
 /// run once it has the lock: a second run is refused, and so is a message. (One statement
 /// reads one snapshot, taken before it waited: the store must notice that the thread changed
