@@ -76,8 +76,9 @@ impl Audience {
     }
 }
 
-/// Listens in a task of its own until `on_change` answers `false`, reconnecting with a
-/// backoff when the connection drops, and keeps `audience` up to date. Resolves once the
+/// Listens in a task of its own until `on_change` answers `false` or the store is dropped
+/// (every other holder of `audience`: noticed within an [`AUDIENCE_CHECK`]), reconnecting
+/// with a backoff when the connection drops, and keeps `audience` up to date. Resolves once the
 /// first session listens, or with why it could not (the task then ends).
 pub(super) async fn spawn(
     config: Config,
@@ -123,7 +124,7 @@ struct Stop;
 async fn listen(
     config: &Config,
     on_change: &OnRunChange,
-    audience: &Audience,
+    audience: &Arc<Audience>,
     ready: &mut Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
 ) -> Result<Stop, String> {
     let (client, mut connection) = config.connect(NoTls).await.map_err(|e| e.to_string())?;
@@ -150,7 +151,13 @@ async fn listen(
     count.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = count.tick() => audience.set(others_listen(&client).await?),
+            _ = count.tick() => {
+                // Every clone of the store is gone: nobody is left to hear or to announce.
+                if Arc::strong_count(audience) == 1 {
+                    return Ok(Stop);
+                }
+                audience.set(others_listen(&client).await?);
+            }
             message = notifications.recv() => match message {
                 Some(Ok(AsyncMessage::Notification(n))) => {
                     if let Some(change) = parse(n.payload()) {

@@ -711,6 +711,25 @@ async fn a_replica_alone_announces_nothing() {
         (change.run_id.as_str(), change.status),
         (run.id.as_str(), RunStatus::Cancelling)
     );
+
+    // A store dropped closes its listening session (without waiting for an announcement).
+    drop((here, there));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let row = raw_client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND application_name = 'aitp-replica'",
+                &[],
+            )
+            .await
+            .unwrap();
+        if row.get::<_, i64>(0) == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still listening");
+        tokio::time::sleep(AUDIENCE_CHECK / 10).await;
+    }
 }
 
 /// A write that waits for a thread's row lock while another replica creates a run sees that
