@@ -7,11 +7,17 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
+mod batch;
 mod expected;
 mod listen;
 mod owners;
 
-use std::{error::Error as StdError, fmt, str::FromStr, sync::Arc};
+use std::{
+    error::Error as StdError,
+    fmt,
+    str::FromStr,
+    sync::{Arc, atomic::Ordering},
+};
 
 use deadpool_postgres::{GenericClient, Hook, HookError, Manager, Pool, Transaction};
 use serde::{Serialize, de::DeserializeOwned};
@@ -85,12 +91,14 @@ impl PgOptions {
         let mut client = pool.get().await.map_err(backend)?;
         schema::migrate(&mut client).await?;
         drop(client);
+        let batch = batch::Batcher::start(config.clone());
         Ok(PgStore {
             pool,
             config,
             expected: Arc::default(),
             owners: Arc::default(),
             audience: Arc::default(),
+            batch,
         })
     }
 }
@@ -181,8 +189,17 @@ const SESSION: &str = "SET plan_cache_mode = force_generic_plan";
 ///   nothing: the listening sessions are named `aitp-replica` (`application_name`) and
 ///   counted every second, so a replica that joins is heard from within a second.
 ///
-/// Each replica uses up to its pool size plus one connection; keep their sum under
-/// PostgreSQL's `max_connections`.
+/// **Group commit.** The writes a conversation makes on every turn — a message appended, a run
+/// begun, a run's transition with its replies — each one statement, go through one
+/// connection of their own: those that queue while a batch commits are sent together in the
+/// next, in one round trip and one transaction (one commit, one WAL flush), at most one write
+/// per thread per batch. A write that fails in a batch rolls it back, and the batch is sent
+/// again write by write, so each write answers what it would alone; a write that finds the
+/// queue empty goes alone at once. On two cores this doubled the rounds a replica serves
+/// (see the README).
+///
+/// Each replica uses up to its pool size plus two connections (announcements, batches); keep
+/// their sum under PostgreSQL's `max_connections`.
 ///
 /// **Migrations** are versioned (table `aitp_schema_migrations`) and run at connect in one
 /// transaction under an advisory lock, so replicas starting together apply each once; a
@@ -205,14 +222,22 @@ pub struct PgStore {
     owners: Arc<owners::Owners>,
     /// Whether another replica listens: transitions are announced only then.
     audience: Arc<listen::Audience>,
+    /// Commits the hot writes of concurrent requests together (see `batch`).
+    batch: batch::Batcher,
 }
 
 impl fmt::Debug for PgStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let status = self.pool.status();
+        let counts = self.batch.counts();
         f.debug_struct("PgStore")
             .field("pool_size", &status.max_size)
             .field("connections", &status.size)
+            .field(
+                "batches_committed",
+                &counts.committed.load(Ordering::Relaxed),
+            )
+            .field("batches_split", &counts.split.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -472,13 +497,21 @@ fn checked(row: &Row) -> StoreResult<Checked> {
 
 /// The columns of `messages` as the statements that insert them take them (arrays
 /// `unnest`ed in order): ids, run ids, JSON texts.
-type Columns<'a> = (Vec<&'a str>, Vec<Option<&'a str>>, Vec<String>);
+type Columns = (Vec<String>, Vec<Option<String>>, Vec<String>);
 
-fn columns(messages: &[Message]) -> StoreResult<Columns<'_>> {
-    let ids = messages.iter().map(|m| m.id.as_str()).collect();
-    let runs = messages.iter().map(|m| m.run_id.as_deref()).collect();
+fn columns(messages: &[Message]) -> StoreResult<Columns> {
+    let ids = messages.iter().map(|m| m.id.clone()).collect();
+    let runs = messages.iter().map(|m| m.run_id.clone()).collect();
     let json = messages.iter().map(to_json).collect::<StoreResult<_>>()?;
     Ok((ids, runs, json))
+}
+
+/// The one row a statement answers.
+fn one_row(mut rows: Vec<Row>) -> StoreResult<Row> {
+    match (rows.pop(), rows.is_empty()) {
+        (Some(row), true) => Ok(row),
+        _ => Err(backend("a statement of one row answered another number")),
+    }
 }
 
 /// The thread and the messages [`START`] or [`BEGIN_RUN`] read, in the row's columns `at` and
@@ -752,13 +785,14 @@ impl PgStore {
         Ok(row.map_or_else(|| "?".to_owned(), |r| r.get(0)))
     }
 
+    /// The one row `sql` returns, if any.
     async fn query_row(
-        tx: &Transaction<'_>,
+        client: &impl GenericClient,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> StoreResult<Option<Row>> {
-        let stmt = tx.prepare_cached(sql).await.map_err(backend)?;
-        tx.query_opt(&stmt, params).await.map_err(backend)
+        let stmt = client.prepare_cached(sql).await.map_err(backend)?;
+        client.query_opt(&stmt, params).await.map_err(backend)
     }
 }
 
@@ -945,23 +979,13 @@ impl PgStore {
         mut transition: Transition,
         start_limit: Option<usize>,
     ) -> StoreResult<(Transitioned, Option<Row>)> {
-        let client = self.client().await?;
         let (replies, answered_up_to) = transition.take_replies();
         let (reply_ids, reply_runs, reply_json) = columns(&replies)?;
         let holder = transition.holder();
-        let claim = holder.map(|h| h.id.as_str());
+        let claim = holder.map(|h| h.id.clone());
         let ttl = holder.map(|h| h.ttl.as_secs_f64());
-        let read = client
-            .prepare_cached(
-                "SELECT json, lease_owner FROM aitp_runs WHERE thread_id = $1 AND id = $2",
-            )
-            .await
-            .map_err(backend)?;
         let limit = start_limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-        let write = client
-            .prepare_cached(if limit.is_some() { START } else { TRANSITION })
-            .await
-            .map_err(backend)?;
+        let write = if limit.is_some() { START } else { TRANSITION };
         // What this process last wrote of the run, if anything: then no read is needed
         // unless the write finds the row changed.
         let mut expected = self
@@ -972,11 +996,14 @@ impl PgStore {
             let (stored, read_now) = match expected.take() {
                 Some(stored) => (stored, false),
                 None => {
-                    let row = client
-                        .query_opt(&read, &[&transition.thread_id(), &transition.run_id()])
-                        .await
-                        .map_err(backend)?
-                        .ok_or(StoreError::NotFound)?;
+                    let client = self.client().await?;
+                    let row = Self::query_row(
+                        &client,
+                        "SELECT json, lease_owner FROM aitp_runs WHERE thread_id = $1 AND id = $2",
+                        &[&transition.thread_id(), &transition.run_id()],
+                    )
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
                     let stored = Stored {
                         json: row.try_get(0).map_err(backend)?,
                         owner: row.try_get(1).map_err(backend)?,
@@ -1004,34 +1031,34 @@ impl PgStore {
             let release = run.status.is_terminal();
             let payload = self.announcement(&run);
             let json = to_json(&run)?;
-            let status = run.status.as_str();
-            let mut params: Vec<&(dyn ToSql + Sync)> = vec![
-                &run.thread_id,
-                &run.id,
-                &seen,
-                &owner,
-                &status,
-                &json,
-                &claim,
-                &release,
-                &ttl,
-                &answered_up_to,
-                &reply_ids,
-                &reply_runs,
-                &reply_json,
-                &CHANNEL,
-                &payload,
+            let mut params: Vec<batch::Param> = vec![
+                Box::new(run.thread_id.clone()),
+                Box::new(run.id.clone()),
+                Box::new(stored.json.clone()),
+                Box::new(stored.owner.clone()),
+                Box::new(run.status.as_str().to_owned()),
+                Box::new(json.clone()),
+                Box::new(claim.clone()),
+                Box::new(release),
+                Box::new(ttl),
+                Box::new(answered_up_to.clone()),
+                Box::new(reply_ids.clone()),
+                Box::new(reply_runs.clone()),
+                Box::new(reply_json.clone()),
+                Box::new(CHANNEL),
+                Box::new(payload),
             ];
-            if let Some(limit) = &limit {
-                params.push(limit);
+            if let Some(limit) = limit {
+                params.push(Box::new(limit));
             }
-            let mut rows = client
-                .query(&write, &params)
+            let mut rows = self
+                .batch
+                .query(&run.thread_id, write, params)
                 .await
-                .map_err(|e| insert_error(e, "a reply of run", &run.id))?;
+                .map_err(|f| f.into_store(|e| insert_error(e, "a reply of run", &run.id)))?;
             if let Some(row) = rows.pop() {
                 if !release {
-                    let owner = claim.or(owner).map(str::to_owned);
+                    let owner = claim.clone().or(stored.owner);
                     self.expected
                         .put(&run.thread_id, &run.id, Stored { json, owner });
                 }
@@ -1041,7 +1068,6 @@ impl PgStore {
             // The run changed between the read and the write (a cancel, a takeover, new
             // metadata): nothing was written; decide again on what it is now.
         }
-        drop(client);
         let done = self
             .transition_locked(transition, replies, answered_up_to)
             .await?;
@@ -1140,20 +1166,25 @@ impl ThreadStore for PgStore {
 
     async fn append_messages(&self, thread_id: &str, messages: Vec<Message>) -> StoreResult<()> {
         let (ids, runs, json) = columns(&messages)?;
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(APPEND).await.map_err(backend)?;
-        let row = client
-            .query_one(&stmt, &[&thread_id, &ids, &runs, &json])
+        let rows = self
+            .batch
+            .query(
+                thread_id,
+                APPEND,
+                vec![
+                    Box::new(thread_id.to_owned()),
+                    Box::new(ids),
+                    Box::new(runs),
+                    Box::new(json),
+                ],
+            )
             .await
-            .map_err(|e| insert_error(e, "a message of thread", thread_id))?;
-        match checked(&row)? {
+            .map_err(|f| f.into_store(|e| insert_error(e, "a message of thread", thread_id)))?;
+        match checked(&one_row(rows)?)? {
             Checked::Missing => Err(StoreError::NotFound),
             Checked::Done => Ok(()),
             Checked::Refused(active) => Err(refused_append(thread_id, &active)),
-            Checked::Changed => {
-                drop(client);
-                self.append_locked(thread_id, &messages).await
-            }
+            Checked::Changed => self.append_locked(thread_id, &messages).await,
         }
     }
 
@@ -1256,29 +1287,29 @@ impl ThreadStore for PgStore {
         let json = to_json(&started)?;
         let ttl = holder.ttl.as_secs_f64();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(BEGIN_RUN).await.map_err(backend)?;
-        let row = client
-            .query_one(
-                &stmt,
-                &[
-                    &run.thread_id,
-                    &run.id,
-                    &started.status.as_str(),
-                    &json,
-                    &holder.id,
-                    &ttl,
-                    &limit,
+        let rows = self
+            .batch
+            .query(
+                &run.thread_id,
+                BEGIN_RUN,
+                vec![
+                    Box::new(run.thread_id.clone()),
+                    Box::new(run.id.clone()),
+                    Box::new(started.status.as_str().to_owned()),
+                    Box::new(json.clone()),
+                    Box::new(holder.id.clone()),
+                    Box::new(ttl),
+                    Box::new(limit),
                 ],
             )
             .await
-            .map_err(|e| insert_error(e, "run", &run.id))?;
+            .map_err(|f| f.into_store(|e| insert_error(e, "run", &run.id)))?;
+        let row = one_row(rows)?;
         match checked(&row)? {
             Checked::Missing => Err(StoreError::NotFound),
             Checked::Refused(active) => Err(refused_run(&run.thread_id, &active)),
             Checked::Changed => {
                 // The way out: the run created, then started, each in its own transaction.
-                drop(client);
                 let limit = usize::try_from(limit).unwrap_or(usize::MAX);
                 self.create_run(run).await?;
                 self.start_run(owner, start, limit).await

@@ -732,6 +732,148 @@ async fn a_replica_alone_announces_nothing() {
     }
 }
 
+/// Holds `store`'s batch writer up: `db` locks `thread`'s row, and a write to it waits for the
+/// lock (checked in `pg_stat_activity`). Answers the write, done once `db` commits.
+async fn hold_batches(
+    store: &PgStore,
+    db: &tokio_postgres::Transaction<'_>,
+    config: &str,
+    thread: &Thread,
+) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+    db.execute(
+        "SELECT 1 FROM aitp_threads WHERE id = $1 FOR UPDATE",
+        &[&thread.id],
+    )
+    .await
+    .unwrap();
+    let held = {
+        let (store, id) = (store.clone(), thread.id.clone());
+        let m = Message::new(id.clone(), Role::User, vec![Content::text("held")]);
+        tokio::spawn(async move { store.append_messages(&id, vec![m]).await })
+    };
+    let watch = raw(config).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while watch
+        .query_opt(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+               AND wait_event_type = 'Lock'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the write never waited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    held
+}
+
+/// Polls each write once, which queues it for the batch writer.
+async fn queue<F: std::future::Future + Unpin>(writes: &mut [F]) {
+    std::future::poll_fn(|cx| {
+        for write in writes.iter_mut() {
+            assert!(std::pin::Pin::new(&mut *write).poll(cx).is_pending());
+        }
+        std::task::Poll::Ready(())
+    })
+    .await;
+}
+
+/// Writes that queue while a batch is being committed go together in the next one, in one
+/// transaction; one that fails there (a message reusing an id) fails alone, with its own
+/// error, and the others are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_queued_together_commit_together_and_fail_alone() {
+    use std::sync::atomic::Ordering;
+
+    let Some(pg) = TempPostgres::shared() else {
+        return;
+    };
+    let config = pg.database();
+    let store = PgStore::connect(&config).await.unwrap();
+    let me = Principal::new("me");
+    let mut threads = Vec::new();
+    for _ in 0..4 {
+        let thread = Thread::new();
+        store
+            .create_thread(&me, thread.clone(), Vec::new())
+            .await
+            .unwrap();
+        threads.push(thread);
+    }
+    let message = |thread: &Thread, text: &str| {
+        Message::new(thread.id.clone(), Role::User, vec![Content::text(text)])
+    };
+    let counts = store.batch.counts();
+    let mut db = raw(&config).await;
+
+    // Two writes queued behind a held one: committed in one batch.
+    let lock = db.transaction().await.unwrap();
+    let held = hold_batches(&store, &lock, &config, &threads[0]).await;
+    let mut writes = vec![
+        Box::pin(store.append_messages(&threads[1].id, vec![message(&threads[1], "one")])),
+        Box::pin(store.append_messages(&threads[2].id, vec![message(&threads[2], "two")])),
+    ];
+    queue(&mut writes).await;
+    lock.commit().await.unwrap();
+    held.await.unwrap().unwrap();
+    for write in writes {
+        write.await.unwrap();
+    }
+    assert_eq!(counts.committed.load(Ordering::Relaxed), 1);
+    assert_eq!(counts.split.load(Ordering::Relaxed), 0);
+
+    // Three more, one reusing a message id: the batch fails and is sent again write by write.
+    let taken = message(&threads[3], "first");
+    store
+        .append_messages(&threads[3].id, vec![taken.clone()])
+        .await
+        .unwrap();
+    let mut reused = message(&threads[3], "again");
+    reused.id = taken.id.clone();
+    let lock = db.transaction().await.unwrap();
+    let held = hold_batches(&store, &lock, &config, &threads[0]).await;
+    let mut writes = vec![
+        Box::pin(store.append_messages(&threads[1].id, vec![message(&threads[1], "three")])),
+        Box::pin(store.append_messages(&threads[2].id, vec![message(&threads[2], "four")])),
+        Box::pin(store.append_messages(&threads[3].id, vec![reused])),
+    ];
+    queue(&mut writes).await;
+    lock.commit().await.unwrap();
+    held.await.unwrap().unwrap();
+    let mut results = Vec::new();
+    for write in writes {
+        results.push(write.await);
+    }
+    assert!(results[0].is_ok() && results[1].is_ok(), "{results:?}");
+    assert!(
+        matches!(&results[2], Err(StoreError::Conflict(m)) if m.contains("duplicate")),
+        "{results:?}"
+    );
+    assert_eq!(counts.committed.load(Ordering::Relaxed), 1);
+    assert_eq!(counts.split.load(Ordering::Relaxed), 1);
+
+    let query = ListQuery {
+        order: Order::Asc,
+        ..ListQuery::default()
+    };
+    let wanted: [&[&str]; 4] = [
+        &["held", "held"],
+        &["one", "three"],
+        &["two", "four"],
+        &["first"],
+    ];
+    for (thread, want) in threads.iter().zip(wanted) {
+        let page = store.list_messages(&thread.id, &query).await.unwrap();
+        let texts: Vec<String> = page.data.iter().map(Message::text).collect();
+        assert_eq!(texts, want, "{}", thread.id);
+    }
+}
+
 /// A write that waits for a thread's row lock while another replica creates a run sees that
 /// run once it has the lock: a second run is refused, and so is a message. (One statement
 /// reads one snapshot, taken before it waited: the store must notice that the thread changed
