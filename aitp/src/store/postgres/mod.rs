@@ -797,6 +797,51 @@ impl PgStore {
 }
 
 impl PgStore {
+    /// Renews `holder`'s leases on `runs` for `ttl`, or with `None` releases them (expired
+    /// since always: `take_over_runs` claims them at once, and an operator reading the table
+    /// sees a released lease, not one that ran out); the rows of those it held, as `(id,
+    /// status)`. The rows are locked in the order of (thread, run) — the order a batch of
+    /// transitions locks them in (see `batch`) — so the two never wait for each other in a
+    /// cycle.
+    async fn set_leases(
+        &self,
+        holder: &Holder,
+        runs: &[(String, String)],
+        ttl: Option<std::time::Duration>,
+    ) -> StoreResult<Vec<Row>> {
+        let threads: Vec<&str> = runs.iter().map(|(t, _)| t.as_str()).collect();
+        let ids: Vec<&str> = runs.iter().map(|(_, r)| r.as_str()).collect();
+        let ttl = ttl.map(|t| t.as_secs_f64());
+        let client = self.client().await?;
+        let stmt = client
+            .prepare_cached(concat!(
+                "WITH held AS (
+                     SELECT r.thread_id, r.id FROM aitp_runs r
+                     JOIN unnest($2::text[], $3::text[]) AS k (thread_id, id)
+                         ON r.thread_id = k.thread_id AND r.id = k.id
+                     WHERE r.lease_owner = $1 AND r.",
+                leased_runs!(),
+                "    ORDER BY r.thread_id, r.id
+                     FOR NO KEY UPDATE OF r
+                 )
+                 UPDATE aitp_runs r
+                 SET lease_expires = COALESCE(
+                     clock_timestamp() + $4::float8 * interval '1 second', '-infinity')
+                 FROM held h
+                 WHERE r.thread_id = h.thread_id AND r.id = h.id AND r.lease_owner = $1 AND r.",
+                leased_runs!(),
+                " RETURNING r.id, r.status"
+            ))
+            .await
+            .map_err(backend)?;
+        client
+            .query(&stmt, &[&holder.id, &threads, &ids, &ttl])
+            .await
+            .map_err(backend)
+    }
+}
+
+impl PgStore {
     /// [`ThreadStore::transition_run`] under the run's row lock, in a transaction: the way
     /// out when the optimistic write keeps losing to concurrent changes.
     async fn transition_locked(
@@ -1447,36 +1492,16 @@ impl ThreadStore for PgStore {
         if runs.is_empty() {
             return Ok(Vec::new());
         }
-        let threads: Vec<&str> = runs.iter().map(|(t, _)| t.as_str()).collect();
-        let ids: Vec<&str> = runs.iter().map(|(_, r)| r.as_str()).collect();
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(concat!(
-                "UPDATE aitp_runs r
-                 SET lease_expires = clock_timestamp() + $4::float8 * interval '1 second'
-                 FROM unnest($2::text[], $3::text[]) AS k (thread_id, id)
-                 WHERE r.thread_id = k.thread_id AND r.id = k.id AND r.lease_owner = $1 AND r.",
-                leased_runs!(),
-                " RETURNING r.id, r.status"
-            ))
-            .await
-            .map_err(backend)?;
-        let rows = client
-            .query(
-                &stmt,
-                &[&holder.id, &threads, &ids, &holder.ttl.as_secs_f64()],
-            )
-            .await
-            .map_err(backend)?;
+        let rows = self.set_leases(holder, runs, Some(holder.ttl)).await?;
         let mut held = std::collections::HashMap::new();
         for row in rows {
             let id: String = row.try_get(0).map_err(backend)?;
             let status: String = row.try_get(1).map_err(backend)?;
             held.insert(id, RunStatus::from(status));
         }
-        Ok(ids
+        Ok(runs
             .iter()
-            .map(|id| match held.remove(*id) {
+            .map(|(_, id)| match held.remove(id) {
                 Some(status) => Renewal::Held(status),
                 None => Renewal::Lost,
             })
@@ -1491,23 +1516,7 @@ impl ThreadStore for PgStore {
         if runs.is_empty() {
             return Ok(0);
         }
-        let threads: Vec<&str> = runs.iter().map(|(t, _)| t.as_str()).collect();
-        let ids: Vec<&str> = runs.iter().map(|(_, r)| r.as_str()).collect();
-        let client = self.client().await?;
-        // Expired since always: `take_over_runs` claims it at once, and an operator reading
-        // the table sees a released lease, not one that ran out.
-        let n = Self::execute(
-            &client,
-            concat!(
-                "UPDATE aitp_runs r SET lease_expires = '-infinity'
-                 FROM unnest($2::text[], $3::text[]) AS k (thread_id, id)
-                 WHERE r.thread_id = k.thread_id AND r.id = k.id AND r.lease_owner = $1 AND r.",
-                leased_runs!()
-            ),
-            &[&holder.id, &threads, &ids],
-        )
-        .await?;
-        Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        Ok(self.set_leases(holder, runs, None).await?.len())
     }
 
     async fn take_over_runs(&self, holder: &Holder, limit: usize) -> StoreResult<Vec<Claimed>> {
