@@ -265,8 +265,9 @@ async fn run(session: &mut Session, mut batch: Vec<Job>, counts: &Counts) {
         for (job, rows) in batch.into_iter().zip(results) {
             let _ = job.reply.send(rows.map_err(Failed::Db));
         }
-    } else if session.client.is_closed() {
-        // Committed or not, nobody can tell: as a lone statement whose connection drops.
+    } else if session.client.is_closed() || begun.is_err() {
+        // Committed or not (without a transaction, each statement commits alone), nobody can
+        // tell: as a lone statement whose connection drops.
         for job in batch {
             let _ = job.reply.send(Err(Failed::Lost(
                 "the connection failed during a batch of writes".to_owned(),
