@@ -714,22 +714,13 @@ async fn a_replica_alone_announces_nothing() {
 
     // A store dropped closes its listening session (without waiting for an announcement).
     drop((here, there));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let row = raw_client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                 WHERE datname = current_database() AND application_name = 'aitp-replica'",
-                &[],
-            )
-            .await
-            .unwrap();
-        if row.get::<_, i64>(0) == 0 {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "still listening");
-        tokio::time::sleep(AUDIENCE_CHECK / 10).await;
-    }
+    wait_for_row(
+        &raw_client,
+        "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'aitp-replica')",
+        "the listening sessions to close",
+    )
+    .await;
 }
 
 /// Holds `store`'s batch writer up: `db` locks `thread`'s row, and a write to it waits for the
@@ -751,25 +742,26 @@ async fn hold_batches(
         let m = Message::new(id.clone(), Role::User, vec![Content::text("held")]);
         tokio::spawn(async move { store.append_messages(&id, vec![m]).await })
     };
-    let watch = raw(config).await;
+    wait_for_row(
+        &raw(config).await,
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+           AND wait_event_type = 'Lock'",
+        "the write to wait for the lock",
+    )
+    .await;
+    held
+}
+
+/// Waits, up to a minute, until `sql` answers a row on `db` (asked again every 10 ms).
+async fn wait_for_row(db: &tokio_postgres::Client, sql: &str, what: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while watch
-        .query_opt(
-            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
-               AND wait_event_type = 'Lock'",
-            &[],
-        )
-        .await
-        .unwrap()
-        .is_none()
-    {
+    while db.query_opt(sql, &[]).await.unwrap().is_none() {
         assert!(
             std::time::Instant::now() < deadline,
-            "the write never waited"
+            "waited a minute for {what}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    held
 }
 
 /// Polls each write once, which queues it for the batch writer.
