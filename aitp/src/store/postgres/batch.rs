@@ -102,6 +102,10 @@ pub(super) struct Counts {
     pub(super) committed: AtomicUsize,
     /// Batches of more than one write rolled back and sent again write by write.
     pub(super) split: AtomicUsize,
+    /// Wakes tests when a batch is taken from the queue: the writes queued after it wait for
+    /// the next.
+    #[cfg(test)]
+    pub(super) taken: tokio::sync::Notify,
 }
 
 impl Batcher {
@@ -191,6 +195,8 @@ async fn serve(config: Config, mut jobs: mpsc::UnboundedReceiver<Job>, counts: A
             }
         }
         let batch = take_batch(&mut waiting);
+        #[cfg(test)]
+        counts.taken.notify_waiters();
         let open = match session.take() {
             Some(open) if !open.client.is_closed() => Ok(open),
             _ => Session::open(&config).await,

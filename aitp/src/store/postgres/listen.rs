@@ -10,13 +10,7 @@
 //! notification lock and wakes every listener, a tenth of a lone replica's database time, for
 //! nobody to hear.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use tokio_postgres::{AsyncMessage, Client, Config, NoTls};
 
@@ -55,24 +49,32 @@ pub(super) const AUDIENCE_CHECK: Duration = Duration::from_secs(1);
 
 /// Whether anyone but this process listens for announcements; shared by a store's clones.
 /// `true` (announce) unless a watch of this store counted the listeners and found only its
-/// own: a store that does not watch, or whose watch lost its connection, announces.
+/// own: a store that does not watch, or whose watch lost its connection, announces. (A `watch`
+/// channel rather than an atomic: tests wait for a change instead of polling.)
 #[derive(Debug)]
-pub(super) struct Audience(AtomicBool);
+pub(super) struct Audience(tokio::sync::watch::Sender<bool>);
 
 impl Default for Audience {
     fn default() -> Self {
-        Self(AtomicBool::new(true))
+        Self(tokio::sync::watch::Sender::new(true))
     }
 }
 
 impl Audience {
     /// Whether transitions should be announced.
     pub(super) fn listening(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+        *self.0.borrow()
     }
 
     fn set(&self, listening: bool) {
-        self.0.store(listening, Ordering::Relaxed);
+        self.0
+            .send_if_modified(|now| std::mem::replace(now, listening) != listening);
+    }
+
+    /// Its changes, for tests; closed once the last holder (a watch's task included) is gone.
+    #[cfg(test)]
+    pub(super) fn changes(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.0.subscribe()
     }
 }
 

@@ -567,10 +567,11 @@ impl PgStore {
         listen::payload(&run.thread_id, &run.id, &run.status)
     }
 
-    /// Whether this store announces its transitions now (see `listen`), for tests.
+    /// Whether this store announces its transitions now (see `listen`), and its changes, for
+    /// tests.
     #[cfg(test)]
-    fn announces(&self) -> bool {
-        self.audience.listening()
+    fn announces(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.audience.changes()
     }
 
     async fn client(&self) -> StoreResult<deadpool_postgres::Object> {

@@ -643,7 +643,7 @@ async fn transitions_are_announced_to_other_processes() {
 /// (notifications arrive in commit order).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_alone_announces_nothing() {
-    use super::{CHANNEL, listen::AUDIENCE_CHECK};
+    use super::CHANNEL;
     use tokio_postgres::AsyncMessage;
 
     let Some(pg) = TempPostgres::shared() else {
@@ -663,23 +663,20 @@ async fn a_replica_alone_announces_nothing() {
         .batch_execute(&format!("LISTEN {CHANNEL}"))
         .await
         .unwrap();
-    // Waits, up to a minute, for the store to learn whether others listen.
-    let until = |store: &PgStore, announces: bool| {
-        let store = store.clone();
-        async move {
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-            while store.announces() != announces {
-                assert!(std::time::Instant::now() < deadline, "never {announces}");
-                tokio::time::sleep(AUDIENCE_CHECK / 10).await;
-            }
-        }
+    // Waits, up to a minute (the store counts every `AUDIENCE_CHECK`), for it to learn.
+    let minute = std::time::Duration::from_secs(60);
+    let until = |mut announces: tokio::sync::watch::Receiver<bool>, want: bool| async move {
+        tokio::time::timeout(minute, announces.wait_for(|now| *now == want))
+            .await
+            .unwrap_or_else(|_| panic!("never {want}"))
+            .unwrap();
     };
 
     let here = PgStore::connect(&config).await.unwrap();
     // Not watching: announces (it cannot know who listens).
-    assert!(here.announces());
+    assert!(*here.announces().borrow());
     assert!(here.watch_runs(Box::new(|_| true)).await.unwrap());
-    until(&here, false).await;
+    until(here.announces(), false).await;
     let run = queued_run(&here).await;
     here.transition_run(Transition::request_cancel(&run))
         .await
@@ -699,7 +696,7 @@ async fn a_replica_alone_announces_nothing() {
             .await
             .unwrap()
     );
-    until(&here, true).await;
+    until(here.announces(), true).await;
     let run = queued_run(&here).await;
     here.transition_run(Transition::request_cancel(&run))
         .await
@@ -712,23 +709,23 @@ async fn a_replica_alone_announces_nothing() {
         (run.id.as_str(), RunStatus::Cancelling)
     );
 
-    // A store dropped closes its listening session (without waiting for an announcement).
+    // A store dropped ends its watch, and with it the listening session (without waiting for
+    // an announcement): the watch's task held the last reference to the store's audience.
+    let watches = [here.announces(), there.announces()];
     drop((here, there));
-    wait_for_row(
-        &raw_client,
-        "SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name = 'aitp-replica')",
-        "the listening sessions to close",
-    )
-    .await;
+    for mut watch in watches {
+        let ended = async { while watch.changed().await.is_ok() {} };
+        tokio::time::timeout(minute, ended)
+            .await
+            .expect("the watch ends with its store");
+    }
 }
 
-/// Holds `store`'s batch writer up: `db` locks `thread`'s row, and a write to it waits for the
-/// lock (checked in `pg_stat_activity`). Answers the write, done once `db` commits.
+/// Holds `store`'s batch writer up: `db` locks `thread`'s row, and a write to it, taken by the
+/// batch writer alone, waits for the lock. Answers the write, done once `db` commits.
 async fn hold_batches(
     store: &PgStore,
     db: &tokio_postgres::Transaction<'_>,
-    config: &str,
     thread: &Thread,
 ) -> tokio::task::JoinHandle<Result<(), StoreError>> {
     db.execute(
@@ -737,31 +734,16 @@ async fn hold_batches(
     )
     .await
     .unwrap();
+    let taken = store.batch.counts().taken.notified();
+    tokio::pin!(taken);
+    taken.as_mut().enable();
     let held = {
         let (store, id) = (store.clone(), thread.id.clone());
         let m = Message::new(id.clone(), Role::User, vec![Content::text("held")]);
         tokio::spawn(async move { store.append_messages(&id, vec![m]).await })
     };
-    wait_for_row(
-        &raw(config).await,
-        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
-           AND wait_event_type = 'Lock'",
-        "the write to wait for the lock",
-    )
-    .await;
+    taken.await;
     held
-}
-
-/// Waits, up to a minute, until `sql` answers a row on `db` (asked again every 10 ms).
-async fn wait_for_row(db: &tokio_postgres::Client, sql: &str, what: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while db.query_opt(sql, &[]).await.unwrap().is_none() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "waited a minute for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
 }
 
 /// Polls each write once, which queues it for the batch writer.
@@ -805,7 +787,7 @@ async fn writes_queued_together_commit_together_and_fail_alone() {
 
     // Two writes queued behind a held one: committed in one batch.
     let lock = db.transaction().await.unwrap();
-    let held = hold_batches(&store, &lock, &config, &threads[0]).await;
+    let held = hold_batches(&store, &lock, &threads[0]).await;
     let mut writes = vec![
         Box::pin(store.append_messages(&threads[1].id, vec![message(&threads[1], "one")])),
         Box::pin(store.append_messages(&threads[2].id, vec![message(&threads[2], "two")])),
@@ -828,7 +810,7 @@ async fn writes_queued_together_commit_together_and_fail_alone() {
     let mut reused = message(&threads[3], "again");
     reused.id = taken.id.clone();
     let lock = db.transaction().await.unwrap();
-    let held = hold_batches(&store, &lock, &config, &threads[0]).await;
+    let held = hold_batches(&store, &lock, &threads[0]).await;
     let mut writes = vec![
         Box::pin(store.append_messages(&threads[1].id, vec![message(&threads[1], "three")])),
         Box::pin(store.append_messages(&threads[2].id, vec![message(&threads[2], "four")])),
