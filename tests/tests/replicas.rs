@@ -154,21 +154,34 @@ async fn db(config: &str) -> tokio_postgres::Client {
     client
 }
 
-/// Waits until `run` is `in_progress` in the database (a poll through a replica would be held).
-async fn wait_in_progress(db: &tokio_postgres::Client, run: &str) {
-    let deadline = Instant::now() + DEADLINE;
-    while db
-        .query_opt(
-            "SELECT 1 FROM aitp_runs WHERE id = $1 AND status = 'in_progress'",
-            &[&run],
-        )
+/// A new thread (created through `runner`), a user message `text` on it (through `writer`),
+/// and a run (through `runner`, which executes it).
+async fn start_run(
+    runner: &Client,
+    writer: &Client,
+    text: &str,
+) -> (aitp::thread::Thread, aitp::thread::Run) {
+    let thread = runner.threads().create(&CreateThread::new()).await.unwrap();
+    writer
+        .messages(&thread.id)
+        .create(&CreateMessage::user(text))
         .await
-        .unwrap()
-        .is_none()
-    {
-        assert!(Instant::now() < deadline, "run {run} never started");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+        .unwrap();
+    let run = runner
+        .runs(&thread.id)
+        .create(&CreateRun::new("echo"))
+        .await
+        .unwrap();
+    (thread, run)
+}
+
+/// Waits until a handler was called (it says so on `started`): its run is `in_progress`
+/// in the database then, since a run is stored started before its handler is called.
+async fn wait_started(started: &mut tokio::sync::mpsc::UnboundedReceiver<()>) {
+    tokio::time::timeout(DEADLINE, started.recv())
+        .await
+        .expect("the run never started")
+        .expect("a handler can still say so");
 }
 
 /// The lease owner of each of `runs`.
@@ -477,11 +490,14 @@ async fn a_poll_held_on_one_replica_ends_with_a_run_another_executes() {
     };
     let config = pg.database();
     let (open, gate) = tokio::sync::watch::channel(false);
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
     let replica = |gate: tokio::sync::watch::Receiver<bool>| {
         let config = config.clone();
+        let started = started_tx.clone();
         async move {
             let agent = Router::new().on_text(move |text: String| {
                 let mut gate = gate.clone();
+                let _ = started.send(());
                 async move {
                     let _ = gate.wait_for(|open| *open).await;
                     format!("echo: {text}")
@@ -506,25 +522,10 @@ async fn a_poll_held_on_one_replica_ends_with_a_run_another_executes() {
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
-    let thread = executor
-        .threads()
-        .create(&CreateThread::new())
-        .await
-        .unwrap();
-    poller
-        .messages(&thread.id)
-        .create(&CreateMessage::user("held"))
-        .await
-        .unwrap();
-    let run = executor
-        .runs(&thread.id)
-        .create(&CreateRun::new("echo"))
-        .await
-        .unwrap();
-    // In progress on `a` (read from the database: a poll would be held), so that without
+    let (thread, run) = start_run(&executor, &poller, "held").await;
+    // In progress on `a` (its handler was called: a poll would be held), so that without
     // the hold `b` would answer `in_progress`.
-    let db = db(&config).await;
-    wait_in_progress(&db, &run.id).await;
+    wait_started(&mut started).await;
     let held = {
         let (poller, thread, run) = (poller.clone(), thread.id.clone(), run.id.clone());
         tokio::spawn(async move { poller.runs(&thread).retrieve(&run).await })
@@ -547,23 +548,17 @@ async fn a_replica_shutting_down_hands_its_runs_over_at_once() {
     let mut limits = Limits::default();
     limits.shutdown_grace = Duration::ZERO;
     // A handler that never ends: its run is still executing at the shutdown.
-    let stuck = Router::new().on_text(|_text: String| std::future::pending::<String>());
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let stuck = Router::new().on_text(move |_text: String| {
+        let _ = started_tx.send(());
+        std::future::pending::<String>()
+    });
     let store = PgStore::connect(&config).await.unwrap();
     let (a, a_guard) =
         serve_in_background(Server::new(stuck, store).lease(hour).limits(limits)).await;
     let a = client(&a);
-    let thread = a.threads().create(&CreateThread::new()).await.unwrap();
-    a.messages(&thread.id)
-        .create(&CreateMessage::user("hand me over"))
-        .await
-        .unwrap();
-    let run = a
-        .runs(&thread.id)
-        .create(&CreateRun::new("echo"))
-        .await
-        .unwrap();
-    let db = db(&config).await;
-    wait_in_progress(&db, &run.id).await;
+    let (thread, run) = start_run(&a, &a, "hand me over").await;
+    wait_started(&mut started).await;
     a_guard.stop().await;
 
     let agent = Router::new().on_text(|text: String| async move { format!("taken over: {text}") });
@@ -574,7 +569,7 @@ async fn a_replica_shutting_down_hands_its_runs_over_at_once() {
     let b = [client(&b)];
     let status = wait_run(&b, &thread.id, &run.id, &[RunStatus::Completed]).await;
     assert_eq!(status, RunStatus::Completed);
-    let owners = owners(&db, &[(thread.id.clone(), run.id.clone())]).await;
+    let owners = owners(&db(&config).await, &[(thread.id.clone(), run.id.clone())]).await;
     assert_eq!(owners.get(&run.id), Some(&b_id));
     let mut query = ListQuery::default();
     query.order = Order::Asc;
