@@ -871,12 +871,7 @@ async fn the_cache_keeps_to_its_byte_budget() {
         } else {
             instructions.clone()
         };
-        store.create_run(run.clone()).await.unwrap();
-        let started = store
-            .transition_run(Transition::start(&run))
-            .await
-            .unwrap()
-            .run;
+        let started = create_started(&store, &run).await;
         // Cached or not, reads see the started run.
         let read = store.run(&thread.id, &run.id).await.unwrap().unwrap();
         assert_eq!(read, started);
@@ -957,12 +952,7 @@ async fn a_write_that_fails_midway_leaves_nothing() {
         .await
         .unwrap();
     let run = Run::new(thread.id.clone(), "agent");
-    store.create_run(run.clone()).await.unwrap();
-    let started = store
-        .transition_run(Transition::start(&run))
-        .await
-        .unwrap()
-        .run;
+    let started = create_started(&store, &run).await;
     let mut reply = Message::new(thread.id.clone(), Role::Assistant, vec![Content::text("x")]);
     reply.id = asked.id.clone();
     reply.run_id = Some(run.id.clone());
@@ -992,4 +982,14 @@ async fn a_write_that_fails_midway_leaves_nothing() {
     check(store.clone()).await;
     drop(store);
     check(SqliteOptions::new().cache(0).open(db.path()).unwrap()).await;
+}
+
+/// Stores `run`, then starts it, each in a write of its own; the started run.
+async fn create_started(store: &SqliteStore, run: &Run) -> Run {
+    store.create_run(run.clone()).await.unwrap();
+    store
+        .transition_run(Transition::start(run))
+        .await
+        .unwrap()
+        .run
 }
