@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{SqliteStore, backend, json_col, to_json};
+use super::{SqliteStore, backend, json_col, to_json, writer::Undo};
 use crate::{
     capability::payments::PaymentConfirmation,
     sign::{Fingerprint, Ledger, LedgerEntry, LedgerError},
@@ -28,7 +28,7 @@ impl Ledger for SqliteStore {
         fingerprint: Fingerprint,
     ) -> Result<LedgerEntry, LedgerError> {
         let quote_id = quote_id.to_owned();
-        self.write(move |conn, _| {
+        self.write(Undo::Statement, move |conn, _| {
             let inserted = conn
                 .prepare_cached(
                     "INSERT INTO payments (quote_id, fingerprint, claimed_at) VALUES (?1, ?2, ?3)
@@ -54,7 +54,7 @@ impl Ledger for SqliteStore {
         let quote_id = quote_id.to_owned();
         let json = to_json(confirmation).map_err(failed)?;
         let updated = self
-            .write(move |conn, _| {
+            .write(Undo::Statement, move |conn, _| {
                 conn.prepare_cached(
                     "UPDATE payments SET confirmation = ?3, confirmed_at = ?4
                      WHERE quote_id = ?1 AND fingerprint = ?2 AND confirmation IS NULL",
@@ -77,7 +77,7 @@ impl Ledger for SqliteStore {
 
     async fn release(&self, quote_id: &str, fingerprint: Fingerprint) -> Result<(), LedgerError> {
         let quote_id = quote_id.to_owned();
-        self.write(move |conn, _| {
+        self.write(Undo::Statement, move |conn, _| {
             conn.prepare_cached(
                 "DELETE FROM payments
                  WHERE quote_id = ?1 AND fingerprint = ?2 AND confirmation IS NULL",

@@ -49,7 +49,7 @@ use self::{
     cache::{Cache, Change, Stored},
     checkpoint::Checkpointer,
     thread_index::Table,
-    writer::{Op, Writer},
+    writer::{Op, Undo, Writer},
 };
 use super::{
     ListQuery, Order, Page, StoreError, StoreResult, ThreadStore, Transition, Transitioned,
@@ -368,14 +368,14 @@ impl SqliteStore {
         self.inner.path.as_deref()
     }
 
-    /// Runs `f` on the writer, in a transaction of its own (a savepoint of a group commit);
+    /// Runs `f` on the writer, in a group commit, undone as `undo` says if it fails;
     /// `changes` reach the cache once it is committed.
-    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    async fn write<T, F>(&self, undo: Undo, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection, &mut Vec<Change>) -> StoreResult<T> + Send + 'static,
     {
-        let (job, reply) = Op::job(f, Arc::clone(&self.inner.cache));
+        let (job, reply) = Op::job(undo, f, Arc::clone(&self.inner.cache));
         self.inner.writer.submit(job)?;
         reply
             .await
@@ -389,7 +389,7 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let Some(readers) = &self.inner.readers else {
-            return self.write(move |conn, _| f(conn)).await;
+            return self.write(Undo::Statement, move |conn, _| f(conn)).await;
         };
         let permit = Arc::clone(&readers.slots)
             .acquire_owned()
@@ -621,7 +621,13 @@ impl ThreadStore for SqliteStore {
         messages: Vec<Message>,
     ) -> StoreResult<()> {
         let owner = owner.clone();
-        self.write(move |conn, changes| {
+        // The thread's row is written before its messages, which may fail.
+        let undo = if messages.is_empty() {
+            Undo::Statement
+        } else {
+            Undo::Savepoint
+        };
+        self.write(undo, move |conn, changes| {
             let json = to_json(&thread)?;
             let n = conn
                 .prepare_cached(
@@ -687,7 +693,7 @@ impl ThreadStore for SqliteStore {
 
     async fn update_thread(&self, owner: &Principal, thread: Thread) -> StoreResult<()> {
         let owner = owner.clone();
-        self.write(move |conn, changes| {
+        self.write(Undo::Statement, move |conn, changes| {
             let json = to_json(&thread)?;
             let n = conn
                 .prepare_cached("UPDATE threads SET json = ?3 WHERE id = ?1 AND owner = ?2")
@@ -705,7 +711,7 @@ impl ThreadStore for SqliteStore {
     async fn delete_thread(&self, owner: &Principal, id: &str) -> StoreResult<bool> {
         let owner = owner.clone();
         let id = id.to_owned();
-        self.write(move |conn, changes| {
+        self.write(Undo::Savepoint, move |conn, changes| {
             let n = conn
                 .prepare_cached("DELETE FROM threads WHERE id = ?1 AND owner = ?2")
                 .and_then(|mut s| s.execute(params![id, owner.as_str()]))
@@ -722,7 +728,13 @@ impl ThreadStore for SqliteStore {
 
     async fn append_messages(&self, thread_id: &str, messages: Vec<Message>) -> StoreResult<()> {
         let thread_id = thread_id.to_owned();
-        self.write(move |conn, changes| {
+        // Checks, then one insert per message: a second one may fail after the first.
+        let undo = if messages.len() <= 1 {
+            Undo::Statement
+        } else {
+            Undo::Savepoint
+        };
+        self.write(undo, move |conn, changes| {
             if !thread_exists(conn, &thread_id)? {
                 return Err(StoreError::NotFound);
             }
@@ -758,7 +770,7 @@ impl ThreadStore for SqliteStore {
         metadata: Metadata,
     ) -> StoreResult<Option<Message>> {
         let (thread_id, message_id) = (thread_id.to_owned(), message_id.to_owned());
-        self.write(move |conn, changes| {
+        self.write(Undo::Statement, move |conn, changes| {
             let stored: Option<Message> = conn
                 .prepare_cached("SELECT json FROM messages WHERE id = ?1 AND thread_id = ?2")
                 .and_then(|mut s| {
@@ -783,7 +795,7 @@ impl ThreadStore for SqliteStore {
 
     async fn delete_message(&self, thread_id: &str, message_id: &str) -> StoreResult<bool> {
         let (thread_id, message_id) = (thread_id.to_owned(), message_id.to_owned());
-        self.write(move |conn, changes| {
+        self.write(Undo::Savepoint, move |conn, changes| {
             let seq: Option<i64> = conn
                 .prepare_cached(
                     "DELETE FROM messages WHERE id = ?1 AND thread_id = ?2 RETURNING seq",
@@ -823,7 +835,7 @@ impl ThreadStore for SqliteStore {
     }
 
     async fn create_run(&self, run: Run) -> StoreResult<()> {
-        self.write(move |conn, changes| {
+        self.write(Undo::Statement, move |conn, changes| {
             if !thread_exists(conn, &run.thread_id)? {
                 return Err(StoreError::NotFound);
             }
@@ -881,7 +893,7 @@ impl ThreadStore for SqliteStore {
     ) -> StoreResult<Option<Run>> {
         let (thread_id, run_id) = (thread_id.to_owned(), run_id.to_owned());
         let cache = Arc::clone(&self.inner.cache);
-        self.write(move |conn, changes| {
+        self.write(Undo::Statement, move |conn, changes| {
             let stored: Option<Run> = conn
                 .prepare_cached("SELECT json FROM runs WHERE id = ?1 AND thread_id = ?2")
                 .and_then(|mut s| s.query_row([&run_id, &thread_id], first_json).optional())
@@ -954,9 +966,16 @@ impl ThreadStore for SqliteStore {
     }
 
     async fn transition_run(&self, mut transition: Transition) -> StoreResult<Transitioned> {
-        // One savepoint on the writer: the status check, the new state, the replies and the
-        // cursor land together or not at all, and no other write comes in between.
-        self.write(move |conn, changes| {
+        // One batch of the writer: the status check, the new state, the replies and the
+        // cursor land together or not at all, and no other write comes in between. The replies
+        // are written first: after them nothing fails but the database, so one reply needs no
+        // savepoint.
+        let undo = if transition.replies().len() <= 1 {
+            Undo::Statement
+        } else {
+            Undo::Savepoint
+        };
+        self.write(undo, move |conn, changes| {
             let mut run: Run = conn
                 .prepare_cached("SELECT json FROM runs WHERE id = ?1 AND thread_id = ?2")
                 .and_then(|mut s| {
@@ -966,8 +985,10 @@ impl ThreadStore for SqliteStore {
                 .map_err(backend)?
                 .ok_or(StoreError::NotFound)?;
             transition.apply(&mut run)?;
-            let bytes = store_run(conn, &run)?.ok_or(StoreError::NotFound)?;
             let (replies, answered_up_to) = transition.take_replies();
+            let done = Transitioned::new(run.clone(), replies.clone());
+            let stored = insert_messages(conn, &run.thread_id, replies)?;
+            let bytes = store_run(conn, &run)?.ok_or(StoreError::NotFound)?;
             if let Some(id) = answered_up_to {
                 // The cursor moves forward only, and only to a message of this thread.
                 let cursor: Option<i64> = conn
@@ -987,9 +1008,7 @@ impl ThreadStore for SqliteStore {
                     changes.push(Change::Cursor(run.thread_id.clone(), cursor));
                 }
             }
-            let done = Transitioned::new(run.clone(), replies.clone());
-            if !replies.is_empty() {
-                let stored = insert_messages(conn, &run.thread_id, replies)?;
+            if !stored.is_empty() {
                 changes.push(Change::Messages(run.thread_id.clone(), stored));
             }
             changes.push(Change::Run(Box::new(run), bytes));
@@ -999,7 +1018,7 @@ impl ThreadStore for SqliteStore {
     }
 
     async fn fail_interrupted_runs(&self, now: i64) -> StoreResult<usize> {
-        self.write(move |conn, changes| {
+        self.write(Undo::Savepoint, move |conn, changes| {
             let runs: Vec<Run> = json_rows(
                 conn,
                 concat!("SELECT json FROM runs WHERE ", active_runs!()),

@@ -212,7 +212,7 @@ async fn the_file_uses_wal_and_the_chosen_synchronous_mode() {
             .open(db.path())
             .unwrap();
         let (journal, sync) = store
-            .write(|conn, _| {
+            .write(Undo::Statement, |conn, _| {
                 let journal: String = conn
                     .query_row("PRAGMA journal_mode", [], |r| r.get(0))
                     .map_err(backend)?;
@@ -578,7 +578,9 @@ async fn recent_messages_answer_as_the_database_does() {
         if round == 5 {
             // The bulk store indexes the first rounds now; the later stay pending.
             pending
-                .write(|conn, _| thread_index::index_new_rows(conn).map_err(backend))
+                .write(Undo::Savepoint, |conn, _| {
+                    thread_index::index_new_rows(conn).map_err(backend)
+                })
                 .await
                 .unwrap();
         }
