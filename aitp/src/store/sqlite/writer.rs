@@ -426,11 +426,12 @@ mod tests {
         // Answered by a task of the callers' runtime.
         let rt = runtime();
         let mut jobs = Vec::new();
-        let (a, b) = rt.block_on(async {
+        let (a, b) = {
+            let _in = rt.enter();
             let a = op(&mut jobs, Undo::Statement, |c| insert(c, "a"));
             let b = op(&mut jobs, Undo::Statement, |c| insert(c, "a"));
             (a, b)
-        });
+        };
         assert!(jobs.iter().all(|job| job.runtime().is_some()));
         run_batch(&conn, jobs);
         let (a, b) = rt.block_on(async { (a.await.unwrap(), b.await.unwrap()) });
@@ -438,16 +439,22 @@ mod tests {
         assert!(b.is_err());
         // The runtime is shut down before the batch is over: answered all the same.
         let mut jobs = Vec::new();
-        let c = rt.block_on(async { op(&mut jobs, Undo::Statement, |c| insert(c, "c")) });
+        let c = {
+            let _in = rt.enter();
+            op(&mut jobs, Undo::Statement, |c| insert(c, "c"))
+        };
         drop(rt);
         run_batch(&conn, jobs);
         assert!(answer(c).is_ok());
         // A current-thread runtime is not used: its thread may be the one waiting.
         let mut jobs = Vec::new();
-        let d = tokio::runtime::Builder::new_current_thread()
+        let current = tokio::runtime::Builder::new_current_thread()
             .build()
-            .unwrap()
-            .block_on(async { op(&mut jobs, Undo::Statement, |c| insert(c, "d")) });
+            .unwrap();
+        let d = {
+            let _in = current.enter();
+            op(&mut jobs, Undo::Statement, |c| insert(c, "d"))
+        };
         assert!(jobs[0].runtime().is_none());
         run_batch(&conn, jobs);
         assert!(answer(d).is_ok());
