@@ -207,6 +207,7 @@ impl Writer {
         index_interval: Duration,
     ) -> StoreResult<Self> {
         let (queue, jobs) = mpsc::channel::<Box<dyn Job>>();
+        let rest = checkpointer.as_ref().map(Checkpointer::rest);
         let thread = std::thread::Builder::new()
             .name("aitp-sqlite-writer".into())
             .spawn(move || {
@@ -225,6 +226,9 @@ impl Writer {
                     }
                     busy = batch.len() > 1;
                     run_batch(&conn, batch);
+                    if let Some(rest) = &rest {
+                        rest(&conn);
+                    }
                     if indexed.elapsed() >= index_interval {
                         index(&conn);
                         indexed = Instant::now();
