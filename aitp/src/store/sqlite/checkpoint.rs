@@ -195,21 +195,26 @@ fn run(conn: &Connection, shared: &Shared) {
         }
         *phase = Phase::Running;
         drop(phase);
-        // A writer may be waiting for this checkpoint to end: it ends, even if SQLite panics.
-        let done = catch_unwind(AssertUnwindSafe(|| {
-            conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE)
-        }));
-        match done {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => warn(&e),
-            Err(_) => tracing::warn!("the SQLite checkpoint panicked; the next one will retry"),
-        }
-        let mut phase = lock(&shared.phase);
-        if *phase == Phase::Running {
-            *phase = Phase::Finished;
-        }
-        shared.done.notify_all();
+        checkpoint(conn, shared);
     }
+}
+
+/// One background checkpoint, then the rest is the writer's.
+fn checkpoint(conn: &Connection, shared: &Shared) {
+    // A writer may be waiting for this checkpoint to end: it ends, even if SQLite panics.
+    let done = catch_unwind(AssertUnwindSafe(|| {
+        conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE)
+    }));
+    match done {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => warn(&e),
+        Err(_) => tracing::warn!("the SQLite checkpoint panicked; the next one will retry"),
+    }
+    let mut phase = lock(&shared.phase);
+    if *phase == Phase::Running {
+        *phase = Phase::Finished;
+    }
+    shared.done.notify_all();
 }
 
 fn warn(e: &rusqlite::Error) {
@@ -217,5 +222,92 @@ fn warn(e: &rusqlite::Error) {
     // commit past the limit tries again.
     if e.sqlite_error_code() != Some(rusqlite::ErrorCode::DatabaseBusy) {
         tracing::warn!(error = %e, "SQLite checkpoint failed; the next one will retry");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    use super::*;
+
+    /// A WAL database file in the temporary directory, removed with its log when dropped.
+    struct TempFile(std::path::PathBuf);
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = self.0.clone().into_os_string();
+                p.push(suffix);
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+
+    #[test]
+    fn the_writer_starts_the_log_over_after_a_background_checkpoint() {
+        let file = TempFile(
+            std::env::temp_dir().join(format!("aitp-checkpoint-test-{}.db", std::process::id())),
+        );
+        let mut writer = Connection::open(&file.0).unwrap();
+        let _: String = writer
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (x BLOB NOT NULL)")
+            .unwrap();
+        // No thread: this test plays it, at the moments it chooses.
+        let start = 16;
+        let checkpointer = Checkpointer::start(
+            &file.0,
+            Synchronous::Normal,
+            Duration::from_secs(5),
+            start,
+            false,
+        )
+        .unwrap();
+        let pages = Arc::new(AtomicI32::new(0));
+        let seen = Arc::clone(&pages);
+        let mut hook = checkpointer.hook();
+        writer
+            .wal_hook(Some(move |wal: &mut Wal, n: c_int| {
+                seen.store(n, Ordering::SeqCst);
+                hook(wal, n)
+            }))
+            .unwrap();
+        let rest = checkpointer.rest();
+        let write = || {
+            writer
+                .execute("INSERT INTO t (x) VALUES (zeroblob(3000))", [])
+                .unwrap();
+        };
+        let phase = || *lock(&checkpointer.shared.phase);
+        while pages.load(Ordering::SeqCst) < start {
+            write();
+        }
+        assert_eq!(phase(), Phase::Wanted);
+        // The background checkpoint, from a connection of its own; then more commits.
+        let background = Connection::open(&file.0).unwrap();
+        *lock(&checkpointer.shared.phase) = Phase::Running;
+        checkpoint(&background, &checkpointer.shared);
+        assert_eq!(phase(), Phase::Finished);
+        let before = pages.load(Ordering::SeqCst);
+        write();
+        write();
+        // Those commits went on at the end of the log: the hook no longer copies the rest.
+        assert!(pages.load(Ordering::SeqCst) > before);
+        assert_eq!(phase(), Phase::Finished);
+        // The writer copies it between two batches; its next commit starts the log over.
+        rest(&writer);
+        assert_eq!(phase(), Phase::Idle);
+        write();
+        let after = pages.load(Ordering::SeqCst);
+        assert!(
+            after < before,
+            "the log holds {after} pages, {before} before"
+        );
+        // Nothing left to copy: a second call does nothing.
+        rest(&writer);
+        assert_eq!(phase(), Phase::Idle);
     }
 }
