@@ -210,6 +210,14 @@ fn checkpoint(conn: &Connection, shared: &Shared) {
         Ok(Err(e)) => warn(&e),
         Err(_) => tracing::warn!("the SQLite checkpoint panicked; the next one will retry"),
     }
+    // What was committed while it copied is not on disk yet: flushed here, the writer's copy
+    // of the rest flushes only what comes after.
+    if let Some(path) = conn.path() {
+        let wal = format!("{path}-wal");
+        if let Err(e) = std::fs::File::open(wal).and_then(|f| f.sync_data()) {
+            tracing::warn!(error = %e, "flushing the SQLite log failed");
+        }
+    }
     let mut phase = lock(&shared.phase);
     if *phase == Phase::Running {
         *phase = Phase::Finished;
