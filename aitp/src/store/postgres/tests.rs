@@ -10,9 +10,15 @@ use crate::{
     thread::{Content, ListQuery, Message, Order, Principal, Role, Run, RunStatus, Thread},
 };
 
+/// The settings of a new, empty database on the cluster the tests of this process share;
+/// `None` when PostgreSQL is missing and not required (the test then passes without it).
+fn new_database() -> Option<String> {
+    TempPostgres::shared().map(TempPostgres::database)
+}
+
 /// A store on a fresh database of the cluster the tests of this process share.
 async fn store() -> Option<(PgStore, ())> {
-    let config = TempPostgres::shared()?.database();
+    let config = new_database()?;
     let store = PgStore::connect(&config)
         .await
         .expect("connect to PostgreSQL");
@@ -31,12 +37,11 @@ async fn the_postgres_ledger_keeps_the_contract_across_replicas() {
 
     use crate::sign::{Fingerprint, Ledger, LedgerEntry};
 
-    let Some(pg) = TempPostgres::shared() else {
+    let Some(config) = new_database() else {
         return;
     };
-    let config = pg.database();
     let store = PgStore::connect(&config).await.unwrap();
-    let elsewhere = PgStore::connect(&pg.database()).await.unwrap();
+    let elsewhere = PgStore::connect(&new_database().unwrap()).await.unwrap();
     crate::store::testing::ledger_contract(Arc::new(store.clone())).await;
     // A second store on another database does not see the first's; one on the same does.
     assert_eq!(
@@ -61,10 +66,9 @@ async fn raw(config: &str) -> tokio_postgres::Client {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_are_versioned_and_refuse_newer_databases() {
-    let Some(pg) = TempPostgres::shared() else {
+    let Some(config) = new_database() else {
         return;
     };
-    let config = pg.database();
     let store = PgStore::connect(&config).await.unwrap();
     let thread = Thread::new();
     store
@@ -88,7 +92,7 @@ async fn migrations_are_versioned_and_refuse_newer_databases() {
     assert_eq!(versions, (1..=schema::latest()).collect::<Vec<_>>());
 
     // Replicas starting together: each migration is applied once.
-    let fresh = pg.database();
+    let fresh = new_database().unwrap();
     let (a, b) = tokio::join!(PgStore::connect(&fresh), PgStore::connect(&fresh));
     a.unwrap();
     b.unwrap();
@@ -112,10 +116,9 @@ async fn migrations_are_versioned_and_refuse_newer_databases() {
 /// it does not depend on timing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_of_a_long_thread_read_only_the_page() {
-    let Some(pg) = TempPostgres::shared() else {
+    let Some(config) = new_database() else {
         return;
     };
-    let config = pg.database();
     let store = PgStore::connect(&config).await.unwrap();
     let me = Principal::new("me");
     let thread = Thread::new();
@@ -314,10 +317,9 @@ fn assert_bounded(plan: &[String], index: &str, max_rows: i64) {
 /// run either lands before the run exists or is refused while it is active.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_active_run_rule_holds_across_replicas() {
-    let Some(pg) = TempPostgres::shared() else {
+    let Some(config) = new_database() else {
         return;
     };
-    let config = pg.database();
     let a = PgStore::connect(&config).await.unwrap();
     let b = PgStore::connect(&config).await.unwrap();
     let me = Principal::new("me");
@@ -403,10 +405,9 @@ async fn leases_fence_replicas_and_expired_runs_are_taken_over_once() {
     use crate::store::{Holder, Renewal};
     use std::time::Duration;
 
-    let Some(pg) = TempPostgres::shared() else {
+    let Some(config) = new_database() else {
         return;
     };
-    let config = pg.database();
     let store = PgStore::connect(&config).await.unwrap();
     assert!(store.is_shared());
     let db = raw(&config).await;
@@ -529,10 +530,10 @@ async fn released_leases_are_taken_over_at_once() {
     use crate::store::{Holder, Renewal};
     use std::time::Duration;
 
-    let Some(pg) = TempPostgres::shared() else {
+    let Some(config) = new_database() else {
         return;
     };
-    let store = PgStore::connect(&pg.database()).await.unwrap();
+    let store = PgStore::connect(&config).await.unwrap();
     // Leases far longer than the test: only a release explains a takeover.
     let hour = Duration::from_secs(3600);
     let (a, b) = (Holder::new("a", hour), Holder::new("b", hour));
@@ -595,10 +596,9 @@ async fn transitions_are_announced_to_other_processes() {
     use crate::store::RunChange;
     use std::sync::mpsc;
 
-    let Some(pg) = TempPostgres::shared() else {
+    let Some(config) = new_database() else {
         return;
     };
-    let config = pg.database();
     let (here, there) = (
         PgStore::connect(&config).await.unwrap(),
         PgStore::connect(&config).await.unwrap(),
@@ -646,10 +646,9 @@ async fn a_replica_alone_announces_nothing() {
     use super::CHANNEL;
     use tokio_postgres::AsyncMessage;
 
-    let Some(pg) = TempPostgres::shared() else {
+    let Some(config) = new_database() else {
         return;
     };
-    let config = pg.database();
     let (raw_client, mut connection) = tokio_postgres::connect(&config, NoTls).await.unwrap();
     let (tx, mut heard) = tokio::sync::mpsc::unbounded_channel::<String>();
     tokio::spawn(async move {
@@ -764,10 +763,9 @@ async fn queue<F: std::future::Future + Unpin>(writes: &mut [F]) {
 async fn writes_queued_together_commit_together_and_fail_alone() {
     use std::sync::atomic::Ordering;
 
-    let Some(pg) = TempPostgres::shared() else {
+    let Some(config) = new_database() else {
         return;
     };
-    let config = pg.database();
     let store = PgStore::connect(&config).await.unwrap();
     let me = Principal::new("me");
     let mut threads = Vec::new();
@@ -854,10 +852,9 @@ async fn writes_queued_together_commit_together_and_fail_alone() {
 /// meanwhile and check again.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_that_wait_for_a_thread_see_the_run_created_meanwhile() {
-    let Some(pg) = TempPostgres::shared() else {
+    let Some(config) = new_database() else {
         return;
     };
-    let config = pg.database();
     let store = PgStore::connect(&config).await.unwrap();
     let mut other = raw(&config).await;
     let watcher = raw(&config).await;

@@ -237,27 +237,12 @@ fn warn(e: &rusqlite::Error) {
 mod tests {
     use std::sync::atomic::{AtomicI32, Ordering};
 
-    use super::*;
-
-    /// A WAL database file in the temporary directory, removed with its log when dropped.
-    struct TempFile(std::path::PathBuf);
-
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            for suffix in ["", "-wal", "-shm"] {
-                let mut p = self.0.clone().into_os_string();
-                p.push(suffix);
-                let _ = std::fs::remove_file(p);
-            }
-        }
-    }
+    use super::{super::tests::TempDb, *};
 
     #[test]
     fn the_writer_starts_the_log_over_after_a_background_checkpoint() {
-        let file = TempFile(
-            std::env::temp_dir().join(format!("aitp-checkpoint-test-{}.db", std::process::id())),
-        );
-        let mut writer = Connection::open(&file.0).unwrap();
+        let file = TempDb::new();
+        let mut writer = Connection::open(file.path()).unwrap();
         let _: String = writer
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .unwrap();
@@ -267,7 +252,7 @@ mod tests {
         // No thread: this test plays it, at the moments it chooses.
         let start = 16;
         let checkpointer = Checkpointer::start(
-            &file.0,
+            file.path(),
             Synchronous::Normal,
             Duration::from_secs(5),
             start,
@@ -295,7 +280,7 @@ mod tests {
         }
         assert_eq!(phase(), Phase::Wanted);
         // The background checkpoint, from a connection of its own; then more commits.
-        let background = Connection::open(&file.0).unwrap();
+        let background = Connection::open(file.path()).unwrap();
         *lock(&checkpointer.shared.phase) = Phase::Running;
         checkpoint(&background, &checkpointer.shared);
         assert_eq!(phase(), Phase::Finished);

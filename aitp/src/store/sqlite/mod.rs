@@ -621,12 +621,8 @@ impl ThreadStore for SqliteStore {
         messages: Vec<Message>,
     ) -> StoreResult<()> {
         let owner = owner.clone();
-        // The thread's row is written before its messages, which may fail.
-        let undo = if messages.is_empty() {
-            Undo::Statement
-        } else {
-            Undo::Savepoint
-        };
+        // The thread's row, then one insert per message.
+        let undo = Undo::for_inserts(1 + messages.len());
         self.write(undo, move |conn, changes| {
             let json = to_json(&thread)?;
             let n = conn
@@ -728,13 +724,8 @@ impl ThreadStore for SqliteStore {
 
     async fn append_messages(&self, thread_id: &str, messages: Vec<Message>) -> StoreResult<()> {
         let thread_id = thread_id.to_owned();
-        // Checks, then one insert per message: a second one may fail after the first.
-        let undo = if messages.len() <= 1 {
-            Undo::Statement
-        } else {
-            Undo::Savepoint
-        };
-        self.write(undo, move |conn, changes| {
+        // Checks, then one insert per message.
+        self.write(Undo::for_inserts(messages.len()), move |conn, changes| {
             if !thread_exists(conn, &thread_id)? {
                 return Err(StoreError::NotFound);
             }
@@ -970,11 +961,7 @@ impl ThreadStore for SqliteStore {
         // cursor land together or not at all, and no other write comes in between. The replies
         // are written first: after them nothing fails but the database, so one reply needs no
         // savepoint.
-        let undo = if transition.replies().len() <= 1 {
-            Undo::Statement
-        } else {
-            Undo::Savepoint
-        };
+        let undo = Undo::for_inserts(transition.replies().len());
         self.write(undo, move |conn, changes| {
             let mut run: Run = conn
                 .prepare_cached("SELECT json FROM runs WHERE id = ?1 AND thread_id = ?2")
@@ -994,10 +981,10 @@ impl ThreadStore for SqliteStore {
                 let cursor: Option<i64> = conn
                     .prepare_cached(
                         "UPDATE threads SET cursor = max(cursor, (
-                             SELECT seq FROM messages WHERE id = ?2 AND thread_id = ?1))
-                         WHERE id = ?1
-                           AND EXISTS (SELECT 1 FROM messages WHERE id = ?2 AND thread_id = ?1)
-                         RETURNING cursor",
+                         SELECT seq FROM messages WHERE id = ?2 AND thread_id = ?1))
+                     WHERE id = ?1
+                       AND EXISTS (SELECT 1 FROM messages WHERE id = ?2 AND thread_id = ?1)
+                     RETURNING cursor",
                     )
                     .and_then(|mut s| {
                         s.query_row(params![run.thread_id, id], |r| r.get(0))

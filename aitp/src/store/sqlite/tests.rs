@@ -20,10 +20,10 @@ use crate::thread::{Content, Role, RunStatus};
 
 /// A database file in the temporary directory, removed (with its WAL) when dropped.
 #[derive(Debug)]
-struct TempDb(PathBuf);
+pub(super) struct TempDb(PathBuf);
 
 impl TempDb {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         static N: AtomicUsize = AtomicUsize::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -36,7 +36,7 @@ impl TempDb {
         )))
     }
 
-    fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.0
     }
 }

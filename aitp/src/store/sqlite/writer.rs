@@ -53,6 +53,18 @@ pub(super) enum Undo {
     Statement,
 }
 
+impl Undo {
+    /// For an operation that writes nothing before `n` inserts, each of which may fail, and
+    /// nothing that may fail after them: a second insert may fail after the first has written.
+    pub(super) fn for_inserts(n: usize) -> Self {
+        if n <= 1 {
+            Self::Statement
+        } else {
+            Self::Savepoint
+        }
+    }
+}
+
 /// An operation queued for the writer.
 pub(super) trait Job: Send {
     /// How its writes are undone if it fails.
